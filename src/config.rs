@@ -1,0 +1,147 @@
+//! The validated configuration, where it comes from, and how it is reloaded.
+//!
+//! Sources (TOML file, `ROTASCOPE_` environment overrides for settings, inline secrets,
+//! `password_env`, `password_file`, `secrets_file`, `secrets_command`) are read by [`load`] into
+//! one [`Config`]; [`reload`] re-reads them on an interval, on file change and on demand, and
+//! publishes each result as a [`ConfigState`] on a `tokio::sync::watch` channel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::topology::Topology;
+
+pub mod error;
+pub mod load;
+pub mod reload;
+
+// pub use error::ConfigError;
+// pub use load::{load, resolve_path};
+
+/// A loaded and validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The config file it was read from.
+    pub path: PathBuf,
+    /// `[probe]` settings.
+    pub probe: ProbeSettings,
+    /// `[reload]` settings.
+    pub reload: ReloadSettings,
+    /// `[shards]` settings.
+    pub shards: ShardSettings,
+    /// Islands, nodes and candidates.
+    pub topology: Topology,
+}
+
+/// `[probe]`: how often and how patiently nodes are probed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeSettings {
+    /// Chain probe period of every node (`interval`, default 2s), plus 0–20% jitter.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Audit period of every candidate (`audit_interval`, default 30s).
+    #[serde(with = "humantime_serde")]
+    pub audit_interval: Duration,
+    /// Bound on the TCP connect (`connect_timeout`, default 3s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Bound on a whole probe: connect, TLS, startup, auth, query, close (`timeout`, default 5s).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Most probes in flight at once (`concurrency`, default 64).
+    pub concurrency: usize,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            interval: Duration::from_secs(2),
+            audit_interval: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(5),
+            concurrency: 64,
+        }
+    }
+}
+
+/// `[reload]`: when the sources are re-read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReloadSettings {
+    /// Periodic re-read (`interval`, default 10s).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Re-read when a watched file changes (`watch`, default true).
+    pub watch: bool,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        ReloadSettings {
+            interval: Duration::from_secs(10),
+            watch: true,
+        }
+    }
+}
+
+/// `[shards]`: optional microshard discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ShardSettings {
+    /// A schema name pattern such as `sh%04d`; discovery is off when unset.
+    pub pattern: Option<String>,
+}
+
+/// A reload that failed: when, and what went wrong (redacted: never a secret value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReloadFailure {
+    /// When the failed attempt happened.
+    pub at: DateTime<Utc>,
+    /// The redacted error, naming file, key and reason.
+    pub message: String,
+}
+
+/// What the reload task publishes: the last good config and the latest failure, if any.
+#[derive(Clone, Debug)]
+pub struct ConfigState {
+    /// The last good config.
+    pub config: Arc<Config>,
+    /// Bumped on every applied config (the first is 1).
+    pub generation: u64,
+    /// When the last good config was loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// The most recent failed reload since the last good one; `None` after a success.
+    pub last_error: Option<ReloadFailure>,
+}
+
+/// The engine's view of the config: the published state and a way to ask for a reload now.
+#[derive(Debug)]
+pub struct ConfigFeed {
+    /// Each new config or failure.
+    pub state: watch::Receiver<ConfigState>,
+    /// Asks the reload task to re-read the sources now; `None` for a fixed config.
+    pub reload: Option<mpsc::Sender<()>>,
+}
+
+impl ConfigFeed {
+    /// A feed driven by hand: the returned sender publishes new states (tests, one-shot `check`).
+    ///
+    /// When the sender is dropped the feed simply stops changing.
+    pub fn manual(config: Config, loaded_at: DateTime<Utc>) -> (Self, watch::Sender<ConfigState>) {
+        let (tx, rx) = watch::channel(ConfigState {
+            config: Arc::new(config),
+            generation: 1,
+            loaded_at,
+            last_error: None,
+        });
+        (
+            ConfigFeed {
+                state: rx,
+                reload: None,
+            },
+            tx,
+        )
+    }
+}

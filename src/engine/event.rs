@@ -1,0 +1,260 @@
+//! Events: timestamped changes, as the timeline, `watch` and recordings show them.
+//!
+//! Serialized flat with a `type` tag: `{"at": "...", "type": "winner_changed", "island": 0, ...}`.
+//! The type names are a contract with scripts: add fields, never rename.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::probe::{ErrorKind, ProbeError, Role};
+use super::snapshot::{CandidateState, Health, WarningKind};
+use crate::secret::Fingerprint;
+use crate::topology::IslandNo;
+
+/// One change, with the (injected) wall-clock time it was seen.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    /// When the engine saw it.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// What changed.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// A candidate as events name it: never a password, only its fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CandidateRef {
+    /// Position in the node's config order (0-based).
+    pub index: usize,
+    /// Login.
+    pub login: String,
+    /// Label from the config.
+    pub label: Option<String>,
+    /// Password fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+/// What changed. `island` and `node` name the node concerned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A config was applied (the first one too).
+    ConfigApplied {
+        /// Config file.
+        path: String,
+        /// Generation number (1 for the first).
+        generation: u64,
+        /// Counts after applying.
+        islands: usize,
+        /// Counts after applying.
+        nodes: usize,
+        /// Counts after applying.
+        candidates: usize,
+    },
+    /// A reload failed; the last good config keeps running.
+    ConfigFailed {
+        /// Config file.
+        path: String,
+        /// The redacted error.
+        error: String,
+    },
+    /// A node appeared in the config.
+    NodeAdded {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+    },
+    /// A node left the config.
+    NodeRemoved {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+    },
+    /// A chain probe's winner differs from the previous winner.
+    WinnerChanged {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// Previous winner, if there was one.
+        from: Option<CandidateRef>,
+        /// New winner, or `None` when no candidate works any more.
+        to: Option<CandidateRef>,
+    },
+    /// A candidate's state changed (valid ↔ invalid, unreachable, ...).
+    CandidateChanged {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// The candidate.
+        candidate: CandidateRef,
+        /// Previous state.
+        from: CandidateState,
+        /// New state.
+        to: CandidateState,
+        /// The error behind the new state, if any.
+        error: Option<ProbeError>,
+    },
+    /// A node's role changed (failover, promotion, first probe).
+    RoleChanged {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// Previous role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// A node's health changed.
+    HealthChanged {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// Previous health.
+        from: Health,
+        /// New health.
+        to: Health,
+        /// First line of the cause, when there is one.
+        cause: Option<String>,
+    },
+    /// An island warning was raised (`active: true`) or cleared.
+    Warning {
+        /// Island.
+        island: IslandNo,
+        /// Which warning.
+        warning: WarningKind,
+        /// Raised or cleared.
+        active: bool,
+        /// Human detail (node names, shard name).
+        detail: String,
+    },
+}
+
+/// One probe attempt, for `watch --probes`: streamed, never kept in the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeRecord {
+    /// When the probe finished.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// Island.
+    pub island: IslandNo,
+    /// Node name.
+    pub node: String,
+    /// Candidate index in config order.
+    pub index: usize,
+    /// Candidate login.
+    pub login: String,
+    /// Chain probe or audit.
+    pub mode: ProbeMode,
+    /// `ok`, or the error kind.
+    pub outcome: ProbeRecordOutcome,
+    /// How long the probe took.
+    #[serde(rename = "latency_ms", serialize_with = "millis")]
+    pub latency: Duration,
+}
+
+/// Why a probe ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeMode {
+    /// Part of a chain probe.
+    Chain,
+    /// Part of an audit.
+    Audit,
+}
+
+/// `ok` or an error kind, serialized as one string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ProbeRecordOutcome {
+    /// Success, serialized as `"ok"`.
+    #[serde(serialize_with = "ok_str")]
+    Ok,
+    /// The failure's kind.
+    Failed(ErrorKind),
+}
+
+/// Everything the engine streams: events, and probe records for those who ask.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Feed {
+    /// A change.
+    Event(Event),
+    /// One probe attempt.
+    Probe(ProbeRecord),
+}
+
+fn ok_str<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("ok")
+}
+
+/// RFC 3339 with milliseconds and `Z`, the one timestamp format of every output.
+pub fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// Milliseconds as a float with microsecond precision, the one latency format of every output.
+pub fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(duration_ms(*d))
+}
+
+/// A duration in milliseconds, rounded to microseconds.
+pub fn duration_ms(d: Duration) -> f64 {
+    (d.as_micros() as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_flat_with_a_type_tag() {
+        let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = Event {
+            at,
+            kind: EventKind::RoleChanged {
+                island: IslandNo(1),
+                node: "db-b".into(),
+                from: Role::Replica,
+                to: Role::Master,
+            },
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"at": "2026-11-28T10:00:00.000Z", "type": "role_changed",
+                "island": 1, "node": "db-b", "from": "replica", "to": "master"})
+        );
+    }
+
+    #[test]
+    fn probe_records_say_ok_or_the_kind() {
+        let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut r = ProbeRecord {
+            at,
+            island: IslandNo(0),
+            node: "a".into(),
+            index: 1,
+            login: "app".into(),
+            mode: ProbeMode::Chain,
+            outcome: ProbeRecordOutcome::Ok,
+            latency: Duration::from_micros(4250),
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["outcome"], "ok");
+        assert_eq!(v["latency_ms"], 4.25);
+        r.outcome = ProbeRecordOutcome::Failed(ErrorKind::AuthFailed);
+        assert_eq!(serde_json::to_value(&r).unwrap()["outcome"], "auth_failed");
+    }
+}

@@ -1,0 +1,263 @@
+//! What a probe is: the request, the [`Prober`] trait, and the result as data.
+//!
+//! A probe is one fresh connection with one candidate (TCP, TLS, startup, auth, one query, close).
+//! Failures are data ([`ProbeFailure`]), classified into stable [`ErrorKind`] names that say whether
+//! the next candidate is worth trying (candidate-level) or the node itself is unwell (node-level).
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::topology::Candidate;
+
+/// A node's role, found by the probe query (`pg_is_in_recovery()`), never configured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Accepts writes.
+    Master,
+    /// In recovery: a streaming replica.
+    Replica,
+    /// Not probed successfully yet.
+    #[default]
+    Unknown,
+}
+
+impl Role {
+    /// The stable name (`master`, `replica`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Replica => "replica",
+            Role::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a probe failed, in stable names used on screen, in JSON and in events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Candidate-level: bad password, unknown role or no pg_hba entry (SQLSTATE 28P01 and class 28).
+    AuthFailed,
+    /// Candidate-level: the role may not log in (28000 "role is not permitted to log in").
+    LoginNotPermitted,
+    /// Candidate-level: the role's own connection limit is reached (53300 with a per-role message).
+    RoleConnLimit,
+    /// Node-level: connection refused.
+    Refused,
+    /// Node-level: the host name did not resolve.
+    Dns,
+    /// Node-level: connect or probe deadline passed.
+    Timeout,
+    /// Node-level: TLS handshake or certificate failure.
+    Tls,
+    /// Node-level: the server is out of connection slots (53300).
+    TooManyConnections,
+    /// Node-level: the database does not exist (3D000).
+    DbMissing,
+    /// Node-level: the server is shutting down (57P01..57P02).
+    ShuttingDown,
+    /// Node-level: the server is starting up or in recovery without hot standby (57P03).
+    StartingUp,
+    /// Node-level: the peer does not speak the PostgreSQL protocol as expected.
+    Protocol,
+    /// Node-level: anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::AuthFailed,
+        ErrorKind::LoginNotPermitted,
+        ErrorKind::RoleConnLimit,
+        ErrorKind::Refused,
+        ErrorKind::Dns,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::TooManyConnections,
+        ErrorKind::DbMissing,
+        ErrorKind::ShuttingDown,
+        ErrorKind::StartingUp,
+        ErrorKind::Protocol,
+        ErrorKind::Other,
+    ];
+
+    /// The stable name (`auth_failed`, `refused`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::AuthFailed => "auth_failed",
+            ErrorKind::LoginNotPermitted => "login_not_permitted",
+            ErrorKind::RoleConnLimit => "role_conn_limit",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::TooManyConnections => "too_many_connections",
+            ErrorKind::DbMissing => "db_missing",
+            ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::StartingUp => "starting_up",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// True when the failure says nothing about the node, only about this candidate: the chain
+    /// goes on to the next candidate. Otherwise the chain stops and the node is down.
+    pub fn is_candidate_level(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::AuthFailed | ErrorKind::LoginNotPermitted | ErrorKind::RoleConnLimit
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified probe error. `message` is short, one line, and carries no secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeError {
+    /// The stable classification.
+    pub kind: ErrorKind,
+    /// The server's SQLSTATE, when the server sent one.
+    pub sqlstate: Option<String>,
+    /// A short human message (redacted).
+    pub message: String,
+}
+
+/// A PostgreSQL WAL position (`pg_lsn`), as a byte offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lsn(pub u64);
+
+impl Lsn {
+    /// Parses PostgreSQL's `XXXXXXXX/XXXXXXXX` text form.
+    pub fn parse(s: &str) -> Option<Lsn> {
+        let (hi, lo) = s.split_once('/')?;
+        let hi = u64::from_str_radix(hi, 16).ok()?;
+        let lo = u64::from_str_radix(lo, 16).ok()?;
+        Some(Lsn((hi << 32) | lo))
+    }
+}
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
+}
+
+impl Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// WAL positions read by the probe query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WalPosition {
+    /// `pg_current_wal_lsn()` on a master.
+    pub current: Option<Lsn>,
+    /// `pg_last_wal_receive_lsn()` on a replica.
+    pub receive: Option<Lsn>,
+    /// `pg_last_wal_replay_lsn()` on a replica.
+    pub replay: Option<Lsn>,
+}
+
+/// How long each phase of a successful probe took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseLatency {
+    /// TCP connect + TLS + startup + authentication.
+    pub connect: Duration,
+    /// The probe query.
+    pub query: Duration,
+    /// Everything, close included.
+    pub total: Duration,
+}
+
+/// What a successful probe learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSuccess {
+    /// Master or replica.
+    pub role: Role,
+    /// WAL positions.
+    pub wal: WalPosition,
+    /// Schemas matching `shards.pattern`, sorted, when discovery is on.
+    pub shards: Option<Vec<String>>,
+    /// Phase latencies.
+    pub latency: PhaseLatency,
+}
+
+/// A failed probe: the classified error and how long it took to fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeFailure {
+    /// What went wrong.
+    pub error: ProbeError,
+    /// Time from start to failure.
+    pub elapsed: Duration,
+}
+
+/// The result of one probe. Failures are data, not errors.
+pub type ProbeOutcome = Result<ProbeSuccess, ProbeFailure>;
+
+/// Everything a prober needs for one probe.
+#[derive(Clone, Debug)]
+pub struct ProbeRequest {
+    /// The candidate to log in with.
+    pub candidate: Candidate,
+    /// Bound on the TCP connect.
+    pub connect_timeout: Duration,
+    /// Bound on the whole probe; the prober must return a `timeout` failure by then.
+    pub timeout: Duration,
+    /// Shard schema pattern (`sh%04d`), when discovery is on.
+    pub shard_pattern: Option<String>,
+}
+
+/// Something that can probe a candidate: the PostgreSQL prober, or a scripted fake in tests.
+///
+/// Implementations must honour `request.timeout` themselves (a hung server is a `timeout`
+/// failure, never a hang) and must never put a password into the result.
+pub trait Prober: Send + Sync + 'static {
+    /// Runs one probe.
+    fn probe(&self, request: ProbeRequest) -> impl Future<Output = ProbeOutcome> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lsn_round_trips_through_text() {
+        let lsn = Lsn::parse("16/B374D848").unwrap();
+        assert_eq!(lsn.0, (0x16 << 32) | 0xB374_D848);
+        assert_eq!(lsn.to_string(), "16/B374D848");
+        assert_eq!(Lsn::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn only_auth_like_kinds_are_candidate_level() {
+        let candidate: Vec<_> = ErrorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_candidate_level())
+            .collect();
+        assert_eq!(
+            candidate,
+            [
+                ErrorKind::AuthFailed,
+                ErrorKind::LoginNotPermitted,
+                ErrorKind::RoleConnLimit
+            ]
+        );
+    }
+}

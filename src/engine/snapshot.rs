@@ -1,0 +1,465 @@
+//! The snapshot: an immutable picture of the whole cluster plus recent events.
+//!
+//! The engine publishes a fresh `Arc<Snapshot>` after every change; the TUI, `check` and `watch`
+//! read nothing else. Everything here is plain data, so fixtures for render tests are easy to build.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::event::Event;
+use super::probe::{ErrorKind, ProbeError, Role, WalPosition};
+use crate::config::{ProbeSettings, ReloadFailure};
+use crate::secret::Fingerprint;
+use crate::topology::{CandidateId, IslandNo, NodeKey};
+
+/// How many probe latencies a node keeps.
+pub const LATENCY_HISTORY: usize = 60;
+
+/// The whole picture.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// When it was published (injected clock).
+    pub generated_at: DateTime<Utc>,
+    /// Config status.
+    pub config: ConfigStatus,
+    /// The probe settings in force.
+    pub settings: ProbeSettings,
+    /// Islands in `no` order.
+    pub islands: Vec<IslandView>,
+    /// Recent events, oldest first (a bounded ring).
+    pub events: VecDeque<Event>,
+}
+
+/// The config as the engine applied it.
+#[derive(Clone, Debug)]
+pub struct ConfigStatus {
+    /// Config file path.
+    pub path: PathBuf,
+    /// Generation of the applied config (0 before the first).
+    pub generation: u64,
+    /// When the applied config was loaded.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// The latest failed reload since it, if any.
+    pub last_error: Option<ReloadFailure>,
+}
+
+/// One island.
+#[derive(Clone, Debug)]
+pub struct IslandView {
+    /// Its number.
+    pub no: IslandNo,
+    /// Nodes in config order.
+    pub nodes: Vec<NodeView>,
+    /// Shard schemas found on it (sorted), or `None` when discovery is off or not done yet.
+    pub shards: Option<Vec<String>>,
+    /// Active warnings.
+    pub warnings: Vec<IslandWarning>,
+}
+
+/// Island-level warning kinds (stable names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// No reachable node reports itself master (failover in progress, or the master is down).
+    NoMaster,
+    /// Two or more nodes report themselves master.
+    SplitBrain,
+    /// A shard schema is also found on another island.
+    ShardConflict,
+}
+
+impl WarningKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::NoMaster => "no_master",
+            WarningKind::SplitBrain => "split_brain",
+            WarningKind::ShardConflict => "shard_conflict",
+        }
+    }
+}
+
+/// An active island warning with its human detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IslandWarning {
+    /// Which warning.
+    pub kind: WarningKind,
+    /// Detail: the masters' names, or the shard and the other island.
+    pub detail: String,
+}
+
+/// A node's health (stable names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Not probed yet.
+    #[default]
+    Unknown,
+    /// Has a winner and every candidate is valid.
+    Ok,
+    /// Has a winner, some candidate is invalid (rotation in progress, or a stale secret).
+    Degraded,
+    /// No candidate works.
+    Down,
+}
+
+impl Health {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Ok => "ok",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// One node.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    /// Identity.
+    pub key: NodeKey,
+    /// Redacted connection string.
+    pub address: String,
+    /// Role from the winning probe (`unknown` until one succeeds; kept while down).
+    pub role: Role,
+    /// Health.
+    pub health: Health,
+    /// Since when the node has had this health.
+    pub health_since: Option<DateTime<Utc>>,
+    /// The first line of why the node is not ok, if it is not.
+    pub cause: Option<String>,
+    /// Index of the current winner, `None` when no candidate works or before the first probe.
+    pub winner: Option<usize>,
+    /// Index of the remembered best: where the next chain probe starts.
+    pub remembered_best: Option<usize>,
+    /// True while a probe of this node is in flight.
+    pub probing: bool,
+    /// The last chain probe.
+    pub last_chain: Option<ChainRecord>,
+    /// Latencies of the last chain probes (at most [`LATENCY_HISTORY`]), oldest first.
+    pub latency: LatencyHistory,
+    /// WAL positions and replica lag.
+    pub replication: Option<Replication>,
+    /// Shard schemas seen on this node, when discovery is on.
+    pub shards: Option<Vec<String>>,
+    /// Candidates in config order.
+    pub candidates: Vec<CandidateView>,
+}
+
+impl NodeView {
+    /// How many candidates are known to work.
+    pub fn valid_count(&self) -> usize {
+        self.candidates
+            .iter()
+            .filter(|c| c.state == CandidateState::Valid)
+            .count()
+    }
+}
+
+/// One chain probe: when, and every attempt in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainRecord {
+    /// When it finished.
+    pub at: DateTime<Utc>,
+    /// Attempts in the order they ran; candidates not tried after a node-level failure are listed
+    /// as skipped at the end.
+    pub attempts: Vec<Attempt>,
+}
+
+/// One attempt of a chain probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// Candidate index in config order.
+    pub index: usize,
+    /// What happened.
+    pub outcome: AttemptOutcome,
+    /// How long it took (zero when skipped).
+    pub latency: Duration,
+}
+
+/// What one attempt did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Logged in and queried.
+    Ok,
+    /// Failed with this kind.
+    Failed(ErrorKind),
+    /// Not tried: an earlier attempt showed the node itself is unwell.
+    Skipped,
+}
+
+/// Recent chain-probe latencies of a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatencyHistory {
+    /// Oldest first, at most [`LATENCY_HISTORY`].
+    pub samples: VecDeque<LatencySample>,
+}
+
+/// One chain probe's latency (the winning attempt's total, or the time to fail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencySample {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How long.
+    pub latency: Duration,
+    /// False when the chain found no working candidate.
+    pub ok: bool,
+}
+
+impl LatencyHistory {
+    /// Appends a sample, dropping the oldest beyond [`LATENCY_HISTORY`].
+    pub fn push(&mut self, sample: LatencySample) {
+        if self.samples.len() == LATENCY_HISTORY {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(sample);
+    }
+
+    /// The latest sample.
+    pub fn last(&self) -> Option<&LatencySample> {
+        self.samples.back()
+    }
+
+    /// The `q` quantile (0.0..=1.0, nearest rank) of successful samples.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let mut ok: Vec<Duration> = self
+            .samples
+            .iter()
+            .filter(|s| s.ok)
+            .map(|s| s.latency)
+            .collect();
+        if ok.is_empty() {
+            return None;
+        }
+        ok.sort_unstable();
+        let rank = ((q.clamp(0.0, 1.0) * ok.len() as f64).ceil() as usize).max(1);
+        Some(ok[rank - 1])
+    }
+
+    /// Median of successful samples.
+    pub fn p50(&self) -> Option<Duration> {
+        self.quantile(0.50)
+    }
+
+    /// 95th percentile of successful samples.
+    pub fn p95(&self) -> Option<Duration> {
+        self.quantile(0.95)
+    }
+}
+
+/// WAL positions of a node and, for a replica, how far it trails its island's master.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Replication {
+    /// Positions from the last successful probe.
+    pub wal: WalPosition,
+    /// Master's current LSN minus this replica's replay LSN, when both are known.
+    pub lag_bytes: Option<u64>,
+}
+
+/// A candidate's last known state (stable names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateState {
+    /// Logged in last time it was tried.
+    Valid,
+    /// Refused at the candidate level last time (bad password, no LOGIN, role limit).
+    Invalid,
+    /// The node could not be reached the last time this candidate was tried.
+    Unreachable,
+    /// Never tried yet.
+    #[default]
+    Untested,
+    /// Not tried in the last chain probe because the node failed first; see `last_valid`.
+    Skipped,
+}
+
+impl CandidateState {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CandidateState::Valid => "valid",
+            CandidateState::Invalid => "invalid",
+            CandidateState::Unreachable => "unreachable",
+            CandidateState::Untested => "untested",
+            CandidateState::Skipped => "skipped",
+        }
+    }
+}
+
+/// One candidate.
+#[derive(Clone, Debug)]
+pub struct CandidateView {
+    /// Position in the node's config order (0-based).
+    pub index: usize,
+    /// Identity.
+    pub id: CandidateId,
+    /// Login.
+    pub login: String,
+    /// Label from the config.
+    pub label: Option<String>,
+    /// Password fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Last known state.
+    pub state: CandidateState,
+    /// The error of the last failed try, while the state is not `valid`.
+    pub error: Option<ProbeError>,
+    /// Latency of the last try.
+    pub latency: Option<Duration>,
+    /// When it was last tried (chain probe or audit).
+    pub last_checked: Option<DateTime<Utc>>,
+    /// When it last logged in successfully.
+    pub last_valid: Option<DateTime<Utc>>,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// When the next audit of it is due.
+    pub next_audit: Option<DateTime<Utc>>,
+}
+
+/// The cluster at a glance, for headers, `check` and exit codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Islands.
+    pub islands: usize,
+    /// Nodes.
+    pub nodes: usize,
+    /// Nodes by health.
+    pub ok: usize,
+    /// Nodes by health.
+    pub degraded: usize,
+    /// Nodes by health.
+    pub down: usize,
+    /// Nodes by health.
+    pub unknown: usize,
+    /// Active island warnings.
+    pub warnings: usize,
+    /// Candidates in all.
+    pub candidates: usize,
+    /// Candidates known valid.
+    pub valid_candidates: usize,
+}
+
+/// The cluster verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every node ok, no warning.
+    Ok,
+    /// Some node degraded, or not probed yet, or a shard conflict.
+    Degraded,
+    /// Some node down, or an island without a master, or split brain.
+    Down,
+}
+
+impl Verdict {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Degraded => "degraded",
+            Verdict::Down => "down",
+        }
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot before the first config is applied.
+    pub fn empty(path: PathBuf, settings: ProbeSettings, at: DateTime<Utc>) -> Self {
+        Snapshot {
+            generated_at: at,
+            config: ConfigStatus {
+                path,
+                generation: 0,
+                loaded_at: None,
+                last_error: None,
+            },
+            settings,
+            islands: Vec::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Every node, island by island.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeView> {
+        self.islands.iter().flat_map(|i| i.nodes.iter())
+    }
+
+    /// Counts by health.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            islands: self.islands.len(),
+            ..Summary::default()
+        };
+        for n in self.nodes() {
+            s.nodes += 1;
+            match n.health {
+                Health::Ok => s.ok += 1,
+                Health::Degraded => s.degraded += 1,
+                Health::Down => s.down += 1,
+                Health::Unknown => s.unknown += 1,
+            }
+            s.candidates += n.candidates.len();
+            s.valid_candidates += n.valid_count();
+        }
+        s.warnings = self.islands.iter().map(|i| i.warnings.len()).sum();
+        s
+    }
+
+    /// The verdict: `down` if any node is down or an island has no master or two; `degraded` if
+    /// any node is degraded or unknown or shards conflict; `ok` otherwise.
+    pub fn verdict(&self) -> Verdict {
+        let s = self.summary();
+        let critical_warning = self.islands.iter().any(|i| {
+            i.warnings
+                .iter()
+                .any(|w| matches!(w.kind, WarningKind::NoMaster | WarningKind::SplitBrain))
+        });
+        if s.down > 0 || critical_warning {
+            Verdict::Down
+        } else if s.degraded > 0 || s.unknown > 0 || s.warnings > 0 {
+            Verdict::Degraded
+        } else {
+            Verdict::Ok
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ms: u64, ok: bool) -> LatencySample {
+        LatencySample {
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            latency: Duration::from_millis(ms),
+            ok,
+        }
+    }
+
+    #[test]
+    fn quantiles_use_nearest_rank_over_successes_only() {
+        let mut h = LatencyHistory::default();
+        assert_eq!(h.p50(), None);
+        for ms in 1..=20 {
+            h.push(sample(ms, true));
+        }
+        h.push(sample(5000, false));
+        assert_eq!(h.p50(), Some(Duration::from_millis(10)));
+        assert_eq!(h.p95(), Some(Duration::from_millis(19)));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut h = LatencyHistory::default();
+        for ms in 0..(LATENCY_HISTORY as u64 + 5) {
+            h.push(sample(ms, true));
+        }
+        assert_eq!(h.samples.len(), LATENCY_HISTORY);
+        assert_eq!(h.samples.front().unwrap().latency, Duration::from_millis(5));
+    }
+}
