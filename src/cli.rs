@@ -1,1 +1,294 @@
-//! TODO
+//! The command line: clap definitions, and the small runtime pieces behind each command.
+//!
+//! ```text
+//! rotascope [--config PATH]                          the live TUI
+//! rotascope config check [--config PATH]             load + validate, print the topology
+//! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
+//! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
+//! ```
+//!
+//! Exit codes live in [`crate::report::exit`]. `lab` is defined ([`LabArgs`]) but not registered
+//! until `crate::lab` can run it: no subcommand pretends to work.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+pub mod logging;
+pub mod run;
+pub mod signals;
+pub mod watch;
+mod wire;
+
+/// Watch PostgreSQL credential rotation live and prove it caused no downtime.
+///
+/// Without a subcommand, opens the live dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Parser)]
+#[command(
+    name = "rotascope",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 ok, 1 degraded, 2 down, 3 config or usage error (nothing checked)."
+)]
+pub struct Cli {
+    /// Config file (default: ./rotascope.toml, then $XDG_CONFIG_HOME/rotascope/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Write logs to this file instead of stderr (the TUI logs nowhere without it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// What to do; the TUI when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Clone, Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Config tools.
+    #[command(subcommand, arg_required_else_help = true)]
+    Config(ConfigCommand),
+    /// Probe every node once and print the result; the exit code is the verdict.
+    ///
+    /// One pass: a chain probe and an audit of every node. Exit 0 ok, 1 degraded, 2 down,
+    /// 3 config error (nothing was checked).
+    Check(CheckArgs),
+    /// Run the engine headless and print every event as one JSON object per line.
+    ///
+    /// Runs until SIGINT or SIGTERM (exit 0); SIGHUP reloads the config.
+    Watch(WatchArgs),
+    // WIRE: add `Lab(LabArgs)` here once `crate::lab` can run it (see `run::lab`).
+}
+
+/// `rotascope config ...`.
+#[derive(Clone, Debug, PartialEq, Eq, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the config; print the normalized topology (exit 0), or the error (exit 3).
+    Check,
+}
+
+/// `rotascope check` options.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// How `check` prints its result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    #[default]
+    Table,
+    /// One JSON document (field names are a contract).
+    Json,
+}
+
+/// `rotascope watch` options.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct WatchArgs {
+    /// Also print one line per probe attempt (`"type": "probe"`).
+    #[arg(long)]
+    pub probes: bool,
+    /// Append every printed line to this file too (an audit trail of a rotation window).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// `rotascope lab` options: defined now, registered when `crate::lab` lands.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct LabArgs {
+    /// Directory for the servers, config and secrets file (default: a new temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// How often the rotation driver rotates a password.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub rotate_every: Duration,
+    /// How long after the database change the secrets file is updated (the degraded window).
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub config_lag: Duration,
+    /// Rotation scheme.
+    #[arg(long, value_enum, default_value_t = Scheme::Alternating)]
+    pub scheme: Scheme,
+    /// Do not open the TUI: print the config path and keep rotating until Ctrl-C.
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+/// How the lab rotates credentials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Scheme {
+    /// Two logins; the previous one gets a new password, then the secrets file follows.
+    #[default]
+    Alternating,
+    /// One login with two passwords (previous/current), as behind PgBouncer `auth_query`.
+    Single,
+}
+
+impl Cli {
+    /// True when this invocation hands the terminal to the TUI, so logs must not go to stderr.
+    pub fn owns_terminal(&self) -> bool {
+        self.command.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rotascope").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_subcommand_means_the_tui() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.command, None);
+        assert!(cli.owns_terminal());
+        let cli = parse(&["--config", "x.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+    }
+
+    #[test]
+    fn config_is_global_before_or_after_the_subcommand() {
+        for args in [
+            &["--config", "a.toml", "config", "check"][..],
+            &["config", "check", "--config", "a.toml"],
+            &["config", "--config", "a.toml", "check"],
+        ] {
+            let cli = parse(args).unwrap();
+            assert_eq!(
+                cli.command,
+                Some(Command::Config(ConfigCommand::Check)),
+                "{args:?}"
+            );
+            assert_eq!(cli.config, Some(PathBuf::from("a.toml")), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn config_without_an_action_is_an_error() {
+        assert!(parse(&["config"]).is_err());
+    }
+
+    #[test]
+    fn check_defaults_to_a_table_and_accepts_json() {
+        let cli = parse(&["check"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Check(CheckArgs {
+                format: Format::Table
+            }))
+        );
+        let cli = parse(&["check", "--format", "json", "--config", "c.toml"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Check(CheckArgs {
+                format: Format::Json
+            }))
+        );
+        assert!(!cli.owns_terminal());
+        let err = parse(&["check", "--format", "yaml"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn watch_flags() {
+        let cli = parse(&["watch"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Watch(WatchArgs {
+                probes: false,
+                record: None
+            }))
+        );
+        let cli = parse(&["watch", "--probes", "--record", "trail.ndjson"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Watch(WatchArgs {
+                probes: true,
+                record: Some("trail.ndjson".into())
+            }))
+        );
+    }
+
+    #[test]
+    fn verbosity_counts_and_log_file_is_global() {
+        let cli = parse(&["-vv", "watch", "--log-file", "r.log"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        assert_eq!(cli.log_file, Some(PathBuf::from("r.log")));
+    }
+
+    #[test]
+    fn help_and_version_are_not_failures() {
+        let err = parse(&["--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(!err.use_stderr());
+        let err = parse(&["--version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn lab_is_not_registered_yet() {
+        // Until `crate::lab` exists the subcommand must not pretend to work.
+        let err = parse(&["lab"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
+    }
+
+    #[derive(Debug, Parser)]
+    struct LabOnly {
+        #[command(flatten)]
+        args: LabArgs,
+    }
+
+    #[test]
+    fn lab_args_parse_humantime_durations_and_defaults() {
+        let d = LabOnly::try_parse_from(["lab"]).unwrap().args;
+        assert_eq!(
+            d,
+            LabArgs {
+                dir: None,
+                rotate_every: Duration::from_secs(20),
+                config_lag: Duration::from_secs(3),
+                scheme: Scheme::Alternating,
+                no_tui: false,
+            }
+        );
+        let a = LabOnly::try_parse_from([
+            "lab",
+            "--dir",
+            "/tmp/l",
+            "--rotate-every",
+            "1m 30s",
+            "--config-lag",
+            "500ms",
+            "--scheme",
+            "single",
+            "--no-tui",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(a.dir, Some(PathBuf::from("/tmp/l")));
+        assert_eq!(a.rotate_every, Duration::from_secs(90));
+        assert_eq!(a.config_lag, Duration::from_millis(500));
+        assert_eq!(a.scheme, Scheme::Single);
+        assert!(a.no_tui);
+        assert!(LabOnly::try_parse_from(["lab", "--rotate-every", "soon"]).is_err());
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

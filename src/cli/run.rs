@@ -1,0 +1,245 @@
+//! Running a parsed command line: load the config, start what the command needs, print, and
+//! map the result to an [`Exit`]. Errors are printed here, once, on stderr.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::signals::Signals;
+use super::watch::{stream, StreamEnd};
+use super::{wire, CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::engine::{Engine, EngineHandle};
+use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
+
+/// How long background tasks get to finish after shutdown before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a command could not do its job. Both exit 3: nothing was checked.
+#[derive(Debug)]
+pub enum Failure {
+    /// The config could not be found, read or validated (its message is already redacted).
+    Config(anyhow::Error),
+    /// Anything else: output, signals, the terminal, an engine that stopped.
+    Run(anyhow::Error),
+}
+
+impl Failure {
+    /// The exit code for this failure.
+    pub fn exit(&self) -> Exit {
+        Exit::ConfigError
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Config(e) => write!(f, "config error: {e:#}"),
+            Failure::Run(e) => write!(f, "error: {e:#}"),
+        }
+    }
+}
+
+fn run_err(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Run(e.into())
+}
+
+/// Runs the command and returns how the process should exit; failures are printed on stderr.
+pub async fn run(cli: Cli) -> Exit {
+    let path = cli.config.as_deref();
+    let result = match &cli.command {
+        None => tui(path).await,
+        Some(Command::Config(ConfigCommand::Check)) => config_check(path),
+        Some(Command::Check(args)) => check(path, args).await,
+        Some(Command::Watch(args)) => watch(path, args).await,
+        // WIRE: Some(Command::Lab(args)) => lab(args).await, calling into crate::lab.
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(failure) => {
+            eprintln!("rotascope: {failure}");
+            failure.exit()
+        }
+    }
+}
+
+/// `rotascope config check`: the normalized topology, exit 0.
+fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
+    let config = wire::load_config(path).map_err(Failure::Config)?;
+    let mut text = wire::describe(&config);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    print(text.as_bytes())?;
+    Ok(Exit::Ok)
+}
+
+/// `rotascope check`: one pass, printed, exit by verdict.
+async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
+    let config = wire::load_config(path).map_err(Failure::Config)?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let snapshot = wire::check_once(config, clock, wire::pg_prober()).await;
+    let mut out = Vec::new();
+    match args.format {
+        Format::Table => write_check_table(&mut out, &snapshot),
+        Format::Json => write_check_json(&mut out, &snapshot),
+    }
+    .map_err(run_err)?;
+    print(&out)?;
+    Ok(Exit::from_verdict(snapshot.verdict()))
+}
+
+/// `rotascope watch`: the engine headless, NDJSON until SIGINT/SIGTERM or the reader leaves.
+async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
+    let config = wire::load_config(path).map_err(Failure::Config)?;
+    // Open the record file before starting anything: a bad path fails fast.
+    let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
+    let running = Running::start(config, Hangup::Reload)?;
+    let mut items = running.engine.feed.subscribe();
+    // Events the engine emitted before we subscribed are in the snapshot's ring.
+    let backlog = running
+        .engine
+        .snapshots
+        .borrow()
+        .events
+        .iter()
+        .cloned()
+        .collect();
+
+    let end = stream(
+        &mut items,
+        backlog,
+        &mut writer,
+        &*running.clock,
+        &running.shutdown,
+    )
+    .await;
+    drop(items);
+    let stopped = running.stop().await;
+
+    match end.map_err(|e| run_err(anyhow!(e).context("writing the stream")))? {
+        StreamEnd::Shutdown | StreamEnd::OutputClosed => stopped.map(|()| Exit::Ok),
+        StreamEnd::FeedClosed => {
+            stopped?;
+            Err(run_err(anyhow!("the engine stopped unexpectedly")))
+        }
+    }
+}
+
+/// No subcommand: the live TUI on the engine.
+async fn tui(path: Option<&Path>) -> Result<Exit, Failure> {
+    let config = wire::load_config(path).map_err(Failure::Config)?;
+    // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
+    let running = Running::start(config, Hangup::Stop)?;
+    let ui = wire::run_terminal(
+        running.engine.snapshots.clone(),
+        running.engine.commands.clone(),
+        running.clock.clone(),
+        running.shutdown.clone(),
+    )
+    .await;
+    let stopped = running.stop().await;
+    ui.map_err(Failure::Run)?;
+    stopped.map(|()| Exit::Ok)
+}
+
+/// What SIGHUP means to a long-running command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hangup {
+    /// Reload the config (`watch`, like a daemon).
+    Reload,
+    /// Stop (the TUI: its terminal hung up).
+    Stop,
+}
+
+/// The engine, its config reload task and the signal handler, running on one shutdown token.
+struct Running {
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    engine: EngineHandle,
+    reload_task: JoinHandle<()>,
+    signal_task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
+    /// the reload task and the engine on the PostgreSQL prober.
+    fn start(config: Config, hangup: Hangup) -> Result<Self, Failure> {
+        let signals = Signals::register()
+            .context("signal handlers")
+            .map_err(run_err)?;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let shutdown = CancellationToken::new();
+        let (feed, reload_task) = wire::spawn_reload(config, clock.clone(), shutdown.clone());
+        let engine = Engine::spawn(feed, clock.clone(), wire::pg_prober(), shutdown.clone());
+        let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
+        let signal_task = signals.spawn(reload, shutdown.clone());
+        Ok(Running {
+            clock,
+            shutdown,
+            engine,
+            reload_task,
+            signal_task,
+        })
+    }
+
+    /// Cancels the token and awaits the tasks, at most [`SHUTDOWN_GRACE`]. A panicked engine is
+    /// a failure; a task that will not stop is logged and left to the runtime's shutdown.
+    async fn stop(self) -> Result<(), Failure> {
+        self.shutdown.cancel();
+        let all = async {
+            (
+                self.engine.task.await,
+                self.reload_task.await,
+                self.signal_task.await,
+            )
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, all).await {
+            Ok((engine, reload, signals)) => {
+                for (name, r) in [("reload", reload), ("signal", signals)] {
+                    if let Err(e) = r {
+                        tracing::warn!("{name} task: {e}");
+                    }
+                }
+                engine.map_err(|e| run_err(anyhow!("the engine task failed: {e}")))
+            }
+            Err(_) => {
+                tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn print(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(run_err(e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_exits_3_and_says_what_kind() {
+        let c = Failure::Config(anyhow!("rotascope.toml: line 2: unknown key `intervl`"));
+        assert_eq!(c.exit().code(), 3);
+        assert_eq!(
+            c.to_string(),
+            "config error: rotascope.toml: line 2: unknown key `intervl`"
+        );
+        let r = Failure::Run(anyhow!(io::Error::other("disk full")).context("writing"));
+        assert_eq!(r.exit().code(), 3);
+        assert_eq!(r.to_string(), "error: writing: disk full");
+    }
+}
