@@ -491,6 +491,63 @@ async fn the_example_config_loads() {
     assert_eq!(cfg.reload, rotascope::config::ReloadSettings::default());
 }
 
+/// Every key the loader knows is documented in the example (set or commented out), and the
+/// example mentions no key the loader does not know.
+#[test]
+fn the_example_config_documents_every_key() {
+    let known = [
+        "interval",
+        "audit_interval",
+        "connect_timeout",
+        "timeout",
+        "concurrency",
+        "watch",
+        "pattern",
+        "islands",
+        "secrets_file",
+        "secrets_command",
+        "login",
+        "password",
+        "password_env",
+        "password_file",
+        "label",
+        "no",
+        "name",
+        "url",
+    ];
+    let tables = [
+        "[probe]",
+        "[reload]",
+        "[shards]",
+        "[[secrets]]",
+        "[[island]]",
+        "[[island.node]]",
+    ];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let text = std::fs::read_to_string(path).expect("read example");
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches(['#', ' ']);
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(
+                known.contains(&key),
+                "the example mentions unknown key `{key}`"
+            );
+            seen.insert(key.to_owned());
+        }
+    }
+    for key in known {
+        assert!(seen.contains(key), "the example does not document `{key}`");
+    }
+    for table in tables {
+        assert!(text.contains(table), "the example does not show {table}");
+    }
+}
+
 #[tokio::test]
 async fn describe_shows_the_topology_without_secrets() {
     let cfg = Case::new(
@@ -621,6 +678,19 @@ async fn unknown_keys_get_a_did_you_mean_hint() {
             "did you mean `password`?",
         ],
         &["typo-secret-77"],
+    );
+    let c = Case::new(
+        "[[island]]\nno = 0\n[[island.node]]\nurl = \"postgres://app:node-secret-3@h/db\"\n\
+         [[island.node]]\nurl = \"postgres://app@h2/db\"\npasword_env = \"PW\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:7:1",
+            "`island[0].node[1].pasword_env`",
+            "did you mean `password_env`?",
+        ],
+        &["node-secret-3"],
     );
     let c = Case::new("islnds = [[\"postgres://h/db\"]]\n");
     check(

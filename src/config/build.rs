@@ -184,17 +184,10 @@ impl Loader<'_> {
                 let target = Arc::new(parsed.target);
                 let name = target.display.clone();
                 if secrets.is_empty() {
-                    let login = parsed.user.ok_or_else(|| ConfigError::NoLogin {
-                        at: self.at(&key),
-                        key: key.clone(),
-                        node: name.clone(),
-                    })?;
-                    let password = parsed.password.ok_or_else(|| ConfigError::NoPassword {
-                        at: self.at(&key),
-                        key: key.clone(),
-                        node: name.clone(),
-                        login: login.clone(),
-                    })?;
+                    let login = parsed.user.ok_or_else(|| self.no_login(&key, &name))?;
+                    let password = parsed
+                        .password
+                        .ok_or_else(|| self.no_password(&key, &name, &login))?;
                     let cred = Cred {
                         login,
                         password,
@@ -270,11 +263,10 @@ impl Loader<'_> {
                 };
                 let login = match &n.login {
                     Some(l) => self.login(&key.key("login"), l)?,
-                    None => parsed.user.clone().ok_or_else(|| ConfigError::NoLogin {
-                        at: self.at(&key),
-                        key: key.clone(),
-                        node: name.clone(),
-                    })?,
+                    None => parsed
+                        .user
+                        .clone()
+                        .ok_or_else(|| self.no_login(&key, &name))?,
                 };
                 let password = self
                     .password_from(
@@ -285,12 +277,7 @@ impl Loader<'_> {
                     )
                     .await?
                     .or(parsed.password);
-                let password = password.ok_or_else(|| ConfigError::NoPassword {
-                    at: self.at(&key),
-                    key: key.clone(),
-                    node: name.clone(),
-                    login: login.clone(),
-                })?;
+                let password = password.ok_or_else(|| self.no_password(&key, &name, &login))?;
                 let cred = Cred {
                     login,
                     password,
@@ -300,6 +287,23 @@ impl Loader<'_> {
             }
         }
         Ok(())
+    }
+
+    fn no_login(&self, key: &KeyPath, node: &str) -> ConfigError {
+        ConfigError::NoLogin {
+            at: self.at(key),
+            key: key.clone(),
+            node: node.to_owned(),
+        }
+    }
+
+    fn no_password(&self, key: &KeyPath, node: &str, login: &str) -> ConfigError {
+        ConfigError::NoPassword {
+            at: self.at(key),
+            key: key.clone(),
+            node: node.to_owned(),
+            login: login.to_owned(),
+        }
     }
 
     /// Parses a connection string at `key`; its password joins the redaction list first.

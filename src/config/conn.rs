@@ -63,10 +63,11 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
         }
     }
     let pg = tokio_postgres::Config::from_str(&split.for_pg).map_err(|e| {
-        let mut reason = e.to_string();
-        if let Some(cause) = std::error::Error::source(&e) {
-            reason = format!("{reason}: {cause}");
-        }
+        // tokio-postgres says "invalid connection string"; the cause says what is invalid.
+        let reason = match std::error::Error::source(&e) {
+            Some(cause) => cause.to_string(),
+            None => e.to_string(),
+        };
         ConnError::Invalid(reason)
     })?;
     if pg.get_hosts().is_empty() {

@@ -357,7 +357,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// `secrets_command` exited unsuccessfully.
-    #[error("{at}: `secrets_command`: `{program}` failed ({status}); stderr: {stderr}")]
+    #[error("{at}: `secrets_command`: `{program}` failed ({status}); stderr: {}", if .stderr.is_empty() { "(empty)" } else { .stderr.as_str() })]
     CommandFailed {
         /// Where the key is.
         at: Origin,

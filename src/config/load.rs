@@ -33,12 +33,23 @@ use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest};
 pub const SECRETS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a load reads besides the files: the environment, and the command time limit.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the variable names only: the values may hold `password_env` secrets.
+#[derive(Clone)]
 pub struct LoadOptions {
     /// The environment: `ROTASCOPE_` overrides and `password_env` variables are looked up here.
     pub env: BTreeMap<String, String>,
     /// The time limit of `secrets_command` (default [`SECRETS_COMMAND_TIMEOUT`]).
     pub command_timeout: Duration,
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
 }
 
 impl LoadOptions {

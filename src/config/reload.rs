@@ -46,6 +46,8 @@ const RELOAD_QUEUE: usize = 4;
 
 /// Starts the reload task for the config at `path`, whose first load gave `initial`, reading the
 /// process environment. It stops when `shutdown` is cancelled or every receiver is dropped.
+///
+/// Call it inside a tokio runtime. The directory watches are in place when it returns.
 pub fn spawn(
     path: PathBuf,
     initial: Config,

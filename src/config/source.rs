@@ -374,10 +374,20 @@ fn kind_text(kind: &Kind) -> String {
     }
 }
 
+/// serde's expectation in the words of a TOML user (`struct RawProbe` means a table).
 fn expected_for(key: &KeyPath, expected: String) -> String {
     match key.last_key() {
-        Some(k) if DURATION_KEYS.contains(&k) => "a duration string such as \"2s\"".into(),
-        _ => expected,
+        Some(k) if DURATION_KEYS.contains(&k) => return "a duration string such as \"2s\"".into(),
+        _ => {}
+    }
+    if expected.starts_with("struct ") || expected.starts_with("a map") {
+        "a table".into()
+    } else if expected.starts_with("a sequence") {
+        "an array".into()
+    } else if matches!(expected.as_str(), "u8" | "u16" | "u32" | "u64" | "usize") {
+        "a whole number of 0 or more".into()
+    } else {
+        expected
     }
 }
 
@@ -407,7 +417,7 @@ fn describe_actual(actual: &Actual, key: &KeyPath, redactor: &Redactor) -> Strin
             | Actual::Str(_)
     );
     if plain_setting && scalar {
-        format!("{kind} ({})", redactor.redact(&actual.to_string()))
+        redactor.redact(&actual.to_string())
     } else {
         kind.to_owned()
     }
