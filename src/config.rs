@@ -15,12 +15,19 @@ use tokio::sync::{mpsc, watch};
 
 use crate::topology::Topology;
 
+mod build;
+mod conn;
+pub mod describe;
 pub mod error;
 pub mod load;
+mod redact;
 pub mod reload;
+mod schema;
+mod secrets;
+mod source;
 
-// pub use error::ConfigError;
-// pub use load::{load, resolve_path};
+pub use error::ConfigError;
+pub use load::{load, resolve_path};
 
 /// A loaded and validated configuration.
 #[derive(Clone, Debug)]
@@ -35,6 +42,25 @@ pub struct Config {
     pub shards: ShardSettings,
     /// Islands, nodes and candidates.
     pub topology: Topology,
+    /// Files whose change should trigger a re-read: the config file, `secrets_file` and every
+    /// `password_file`, in the order first read (the reload task watches their directories).
+    pub watched_files: Vec<PathBuf>,
+    /// A digest of everything the load read (files, overrides, `password_env` values, command
+    /// output); equal digests mean an unchanged re-read. [`SourceDigest::default`] (all zero)
+    /// for a config not made by the loader: the first re-read of such a config always counts as
+    /// a change.
+    pub source_digest: SourceDigest,
+}
+
+/// A digest of all config sources, keyed by a per-process random salt (comparable within one run,
+/// useless for guessing a password offline). Prints nothing of itself.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceDigest(pub(crate) [u8; 32]);
+
+impl std::fmt::Debug for SourceDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceDigest(..)")
+    }
 }
 
 /// `[probe]`: how often and how patiently nodes are probed.

@@ -1,0 +1,990 @@
+//! Loading: every config form, every secret source, settings and overrides, and every error —
+//! each error names its file/key and never shows a secret.
+//!
+//! The environment is passed explicitly (`LoadOptions::with_env`): the process environment is
+//! shared by tests running in parallel.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rotascope::config::describe::describe;
+use rotascope::config::load::{load_with, LoadOptions};
+use rotascope::config::{Config, ConfigError};
+use rotascope::topology::{IslandNo, SslMode};
+
+/// A temp dir with a config file in it.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(config: &str) -> Case {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("rotascope.toml"), config).expect("write config");
+        Case { dir }
+    }
+
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+        p
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("rotascope.toml")
+    }
+
+    async fn load_env(&self, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load_with(&self.path(), &LoadOptions::with_env(env.iter().copied())).await
+    }
+
+    async fn load(&self) -> Result<Config, ConfigError> {
+        self.load_env(&[]).await
+    }
+
+    async fn ok(&self) -> Config {
+        match self.load().await {
+            Ok(c) => c,
+            Err(e) => panic!("config should load: {e}"),
+        }
+    }
+
+    async fn err(&self) -> ConfigError {
+        match self.load().await {
+            Ok(_) => panic!("config should fail"),
+            Err(e) => e,
+        }
+    }
+}
+
+/// The message (and Debug) contains every `must` and none of the `secrets`.
+fn check(err: &ConfigError, must: &[&str], secrets: &[&str]) {
+    let shown = err.to_string();
+    let debug = format!("{err:?}");
+    for m in must {
+        assert!(shown.contains(m), "message lacks {m:?}: {shown}");
+    }
+    for s in secrets {
+        assert!(!shown.contains(s), "message leaks a secret: {shown}");
+        assert!(!debug.contains(s), "Debug leaks a secret: {debug}");
+    }
+}
+
+/// (login, password, label) of every candidate of node `node` of island `no`.
+fn creds(c: &Config, no: u32, node: &str) -> Vec<(String, String, Option<String>)> {
+    let island = c
+        .topology
+        .islands
+        .iter()
+        .find(|i| i.no == IslandNo(no))
+        .expect("island");
+    let node = island
+        .nodes
+        .iter()
+        .find(|n| &*n.key.name == node)
+        .unwrap_or_else(|| panic!("node {node} in {:?}", node_names(c)));
+    node.candidates
+        .iter()
+        .map(|c| {
+            (
+                c.login.clone(),
+                c.password.expose().to_owned(),
+                c.label.clone(),
+            )
+        })
+        .collect()
+}
+
+fn node_names(c: &Config) -> Vec<(u32, String)> {
+    c.topology
+        .nodes()
+        .map(|n| (n.key.island.0, n.key.name.to_string()))
+        .collect()
+}
+
+fn cred(login: &str, pw: &str, label: Option<&str>) -> (String, String, Option<String>) {
+    (login.into(), pw.into(), label.map(str::to_owned))
+}
+
+// ---------------------------------------------------------------- forms
+
+#[tokio::test]
+async fn compact_form_is_every_connection_string_times_every_secret() {
+    let c = Case::new(
+        r#"
+islands = [
+  ["postgres://urluser:url-secret-1@host-a/db", "host=b port=5433 dbname=db"],
+  ["postgresql://host-c/db?sslmode=require"],
+]
+[[secrets]]
+login = "app"
+password = "current-secret-1"
+label = "current"
+[[secrets]]
+login = "app_old"
+password = "previous-secret-1"
+"#,
+    )
+    .ok()
+    .await;
+    assert_eq!(
+        node_names(&c),
+        vec![
+            (0, "postgres://urluser@host-a/db".to_owned()),
+            (0, "host=b port=5433 dbname=db".to_owned()),
+            (1, "postgresql://host-c/db?sslmode=require".to_owned()),
+        ]
+    );
+    let expected = vec![
+        cred("app", "current-secret-1", Some("current")),
+        cred("app_old", "previous-secret-1", None),
+    ];
+    // The secret's login and password override the URL's.
+    assert_eq!(creds(&c, 0, "postgres://urluser@host-a/db"), expected);
+    assert_eq!(creds(&c, 0, "host=b port=5433 dbname=db"), expected);
+    assert_eq!(
+        creds(&c, 1, "postgresql://host-c/db?sslmode=require"),
+        expected
+    );
+    let node = c.topology.nodes().next().expect("a node");
+    assert_eq!(node.address, "postgres://urluser@host-a/db");
+    let target = &node.candidates[0].target;
+    assert_eq!(target.pg.get_user(), None);
+    assert_eq!(target.pg.get_password(), None);
+    assert_eq!(target.pg.get_dbname(), Some("db"));
+    let third = c.topology.islands[1].nodes[0].candidates[0].target.clone();
+    assert_eq!(third.ssl, SslMode::Require);
+    assert!(!format!("{c:?}").contains("secret-1"));
+}
+
+#[tokio::test]
+async fn a_url_with_credentials_and_no_secrets_is_one_candidate() {
+    let c = Case::new(r#"islands = [["postgres://app:only-url-secret@h/db"]]"#)
+        .ok()
+        .await;
+    assert_eq!(
+        creds(&c, 0, "postgres://app@h/db"),
+        vec![cred("app", "only-url-secret", None)]
+    );
+}
+
+#[tokio::test]
+async fn explicit_form_groups_entries_by_name_in_file_order() {
+    let c = Case::new(
+        r#"
+[[island]]
+no = 3
+[[island.node]]
+name = "a1"
+url = "postgres://h-a1/db"
+login = "app"
+password = "a1-current-pw"
+label = "current"
+[[island.node]]
+url = "postgres://h-a2/db"
+login = "app"
+password = "a2-pw"
+[[island.node]]
+name = "a1"
+url = "postgres://app:a1-previous-pw@pooler-a1:6432/db"
+label = "previous"
+
+[[island]]
+no = 1
+[[island.node]]
+url = "postgres://bob:b-pw@h-b/db"
+"#,
+    )
+    .ok()
+    .await;
+    // Islands sorted by no; name defaults to the url without its password.
+    assert_eq!(
+        node_names(&c),
+        vec![
+            (1, "postgres://bob@h-b/db".to_owned()),
+            (3, "a1".to_owned()),
+            (3, "postgres://h-a2/db".to_owned()),
+        ]
+    );
+    assert_eq!(
+        creds(&c, 3, "a1"),
+        vec![
+            cred("app", "a1-current-pw", Some("current")),
+            cred("app", "a1-previous-pw", Some("previous")),
+        ]
+    );
+    assert_eq!(
+        creds(&c, 1, "postgres://bob@h-b/db"),
+        vec![cred("bob", "b-pw", None)]
+    );
+    let a1 = &c.topology.islands[1].nodes[0];
+    assert_eq!(a1.address, "postgres://h-a1/db");
+    assert_eq!(
+        a1.candidates[1].target.display,
+        "postgres://app@pooler-a1:6432/db"
+    );
+    assert_eq!(a1.candidates[1].target.pg.get_ports(), &[6432]);
+}
+
+#[tokio::test]
+async fn both_forms_merge_by_island_no_and_duplicates_collapse() {
+    let c = Case::new(
+        r#"
+islands = [["postgres://h0/db"], ["postgres://h1/db"]]
+[[secrets]]
+login = "app"
+password = "shared-pw-1"
+[[secrets]]
+login = "app"
+password = "shared-pw-1"
+label = "a repeat: dropped"
+
+[[island]]
+no = 1
+[[island.node]]
+url = "postgres://h1b/db"
+login = "app"
+password = "h1b-pw"
+[[island.node]]
+name = "postgres://h1/db"
+url = "postgres://h1/db"
+login = "app"
+password = "h1-extra-pw"
+"#,
+    )
+    .ok()
+    .await;
+    assert_eq!(
+        node_names(&c),
+        vec![
+            (0, "postgres://h0/db".to_owned()),
+            (1, "postgres://h1/db".to_owned()),
+            (1, "postgres://h1b/db".to_owned()),
+        ]
+    );
+    assert_eq!(
+        creds(&c, 1, "postgres://h1/db"),
+        vec![
+            cred("app", "shared-pw-1", None),
+            cred("app", "h1-extra-pw", None)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn fingerprints_differ_per_password_and_never_equal_it() {
+    let c = Case::new(
+        r#"
+islands = [["postgres://h/db"]]
+[[secrets]]
+login = "app"
+password = "aaaaaaaa"
+[[secrets]]
+login = "app"
+password = "aaaaaaab"
+"#,
+    )
+    .ok()
+    .await;
+    let node = c.topology.nodes().next().expect("node");
+    let [a, b] = [&node.candidates[0], &node.candidates[1]];
+    assert_ne!(a.id.fingerprint, b.id.fingerprint);
+    assert_ne!(a.id, b.id);
+    for cand in [a, b] {
+        let shown = cand.id.fingerprint.to_string();
+        assert_ne!(shown, cand.password.expose());
+        assert!(!shown.contains("aaaa"));
+    }
+}
+
+// ---------------------------------------------------------------- secret sources
+
+#[tokio::test]
+async fn password_env_and_password_file() {
+    let c = Case::new(
+        r#"
+islands = [["postgres://h/db"]]
+[[secrets]]
+login = "from_env"
+password_env = "CFG_TEST_PW_ENV_1"
+[[secrets]]
+login = "from_file"
+password_file = "pw/app.txt"
+"#,
+    );
+    c.file("pw/app.txt", "file-secret-1\n");
+    let cfg = c
+        .load_env(&[("CFG_TEST_PW_ENV_1", "env-secret-1")])
+        .await
+        .expect("loads");
+    assert_eq!(
+        creds(&cfg, 0, "postgres://h/db"),
+        vec![
+            cred("from_env", "env-secret-1", None),
+            cred("from_file", "file-secret-1", None)
+        ]
+    );
+    assert_eq!(
+        cfg.watched_files,
+        vec![c.path(), c.dir.path().join("pw/app.txt")]
+    );
+}
+
+#[tokio::test]
+async fn secrets_file_json_and_toml_and_command_in_order() {
+    let c = Case::new(
+        r#"
+islands = [["postgres://h/db"]]
+secrets_file = "secrets.json"
+secrets_command = ["sh", "secrets.sh", "an-arg"]
+[[secrets]]
+login = "inline"
+password = "inline-secret"
+"#,
+    );
+    c.file(
+        "secrets.json",
+        r#"[{"login": "jfile", "password": "json-file-secret", "label": "next"}]"#,
+    );
+    c.file(
+        "secrets.sh",
+        "printf '[{\"login\": \"cmd\", \"password\": \"cmd-secret-%s\"}]' \"$1\"\n",
+    );
+    let cfg = c.ok().await;
+    assert_eq!(
+        creds(&cfg, 0, "postgres://h/db"),
+        vec![
+            cred("inline", "inline-secret", None),
+            cred("jfile", "json-file-secret", Some("next")),
+            cred("cmd", "cmd-secret-an-arg", None),
+        ]
+    );
+    assert!(cfg
+        .watched_files
+        .contains(&c.dir.path().join("secrets.json")));
+
+    // TOML [[secrets]] in a file whose extension does not tell: detected by content.
+    c.file(
+        "rotascope.toml",
+        "islands = [[\"postgres://h/db\"]]\nsecrets_file = \"secrets.list\"\n\
+         [[secrets]]\nlogin = \"inline\"\npassword = \"inline-secret\"\n",
+    );
+    c.file(
+        "secrets.list",
+        "[[secrets]]\nlogin = \"tfile\"\npassword = \"toml-file-secret\"\n",
+    );
+    let cfg = c.ok().await;
+    assert_eq!(
+        creds(&cfg, 0, "postgres://h/db")[1],
+        cred("tfile", "toml-file-secret", None)
+    );
+}
+
+// ---------------------------------------------------------------- settings
+
+#[tokio::test]
+async fn settings_default_when_absent() {
+    let cfg = Case::new(r#"islands = [["postgres://u:pw-123@h/db"]]"#)
+        .ok()
+        .await;
+    assert_eq!(cfg.probe.interval, Duration::from_secs(2));
+    assert_eq!(cfg.probe.audit_interval, Duration::from_secs(30));
+    assert_eq!(cfg.probe.connect_timeout, Duration::from_secs(3));
+    assert_eq!(cfg.probe.timeout, Duration::from_secs(5));
+    assert_eq!(cfg.probe.concurrency, 64);
+    assert_eq!(cfg.reload.interval, Duration::from_secs(10));
+    assert!(cfg.reload.watch);
+    assert_eq!(cfg.shards.pattern, None);
+}
+
+#[tokio::test]
+async fn settings_from_file_and_environment_overrides() {
+    let c = Case::new(
+        r#"
+islands = [["postgres://u:pw-123@h/db"]]
+[probe]
+interval = "1s"
+audit_interval = "1m"
+concurrency = 4
+[reload]
+watch = true
+[shards]
+pattern = "sh%04d"
+"#,
+    );
+    let cfg = c
+        .load_env(&[
+            ("ROTASCOPE_PROBE__INTERVAL", "500ms"),
+            ("rotascope_probe__connect_timeout", "750ms"),
+            ("ROTASCOPE_RELOAD__WATCH", "false"),
+            ("ROTASCOPE_PROBE__CONCURRENCY", "8"),
+            ("ROTASCOPE_CONFIG", "/ignored/by/the/loader"),
+        ])
+        .await
+        .expect("loads");
+    assert_eq!(cfg.probe.interval, Duration::from_millis(500));
+    assert_eq!(cfg.probe.connect_timeout, Duration::from_millis(750));
+    assert_eq!(cfg.probe.audit_interval, Duration::from_secs(60));
+    assert_eq!(cfg.probe.concurrency, 8);
+    assert!(!cfg.reload.watch);
+    assert_eq!(cfg.shards.pattern.as_deref(), Some("sh%04d"));
+}
+
+#[tokio::test]
+async fn environment_override_errors_name_the_variable() {
+    let c = Case::new(r#"islands = [["postgres://u:pw-123@h/db"]]"#);
+    let e = c
+        .load_env(&[("ROTASCOPE_PROBE__TIMEOUT", "soon")])
+        .await
+        .expect_err("bad duration");
+    check(
+        &e,
+        &["ROTASCOPE_PROBE__TIMEOUT", "probe.timeout", "soon"],
+        &[],
+    );
+    let e = c
+        .load_env(&[("ROTASCOPE_PROBE__INTERVL", "1s")])
+        .await
+        .expect_err("unknown key");
+    check(
+        &e,
+        &["ROTASCOPE_PROBE__INTERVL", "did you mean `interval`?"],
+        &[],
+    );
+    let e = c
+        .load_env(&[("ROTASCOPE_SECRETS", "env-secret-xyz")])
+        .await
+        .expect_err("secrets from env");
+    check(
+        &e,
+        &["ROTASCOPE_SECRETS", "never islands or secrets"],
+        &["env-secret-xyz"],
+    );
+}
+
+// ---------------------------------------------------------------- the example and describe
+
+#[tokio::test]
+async fn the_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let cfg = load_with(
+        &path,
+        &LoadOptions::with_env(Vec::<(String, String)>::new()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("config.example.toml: {e}"));
+    assert_eq!(cfg.topology.islands.len(), 3);
+    assert_eq!(cfg.topology.nodes().count(), 4);
+    let b1 = &cfg.topology.islands[1].nodes[0].candidates[0].target;
+    assert_eq!(b1.ssl, SslMode::VerifyFull);
+    assert_eq!(
+        b1.sslrootcert.as_deref(),
+        Some(path.with_file_name("ca.pem").as_path())
+    );
+    let c1 = &cfg.topology.islands[2].nodes[0];
+    assert_eq!(&*c1.key.name, "c1");
+    assert_eq!(c1.candidates.len(), 2);
+    assert_eq!(cfg.probe, rotascope::config::ProbeSettings::default());
+    assert_eq!(cfg.reload, rotascope::config::ReloadSettings::default());
+}
+
+/// Every key the loader knows is documented in the example (set or commented out), and the
+/// example mentions no key the loader does not know.
+#[test]
+fn the_example_config_documents_every_key() {
+    let known = [
+        "interval",
+        "audit_interval",
+        "connect_timeout",
+        "timeout",
+        "concurrency",
+        "watch",
+        "pattern",
+        "islands",
+        "secrets_file",
+        "secrets_command",
+        "login",
+        "password",
+        "password_env",
+        "password_file",
+        "label",
+        "no",
+        "name",
+        "url",
+    ];
+    let tables = [
+        "[probe]",
+        "[reload]",
+        "[shards]",
+        "[[secrets]]",
+        "[[island]]",
+        "[[island.node]]",
+    ];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let text = std::fs::read_to_string(path).expect("read example");
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches(['#', ' ']);
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(
+                known.contains(&key),
+                "the example mentions unknown key `{key}`"
+            );
+            seen.insert(key.to_owned());
+        }
+    }
+    for key in known {
+        assert!(seen.contains(key), "the example does not document `{key}`");
+    }
+    for table in tables {
+        assert!(text.contains(table), "the example does not show {table}");
+    }
+}
+
+#[tokio::test]
+async fn describe_shows_the_topology_without_secrets() {
+    let cfg = Case::new(
+        r#"
+islands = [["postgres://u:url-secret-9@host-a/db"]]
+[shards]
+pattern = "sh%04d"
+[[secrets]]
+login = "app"
+password = "describe-secret-1"
+label = "current"
+[[island]]
+no = 4
+[[island.node]]
+name = "n4"
+url = "postgres://h4/db"
+login = "other"
+password = "describe-secret-2"
+[[island.node]]
+name = "n4"
+url = "postgres://h4:6432/db?sslmode=disable"
+login = "other"
+password = "describe-secret-3"
+"#,
+    )
+    .ok()
+    .await;
+    let text = describe(&cfg);
+    for s in [
+        "url-secret-9",
+        "describe-secret-1",
+        "describe-secret-2",
+        "describe-secret-3",
+    ] {
+        assert!(!text.contains(s), "leak: {text}");
+    }
+    let fp = |i: usize, n: usize, c: usize| {
+        cfg.topology.islands[i].nodes[n].candidates[c]
+            .id
+            .fingerprint
+            .to_string()
+    };
+    let expected = format!(
+        "\
+config: {path}
+watched files:
+  {path}
+
+settings:
+  probe.interval        = 2s
+  probe.audit_interval  = 30s
+  probe.connect_timeout = 3s
+  probe.timeout         = 5s
+  probe.concurrency     = 64
+  reload.interval       = 10s
+  reload.watch          = true
+  shards.pattern        = \"sh%04d\"
+
+topology: 2 islands, 2 nodes, 3 candidates
+
+island 0: 1 node
+  node postgres://u@host-a/db
+    address postgres://u@host-a/db (sslmode prefer)
+    1. login app  fingerprint {a}  label current
+
+island 4: 1 node
+  node n4
+    address postgres://h4/db (sslmode prefer)
+    1. login other  fingerprint {b}
+    2. login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable (sslmode disable)
+",
+        path = cfg.path.display(),
+        a = fp(0, 0, 0),
+        b = fp(1, 0, 0),
+        c = fp(1, 0, 1),
+    );
+    assert_eq!(text, expected);
+}
+
+// ---------------------------------------------------------------- errors
+
+#[tokio::test]
+async fn missing_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nope.toml");
+    let e = load_with(
+        &path,
+        &LoadOptions::with_env(Vec::<(String, String)>::new()),
+    )
+    .await
+    .expect_err("missing");
+    check(&e, &["nope.toml", "does not exist"], &[]);
+}
+
+#[tokio::test]
+async fn syntax_error_names_the_line_and_quotes_no_secret() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"hunter2-unterminated\n",
+    );
+    let e = c.err().await;
+    check(
+        &e,
+        &["rotascope.toml:4:", "TOML syntax error"],
+        &["hunter2-unterminated", "hunter2"],
+    );
+}
+
+#[tokio::test]
+async fn unknown_keys_get_a_did_you_mean_hint() {
+    let c = Case::new("islands = [[\"postgres://u:p-123456@h/db\"]]\n[probe]\nintervl = \"1s\"\n");
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:3:1",
+            "`probe.intervl`",
+            "did you mean `interval`?",
+        ],
+        &[],
+    );
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npasword = \"typo-secret-77\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:4:1",
+            "`secrets[0].pasword`",
+            "did you mean `password`?",
+        ],
+        &["typo-secret-77"],
+    );
+    let c = Case::new(
+        "[[island]]\nno = 0\n[[island.node]]\nurl = \"postgres://app:node-secret-3@h/db\"\n\
+         [[island.node]]\nurl = \"postgres://app@h2/db\"\npasword_env = \"PW\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:7:1",
+            "`island[0].node[1].pasword_env`",
+            "did you mean `password_env`?",
+        ],
+        &["node-secret-3"],
+    );
+    let c = Case::new("islnds = [[\"postgres://h/db\"]]\n");
+    check(
+        &c.err().await,
+        &["`islnds`", "did you mean `islands`?"],
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_never_show_a_secret_value() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = 98765432\n",
+    );
+    check(
+        &c.err().await,
+        &["`secrets[0].password`", "expected", "found an integer"],
+        &["98765432"],
+    );
+    let c = Case::new("island = \"postgres://u:typed-secret@h/db\"\n");
+    check(
+        &c.err().await,
+        &["`island`", "found a string"],
+        &["typed-secret"],
+    );
+    let c =
+        Case::new("islands = [[\"postgres://u:pw-1234@h/db\"]]\n[probe]\nconcurrency = \"lots\"\n");
+    check(&c.err().await, &["`probe.concurrency`", "lots"], &[]);
+}
+
+#[tokio::test]
+async fn a_node_name_in_two_islands() {
+    let c = Case::new(
+        r#"islands = [["postgres://u:dup-secret-1@h/db"], ["postgres://u:dup-secret-1@h/db"]]"#,
+    );
+    check(
+        &c.err().await,
+        &[
+            "`islands[1][0]`",
+            "postgres://u@h/db",
+            "island 0",
+            "island 1",
+        ],
+        &["dup-secret-1"],
+    );
+}
+
+#[tokio::test]
+async fn empty_islands() {
+    let c = Case::new(r#"islands = [["postgres://u:pw-1234@h/db"], []]"#);
+    check(
+        &c.err().await,
+        &["rotascope.toml:1:", "`islands[1]`", "island 1 has no nodes"],
+        &[],
+    );
+    let c = Case::new("[[island]]\nno = 7\n");
+    check(
+        &c.err().await,
+        &["`island[0]`", "island 7 has no nodes"],
+        &[],
+    );
+    let c = Case::new("[probe]\ninterval = \"1s\"\n");
+    check(&c.err().await, &["no islands configured"], &[]);
+}
+
+#[tokio::test]
+async fn duplicate_island_no() {
+    let c = Case::new(
+        "[[island]]\nno = 1\n[[island.node]]\nurl = \"postgres://u:pw-1234@a/db\"\n\
+         [[island]]\nno = 1\n[[island.node]]\nurl = \"postgres://u:pw-1234@b/db\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:6:1",
+            "`island[1].no`",
+            "island no 1 is defined twice",
+        ],
+        &["pw-1234"],
+    );
+}
+
+#[tokio::test]
+async fn candidates_without_password_or_login() {
+    let c = Case::new("[[island]]\nno = 0\n[[island.node]]\nurl = \"postgres://app@h/db\"\n");
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:3:",
+            "`island[0].node[0]`",
+            "candidate `app`",
+            "no password",
+        ],
+        &[],
+    );
+    let c = Case::new(r#"islands = [["postgres://app@h/db"]]"#);
+    check(&c.err().await, &["`islands[0][0]`", "no password"], &[]);
+    let c = Case::new("islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\n");
+    check(&c.err().await, &["`secrets[0]`", "no password"], &[]);
+    let c = Case::new(r#"islands = [["postgres://h/db"]]"#);
+    check(&c.err().await, &["`islands[0][0]`", "no login"], &[]);
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"both-secret-1\"\npassword_env = \"X\"\n",
+    );
+    check(
+        &c.err().await,
+        &["`secrets[0]`", "only one of"],
+        &["both-secret-1"],
+    );
+}
+
+#[tokio::test]
+async fn unreadable_password_file_and_unset_password_env() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword_file = \"missing/pw.txt\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:4:1",
+            "`secrets[0].password_file`",
+            "missing/pw.txt",
+        ],
+        &[],
+    );
+    let c = Case::new(
+        "[[island]]\nno = 0\n[[island.node]]\nurl = \"postgres://h/db\"\nlogin = \"app\"\npassword_env = \"CFG_TEST_SURELY_UNSET_VAR\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:6:1",
+            "`island[0].node[0].password_env`",
+            "CFG_TEST_SURELY_UNSET_VAR",
+            "not set",
+        ],
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn bad_durations() {
+    let c = Case::new(
+        "islands = [[\"postgres://u:pw-1234@h/db\"]]\n[reload]\ninterval = \"10 parsecs\"\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:3:1",
+            "`reload.interval`",
+            "bad duration",
+            "10 parsecs",
+        ],
+        &[],
+    );
+    let c = Case::new("islands = [[\"postgres://u:pw-1234@h/db\"]]\n[probe]\ntimeout = \"0s\"\n");
+    check(&c.err().await, &["`probe.timeout`", "more than zero"], &[]);
+    let c = Case::new("islands = [[\"postgres://u:pw-1234@h/db\"]]\n[probe]\ntimeout = 5\n");
+    check(
+        &c.err().await,
+        &["`probe.timeout`", "a duration string"],
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn bad_sslmode_and_connection_strings() {
+    let c = Case::new(r#"islands = [["postgres://u:ssl-secret-1@h/db?sslmode=always"]]"#);
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml:1:",
+            "`islands[0][0]`",
+            "bad sslmode \"always\"",
+        ],
+        &["ssl-secret-1"],
+    );
+    let c = Case::new(
+        "[[island]]\nno = 0\n[[island.node]]\nurl = \"host=h password=kv-secret-1 frobnicate=yes\"\nlogin = \"a\"\n",
+    );
+    check(
+        &c.err().await,
+        &["`island[0].node[0].url`", "frobnicate"],
+        &["kv-secret-1"],
+    );
+    let c = Case::new(r#"islands = [["host=h password='kv pass word sslmode=require"]]"#);
+    check(
+        &c.err().await,
+        &["`islands[0][0]`", "unterminated"],
+        &["kv pass word", "pass word"],
+    );
+}
+
+#[tokio::test]
+async fn secrets_command_failure_shows_redacted_stderr() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"fail.sh\"]\n[[secrets]]\nlogin = \"app\"\npassword = \"inline-known-secret\"\n",
+    );
+    c.file(
+        "fail.sh",
+        "echo '[{\"login\":\"x\",\"password\":\"stdout-secret-42\"}]'\n\
+         echo \"vault: denied for inline-known-secret and stdout-secret-42\" >&2\nexit 3\n",
+    );
+    check(
+        &c.err().await,
+        &[
+            "`secrets_command`",
+            "`sh`",
+            "exit status: 3",
+            "vault: denied for [redacted]",
+        ],
+        &["inline-known-secret", "stdout-secret-42"],
+    );
+}
+
+#[tokio::test]
+async fn secrets_command_that_hangs_is_killed() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"-c\", \"sleep 30\"]\n",
+    );
+    let mut options = LoadOptions::with_env(Vec::<(String, String)>::new());
+    options.command_timeout = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let e = load_with(&c.path(), &options).await.expect_err("times out");
+    check(&e, &["`secrets_command`", "timed out after 300ms"], &[]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"/no/such/program-xyz\"]\n",
+    );
+    check(&c.err().await, &["`secrets_command`", "program-xyz"], &[]);
+}
+
+#[tokio::test]
+async fn bad_secrets_content() {
+    let c = Case::new("islands = [[\"postgres://h/db\"]]\nsecrets_file = \"s.json\"\n");
+    c.file(
+        "s.json",
+        r#"[{"login": "a", "password": "file-secret-5", "lable": "x"}]"#,
+    );
+    check(
+        &c.err().await,
+        &["s.json", "`[0].lable`", "did you mean `label`?"],
+        &["file-secret-5"],
+    );
+    c.file("s.json", r#"[{"login": "a", "password": 12345678}]"#);
+    check(
+        &c.err().await,
+        &["s.json", "`[0].password`", "a number"],
+        &["12345678"],
+    );
+    c.file("s.json", r#"[{"login": "a", "password": "file-secret-6"},"#);
+    check(
+        &c.err().await,
+        &["s.json:1:", "not valid JSON"],
+        &["file-secret-6"],
+    );
+    c.file("s.json", r#"{"login": "a", "password": "file-secret-7"}"#);
+    check(
+        &c.err().await,
+        &["s.json", "expected a list"],
+        &["file-secret-7"],
+    );
+    c.file(
+        "s.toml",
+        "[[secrets]]\nlogin = \"a\"\npassword = \"toml-secret-8\nlabel = 1\n",
+    );
+    c.file(
+        "rotascope.toml",
+        "islands = [[\"postgres://h/db\"]]\nsecrets_file = \"s.toml\"\n",
+    );
+    check(&c.err().await, &["s.toml:3:", "syntax"], &["toml-secret-8"]);
+    std::fs::remove_file(c.dir.path().join("s.toml")).expect("rm");
+    check(
+        &c.err().await,
+        &["`secrets_file`", "s.toml", "cannot read"],
+        &[],
+    );
+
+    let c = Case::new("islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"-c\", \"echo not-json-cmd-secret\"]\n");
+    check(
+        &c.err().await,
+        &["secrets_command `sh`", "not valid JSON"],
+        &["not-json-cmd-secret"],
+    );
+}
+
+#[tokio::test]
+async fn secrets_without_compact_islands_are_an_error() {
+    let c = Case::new(
+        "[[secrets]]\nlogin = \"a\"\npassword = \"lonely-secret\"\n[[island]]\nno = 0\n[[island.node]]\nurl = \"postgres://u:pw-1234@h/db\"\n",
+    );
+    check(
+        &c.err().await,
+        &["`secrets`", "compact `islands` form"],
+        &["lonely-secret"],
+    );
+}
