@@ -3,7 +3,26 @@
 //! [`Engine::spawn`] starts it on the tokio runtime and returns an [`EngineHandle`]: the latest
 //! `Arc<Snapshot>` on a `watch` channel (readers never lock), a bounded command sender, and a
 //! broadcast [`Feed`] of events and probe records for streaming outputs. The engine knows nothing
-//! of the UI.
+//! of the UI. [`check_once`] runs the same state code for one pass (`rotascope check`).
+//!
+//! Inside, one task owns all state (`engine/core.rs`, `engine/state.rs`); each probe job (a chain probe or an
+//! audit of one node) runs as its own task and reports every attempt back over a channel. At most
+//! one job per node is in flight, and probes across nodes share a semaphore of
+//! `probe.concurrency` permits.
+//!
+//! Decisions where the spec is silent:
+//! - A `Reprobe`/`Audit` asked for a node with a job in flight sets a flag: the work runs once
+//!   right after that job; any number of asks meanwhile collapse into that one run.
+//! - Candidates a node-level failure kept a chain from trying keep their last known state; one
+//!   never tried at all becomes `skipped` instead of staying `untested`.
+//! - An audit also stops at a node-level failure (one deadline per node, never one per
+//!   candidate), and scheduled audits wait while the node is unreachable.
+//! - Every try counts as a check, chain or audit; audits therefore mostly probe the candidates
+//!   chains do not reach, and a candidate refused by a chain waits out the backoff too.
+//! - The backoff (`interval × 2ⁿ` after n refusals in a row, capped at 10×, plus jitter) applies to
+//!   every candidate-level failure (`auth_failed`, `login_not_permitted`, `role_conn_limit`), and to
+//!   chain probes of a node whose candidates were all refused.
+//! - The first config's nodes get no `node_added` events (its `config_applied` counts them).
 
 use std::sync::Arc;
 
@@ -12,16 +31,36 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::ConfigFeed;
+use crate::config::{Config, ConfigFeed};
 use crate::topology::NodeKey;
 
+mod attempt;
+mod audit;
+mod chain;
+mod core;
 pub mod event;
+pub mod fake;
+mod health;
+mod islands;
+mod job;
+mod journal;
 pub mod probe;
+mod publish;
+mod reconcile;
+mod run;
+mod schedule;
 pub mod snapshot;
+mod state;
+
+#[cfg(test)]
+mod tests;
 
 pub use event::{Event, EventKind, Feed};
 pub use probe::{ErrorKind, ProbeOutcome, ProbeRequest, Prober, Role};
 pub use snapshot::{Health, Snapshot};
+
+use self::core::{Core, Mode};
+use journal::Journal;
 
 /// Work asked of the engine (by keys, signals or scripts).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +83,9 @@ pub const COMMAND_QUEUE: usize = 64;
 /// How many events the snapshot keeps.
 pub const EVENT_RING: usize = 500;
 
+/// How many feed items a slow subscriber may fall behind before it misses some.
+pub const FEED_CAPACITY: usize = 4096;
+
 /// A running engine, seen from outside.
 #[derive(Debug)]
 pub struct EngineHandle {
@@ -53,8 +95,18 @@ pub struct EngineHandle {
     pub commands: mpsc::Sender<Command>,
     /// Events and probe records as they happen; `subscribe()` before work you want to see.
     pub feed: broadcast::Sender<Feed>,
+    /// A subscription taken before the engine applied its first config: it sees every feed item
+    /// from that first `config_applied` on (for `watch` and recordings). Drop it if unused.
+    pub feed_from_start: broadcast::Receiver<Feed>,
     /// The engine task; ends after `shutdown` is cancelled.
     pub task: JoinHandle<()>,
+}
+
+/// Knobs for [`Engine::spawn_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineOptions {
+    /// Seed of the jitter RNG; `None` draws one at random. Tests set it to repeat a run.
+    pub seed: Option<u64>,
 }
 
 /// The probe engine.
@@ -69,7 +121,69 @@ impl Engine {
         prober: P,
         shutdown: CancellationToken,
     ) -> EngineHandle {
-        let _ = (feed, clock, prober, shutdown);
-        todo!("engine issue")
+        Self::spawn_with(feed, clock, prober, shutdown, EngineOptions::default())
     }
+
+    /// [`Engine::spawn`] with options. Must be called inside a tokio runtime.
+    ///
+    /// The first config is applied before this returns, so the first snapshot already lists every
+    /// node (`unknown`) and the config status.
+    pub fn spawn_with<P: Prober>(
+        mut feed: ConfigFeed,
+        clock: SharedClock,
+        prober: P,
+        shutdown: CancellationToken,
+        options: EngineOptions,
+    ) -> EngineHandle {
+        let (feed_tx, feed_from_start) = broadcast::channel(FEED_CAPACITY);
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let initial = feed.state.borrow_and_update().clone();
+        let mut core = Core::new(
+            &initial,
+            Journal::new(clock, feed_tx.clone()),
+            Arc::new(prober),
+            options.seed.unwrap_or_else(rand::random),
+            reports_tx,
+            Mode::Run,
+        );
+        let (snapshots_tx, snapshots) = watch::channel(Arc::new(core.snapshot()));
+        let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let wiring = run::Wiring {
+            reports,
+            feed,
+            commands: commands_rx,
+            snapshots: snapshots_tx,
+        };
+        let task = tokio::spawn(run::engine(core, wiring, shutdown));
+        EngineHandle {
+            snapshots,
+            commands,
+            feed: feed_tx,
+            feed_from_start,
+            task,
+        }
+    }
+}
+
+/// One pass for `rotascope check`: a chain probe of every node, then an audit of each node's
+/// candidates the chain did not try (nodes concurrently, bounded by `probe.concurrency`), through
+/// the same code as the running engine; returns the final snapshot.
+///
+/// A node whose chain met a node-level failure is not audited (it would only meet the same
+/// failure once more): its untried candidates are `skipped`, or keep no state at all.
+pub async fn check_once<P: Prober>(config: Config, clock: SharedClock, prober: P) -> Arc<Snapshot> {
+    let (feed, _states) = ConfigFeed::manual(config, clock.now());
+    let initial = feed.state.borrow().clone();
+    // Nobody listens to a one-shot pass; the snapshot's ring holds its events.
+    let (feed_tx, _) = broadcast::channel(1);
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let core = Core::new(
+        &initial,
+        Journal::new(clock, feed_tx),
+        Arc::new(prober),
+        rand::random(),
+        reports_tx,
+        Mode::Once,
+    );
+    run::once(core, reports).await
 }

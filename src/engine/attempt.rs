@@ -1,0 +1,102 @@
+//! Folding one probe attempt into a candidate's state: validity, error, latency, the refusal
+//! streak behind the audit backoff, and the next audit deadline.
+
+use super::core::Cx;
+use super::event::{EventKind, ProbeMode, ProbeRecord, ProbeRecordOutcome};
+use super::probe::{ProbeError, ProbeOutcome};
+use super::schedule::backoff_factor;
+use super::snapshot::{AttemptOutcome, CandidateState};
+use super::state::NodeState;
+use crate::secret::redact_all;
+
+/// Applies the outcome of probing candidate `index` of `st` (its job is in flight).
+pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx: &mut Cx) {
+    let outcome = redacted(outcome, st);
+    let Some(flight) = st.in_flight.as_mut() else {
+        return;
+    };
+    // Every try counts as a check: an audit need not redo what a chain probe just did. A
+    // refused candidate waits out the backoff, whichever mode refused it.
+    let base = match flight.mode {
+        ProbeMode::Audit => flight.audit_base,
+        ProbeMode::Chain => cx.jitter.stretch(cx.settings.audit_interval),
+    };
+    let id = st.node.candidates[index].id.clone();
+    let c = &mut st.cands[index];
+    let before = c.state;
+    let (attempt, latency) = match &outcome {
+        Ok(success) => {
+            c.state = CandidateState::Valid;
+            c.error = None;
+            c.last_valid = Some(cx.at);
+            c.consecutive_failures = 0;
+            c.refusals = 0;
+            st.unreachable = false;
+            if flight.mode == ProbeMode::Chain {
+                flight.success = Some((id.clone(), success.clone()));
+            }
+            (AttemptOutcome::Ok, success.latency.total)
+        }
+        Err(failure) => {
+            let kind = failure.error.kind;
+            if kind.is_candidate_level() {
+                c.state = CandidateState::Invalid;
+                c.refusals = c.refusals.saturating_add(1);
+                // A refusal proves the node answers.
+                st.unreachable = false;
+            } else {
+                c.state = CandidateState::Unreachable;
+                st.unreachable = true;
+            }
+            c.error = Some(failure.error.clone());
+            c.consecutive_failures = c.consecutive_failures.saturating_add(1);
+            flight.last_error = Some(failure.error.clone());
+            (AttemptOutcome::Failed(kind), failure.elapsed)
+        }
+    };
+    c.latency = Some(latency);
+    c.last_checked = Some(cx.at);
+    c.audit_due = cx.now + base.saturating_mul(backoff_factor(c.refusals));
+    let after = c.state;
+    let error = c.error.clone();
+    let mode = flight.mode;
+    flight.attempts.push((id, attempt, latency));
+
+    let key = &st.node.key;
+    if after != before {
+        cx.log.emit(EventKind::CandidateChanged {
+            island: key.island,
+            node: key.name.to_string(),
+            candidate: st.named(index),
+            from: before,
+            to: after,
+            error,
+        });
+    }
+    cx.log.probe(ProbeRecord {
+        at: cx.at,
+        island: key.island,
+        node: key.name.to_string(),
+        index,
+        login: st.node.candidates[index].login.clone(),
+        mode,
+        outcome: match attempt {
+            AttemptOutcome::Failed(kind) => ProbeRecordOutcome::Failed(kind),
+            _ => ProbeRecordOutcome::Ok,
+        },
+        latency,
+    });
+}
+
+/// The outcome with every password of the node masked out of its message: the prober should
+/// never put one there, and this is the last line of defence before screens and logs.
+fn redacted(outcome: ProbeOutcome, st: &NodeState) -> ProbeOutcome {
+    outcome.map_err(|mut failure| {
+        let passwords = st.node.candidates.iter().map(|c| &c.password);
+        failure.error = ProbeError {
+            message: redact_all(&failure.error.message, passwords),
+            ..failure.error
+        };
+        failure
+    })
+}

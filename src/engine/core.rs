@@ -1,0 +1,338 @@
+//! The engine core: state plus the machinery that starts probe jobs and folds their reports in.
+//!
+//! Both the long-running engine ([`super::run`]) and the one-shot `check` pass drive the same
+//! `Core`, so chain, audit and reconcile logic exist once. Its behaviour is split by concern across
+//! `chain`, `audit`, `attempt`, `health`, `islands`, `reconcile` and `publish`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::event::ProbeMode;
+use super::job::{self, Job, Report};
+use super::journal::Journal;
+use super::probe::Prober;
+use super::schedule::Jitter;
+use super::snapshot::ConfigStatus;
+use super::state::{InFlight, IslandState, NodeState};
+use super::{attempt, audit, chain, health, islands, Command};
+use crate::config::{Config, ConfigState, ProbeSettings, ReloadFailure};
+use crate::topology::NodeKey;
+
+/// How the core is driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The running engine: chains and audits on their schedules.
+    Run,
+    /// One pass (`check`): only the chains asked for, and the audits due now.
+    Once,
+}
+
+/// What one handler needs besides the node it changes.
+pub(crate) struct Cx<'a> {
+    /// Events go here.
+    pub log: &'a mut Journal,
+    /// Jitter for new deadlines.
+    pub jitter: &'a mut Jitter,
+    /// Settings in force.
+    pub settings: &'a ProbeSettings,
+    /// Tokio time now.
+    pub now: Instant,
+    /// Wall-clock time now.
+    pub at: DateTime<Utc>,
+}
+
+/// All engine state and the probe machinery.
+pub(crate) struct Core<P: Prober> {
+    pub(super) prober: Arc<P>,
+    pub(super) mode: Mode,
+    /// The applied config.
+    pub(super) config: Arc<Config>,
+    pub(super) status: ConfigStatus,
+    pub(super) islands: Vec<IslandState>,
+    /// Where each node lives in `islands`.
+    pub(super) index: HashMap<NodeKey, (usize, usize)>,
+    pub(super) log: Journal,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) jitter: Jitter,
+    pub(super) jobs: JoinSet<()>,
+    next_job: u64,
+    reports: mpsc::UnboundedSender<Report>,
+    /// Something changed since the last snapshot.
+    pub(super) dirty: bool,
+}
+
+impl<P: Prober> Core<P> {
+    /// A core that has applied `initial`; reports of its jobs arrive on `reports`' receiver.
+    pub(crate) fn new(
+        initial: &ConfigState,
+        log: Journal,
+        prober: Arc<P>,
+        seed: u64,
+        reports: mpsc::UnboundedSender<Report>,
+        mode: Mode,
+    ) -> Self {
+        let config = initial.config.clone();
+        let mut core = Core {
+            prober,
+            mode,
+            status: ConfigStatus {
+                path: config.path.clone(),
+                generation: 0,
+                loaded_at: None,
+                last_error: None,
+            },
+            permits: Arc::new(Semaphore::new(config.probe.concurrency.max(1))),
+            config,
+            islands: Vec::new(),
+            index: HashMap::new(),
+            log,
+            jitter: Jitter::new(seed),
+            jobs: JoinSet::new(),
+            next_job: 0,
+            reports,
+            dirty: true,
+        };
+        core.on_config(initial);
+        core
+    }
+
+    /// Takes a new config state: applies a new generation, records a new failure.
+    pub(crate) fn on_config(&mut self, state: &ConfigState) {
+        if state.generation != self.status.generation {
+            self.apply_config(state);
+        }
+        // One event per distinct failure: a reload retried on its interval with the same error
+        // updates the status (and its time) without repeating the event.
+        let message = |e: &Option<ReloadFailure>| e.as_ref().map(|f| f.message.clone());
+        if state.last_error.is_some()
+            && message(&state.last_error) != message(&self.status.last_error)
+        {
+            if let Some(failure) = &state.last_error {
+                let error =
+                    crate::secret::redact_all(&failure.message, self.config.topology.passwords());
+                self.log.emit(super::EventKind::ConfigFailed {
+                    path: self.config.path.display().to_string(),
+                    error,
+                });
+            }
+        }
+        if state.last_error != self.status.last_error {
+            self.status.last_error = state.last_error.clone();
+            self.dirty = true;
+        }
+    }
+
+    /// Obeys a command. `reload` is the config feed's reload trigger, if it has one.
+    pub(crate) fn on_command(&mut self, command: Command, reload: Option<&mpsc::Sender<()>>) {
+        match command {
+            Command::Reload => match reload {
+                // A full queue means a reload is already asked for: that one will do.
+                Some(tx) => {
+                    let _ = tx.try_send(());
+                }
+                None => tracing::debug!("reload asked for, but the config is fixed"),
+            },
+            Command::Reprobe(key) => match self.node_mut(&key) {
+                Some(st) => st.pending_chain = true,
+                None => tracing::debug!(node = %key, "reprobe of an unknown node ignored"),
+            },
+            Command::Audit(key) => match self.node_mut(&key) {
+                Some(st) => st.pending_audit = true,
+                None => tracing::debug!(node = %key, "audit of an unknown node ignored"),
+            },
+            Command::ReprobeAll => self.each_node(|st| st.pending_chain = true),
+            Command::AuditAll => self.each_node(|st| st.pending_audit = true),
+        }
+    }
+
+    /// Folds one job report into the state.
+    pub(crate) fn on_report(&mut self, report: Report) {
+        let (key, job) = match &report {
+            Report::Attempt { node, job, .. } | Report::Done { node, job } => (node, *job),
+        };
+        let Some(&(i, n)) = self.index.get(key) else {
+            return; // the node left the config
+        };
+        let (islands, mut cx) = self.split(Instant::now());
+        let st = &mut islands[i].nodes[n];
+        if st.in_flight.as_ref().is_none_or(|f| f.id != job) {
+            return; // a late report of an aborted job
+        }
+        match report {
+            Report::Attempt {
+                candidate, outcome, ..
+            } => {
+                if let Some(index) = st.position(&candidate) {
+                    attempt::apply(st, index, outcome, &mut cx);
+                }
+            }
+            Report::Done { .. } => {
+                if let Some(flight) = st.in_flight.take() {
+                    match flight.mode {
+                        ProbeMode::Chain => chain::finish(st, flight, &mut cx),
+                        ProbeMode::Audit => audit::finish(st, flight),
+                    }
+                }
+            }
+        }
+        health::refresh(st, &mut cx);
+        islands::refresh(islands, cx.log);
+        self.dirty = true;
+    }
+
+    /// Starts every job that is due or asked for, on nodes with nothing in flight.
+    pub(crate) fn dispatch_ready(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.islands.len() {
+            for n in 0..self.islands[i].nodes.len() {
+                if let Some((mode, forced)) = ready(&self.islands[i].nodes[n], now, self.mode) {
+                    self.start(i, n, mode, forced, now);
+                }
+            }
+        }
+    }
+
+    /// When the next scheduled job falls due (nodes in flight are woken by their reports).
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
+        self.islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .filter(|st| st.in_flight.is_none() && !st.node.candidates.is_empty())
+            .map(|st| match st.audit_due().filter(|_| !st.unreachable) {
+                Some(audit) => audit.min(st.next_chain),
+                None => st.next_chain,
+            })
+            .min()
+    }
+
+    /// True when no job is in flight.
+    pub(crate) fn idle(&self) -> bool {
+        self.islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .all(|st| st.in_flight.is_none())
+    }
+
+    /// Stops every job and waits for the tasks to end.
+    pub(crate) async fn stop_jobs(&mut self) {
+        self.jobs.abort_all();
+        while self.jobs.join_next().await.is_some() {}
+    }
+
+    /// Forgets tasks that have ended (their reports came through the channel).
+    pub(crate) fn reap(&mut self) {
+        while self.jobs.try_join_next().is_some() {}
+    }
+
+    /// The islands, and a handler context over the rest, borrowed apart.
+    pub(super) fn split(&mut self, now: Instant) -> (&mut [IslandState], Cx<'_>) {
+        let at = self.log.now();
+        let Core {
+            islands,
+            log,
+            jitter,
+            config,
+            ..
+        } = self;
+        let cx = Cx {
+            log,
+            jitter,
+            settings: &config.probe,
+            now,
+            at,
+        };
+        (islands, cx)
+    }
+
+    fn node_mut(&mut self, key: &NodeKey) -> Option<&mut NodeState> {
+        let &(i, n) = self.index.get(key)?;
+        Some(&mut self.islands[i].nodes[n])
+    }
+
+    fn each_node(&mut self, f: impl Fn(&mut NodeState)) {
+        self.islands
+            .iter_mut()
+            .flat_map(|i| i.nodes.iter_mut())
+            .for_each(f);
+    }
+
+    fn start(&mut self, i: usize, n: usize, mode: ProbeMode, forced: bool, now: Instant) {
+        let settings = &self.config.probe;
+        let st = &mut self.islands[i].nodes[n];
+        let order = match mode {
+            ProbeMode::Chain => {
+                st.pending_chain = false;
+                chain::plan(st)
+            }
+            ProbeMode::Audit => {
+                if forced {
+                    st.pending_audit = false;
+                    // Asked for by hand: the backoff starts over.
+                    st.cands.iter_mut().for_each(|c| c.refusals = 0);
+                }
+                audit::plan(st, forced, now, settings.audit_interval / 2)
+            }
+        };
+        if order.is_empty() {
+            return;
+        }
+        self.next_job += 1;
+        let job = Job {
+            node: st.node.key.clone(),
+            id: self.next_job,
+            mode,
+            plan: order
+                .iter()
+                .map(|&k| st.node.candidates[k].clone())
+                .collect(),
+            connect_timeout: settings.connect_timeout,
+            timeout: settings.timeout,
+            shard_pattern: self.config.shards.pattern.clone(),
+        };
+        let plan = job.plan.iter().map(|c| c.id.clone()).collect();
+        let abort = self.jobs.spawn(job::run(
+            self.prober.clone(),
+            self.permits.clone(),
+            job,
+            self.reports.clone(),
+        ));
+        st.in_flight = Some(InFlight {
+            id: self.next_job,
+            mode,
+            forced,
+            plan,
+            attempts: Vec::new(),
+            success: None,
+            last_error: None,
+            audit_base: match mode {
+                ProbeMode::Audit => self.jitter.stretch(settings.audit_interval),
+                ProbeMode::Chain => Duration::ZERO,
+            },
+            abort,
+        });
+        self.dirty = true;
+    }
+}
+
+/// The job a free node should start now, if any: a chain first, then an audit asked for by hand,
+/// then a scheduled audit (held back while the node is unreachable: it would only meet the same
+/// failure again).
+fn ready(st: &NodeState, now: Instant, mode: Mode) -> Option<(ProbeMode, bool)> {
+    if st.in_flight.is_some() || st.node.candidates.is_empty() {
+        None
+    } else if st.pending_chain || (mode == Mode::Run && st.next_chain <= now) {
+        Some((ProbeMode::Chain, false))
+    } else if st.pending_audit {
+        Some((ProbeMode::Audit, true))
+    } else if !st.unreachable && st.audit_due().is_some_and(|d| d <= now) {
+        Some((ProbeMode::Audit, false))
+    } else {
+        None
+    }
+}

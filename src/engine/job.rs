@@ -1,0 +1,143 @@
+//! Probe jobs: one chain probe or one audit of one node, run as its own task.
+//!
+//! A job probes its plan's candidates one after another (never in parallel within a node), each
+//! under a permit of the engine's concurrency semaphore, and reports every attempt to the engine
+//! task over a channel; only the engine task changes state. When to stop is decided here, once,
+//! for both modes: a chain stops at its first success, and both stop at a node-level failure (a
+//! hung or refusing node costs one deadline, not one per candidate).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+use super::event::ProbeMode;
+use super::probe::{ErrorKind, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, Prober};
+use crate::topology::{Candidate, CandidateId, NodeKey};
+
+/// How long past `request.timeout` the engine waits before cutting off a prober that ignores its
+/// own deadline (a bug, but it must not wedge a node forever).
+pub(crate) const OVERRUN_GRACE: Duration = Duration::from_secs(1);
+
+/// What a job is asked to do.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// The node probed.
+    pub node: NodeKey,
+    /// Unique job number, so late reports of an aborted job are recognised and dropped.
+    pub id: u64,
+    /// Chain probe or audit.
+    pub mode: ProbeMode,
+    /// Candidates in the order to try them.
+    pub plan: Vec<Candidate>,
+    /// Bound on the TCP connect.
+    pub connect_timeout: Duration,
+    /// Bound on each whole probe.
+    pub timeout: Duration,
+    /// Shard discovery pattern.
+    pub shard_pattern: Option<String>,
+}
+
+/// What a job tells the engine task.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// One probe finished.
+    Attempt {
+        /// The node.
+        node: NodeKey,
+        /// The job.
+        job: u64,
+        /// The candidate probed.
+        candidate: CandidateId,
+        /// The result.
+        outcome: ProbeOutcome,
+    },
+    /// The job is over (normally, by panic or by abort: sent from a drop guard).
+    Done {
+        /// The node.
+        node: NodeKey,
+        /// The job.
+        job: u64,
+    },
+}
+
+/// True when `outcome` ends a job of this mode: a chain's first success, or any node-level failure.
+pub(crate) fn ends_job(mode: ProbeMode, outcome: &ProbeOutcome) -> bool {
+    match outcome {
+        Ok(_) => mode == ProbeMode::Chain,
+        Err(f) => !f.error.kind.is_candidate_level(),
+    }
+}
+
+/// Runs `job` to its end, reporting to `reports`.
+pub(crate) async fn run<P: Prober>(
+    prober: Arc<P>,
+    permits: Arc<Semaphore>,
+    job: Job,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    // Sent on every exit path, panics and aborts included, so a node is never stuck "in flight".
+    let _done = DoneGuard {
+        reports: reports.clone(),
+        node: job.node.clone(),
+        job: job.id,
+    };
+    for candidate in job.plan {
+        let Ok(_permit) = permits.acquire().await else {
+            return;
+        };
+        let id = candidate.id.clone();
+        let request = ProbeRequest {
+            candidate,
+            connect_timeout: job.connect_timeout,
+            timeout: job.timeout,
+            shard_pattern: job.shard_pattern.clone(),
+        };
+        let outcome = bounded(prober.as_ref(), request).await;
+        let stop = ends_job(job.mode, &outcome);
+        let sent = reports.send(Report::Attempt {
+            node: job.node.clone(),
+            job: job.id,
+            candidate: id,
+            outcome,
+        });
+        if stop || sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// One probe, cut off [`OVERRUN_GRACE`] after its deadline if the prober overruns it.
+async fn bounded<P: Prober>(prober: &P, request: ProbeRequest) -> ProbeOutcome {
+    let deadline = request.timeout;
+    let started = Instant::now();
+    match tokio::time::timeout(deadline + OVERRUN_GRACE, prober.probe(request)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(ProbeFailure {
+            error: ProbeError {
+                kind: ErrorKind::Timeout,
+                sqlstate: None,
+                message: format!("probe overran its {} ms deadline", deadline.as_millis()),
+            },
+            elapsed: started.elapsed(),
+        }),
+    }
+}
+
+/// Reports `Done` when dropped.
+struct DoneGuard {
+    reports: mpsc::UnboundedSender<Report>,
+    node: NodeKey,
+    job: u64,
+}
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        // The engine may be gone already (shutdown): nothing to tell then.
+        let _ = self.reports.send(Report::Done {
+            node: self.node.clone(),
+            job: self.job,
+        });
+    }
+}

@@ -1,0 +1,91 @@
+//! Building the immutable [`Snapshot`] from the engine state.
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::core::Core;
+use super::islands::master_lsn;
+use super::probe::{Lsn, Prober, Role};
+use super::schedule::wall_time;
+use super::snapshot::{CandidateView, IslandView, NodeView, Replication, Snapshot};
+use super::state::NodeState;
+
+impl<P: Prober> Core<P> {
+    /// The picture of everything now; clears the dirty flag.
+    pub(crate) fn snapshot(&mut self) -> Snapshot {
+        self.dirty = false;
+        let now = Instant::now();
+        let at = self.log.now();
+        let islands = self
+            .islands
+            .iter()
+            .map(|island| {
+                let master = master_lsn(island);
+                IslandView {
+                    no: island.no,
+                    nodes: island
+                        .nodes
+                        .iter()
+                        .map(|st| node_view(st, master, now, at))
+                        .collect(),
+                    shards: island.shards.clone(),
+                    warnings: island.warnings.clone(),
+                }
+            })
+            .collect();
+        Snapshot {
+            generated_at: at,
+            config: self.status.clone(),
+            settings: self.config.probe.clone(),
+            islands,
+            events: self.log.events.clone(),
+        }
+    }
+}
+
+/// One node's view; `master` is its island master's current WAL position, for replica lag.
+fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc>) -> NodeView {
+    let replication = st.wal.map(|wal| Replication {
+        wal,
+        lag_bytes: match (st.role, master, wal.replay) {
+            (Role::Replica, Some(master), Some(replay)) => Some(master.0.saturating_sub(replay.0)),
+            _ => None,
+        },
+    });
+    NodeView {
+        key: st.node.key.clone(),
+        address: st.node.address.clone(),
+        role: st.role,
+        health: st.health,
+        health_since: Some(st.health_since),
+        cause: st.cause.clone(),
+        winner: st.winner.as_ref().and_then(|w| st.position(&w.id)),
+        remembered_best: st.remembered.as_ref().and_then(|id| st.position(id)),
+        probing: st.in_flight.is_some(),
+        last_chain: st.last_chain.clone(),
+        latency: st.latency.clone(),
+        replication,
+        shards: st.shards.clone(),
+        candidates: st
+            .node
+            .candidates
+            .iter()
+            .zip(&st.cands)
+            .enumerate()
+            .map(|(index, (c, s))| CandidateView {
+                index,
+                id: c.id.clone(),
+                login: c.login.clone(),
+                label: c.label.clone(),
+                fingerprint: c.id.fingerprint,
+                state: s.state,
+                error: s.error.clone(),
+                latency: s.latency,
+                last_checked: s.last_checked,
+                last_valid: s.last_valid,
+                consecutive_failures: s.consecutive_failures,
+                next_audit: Some(wall_time(at, now, s.audit_due)),
+            })
+            .collect(),
+    }
+}

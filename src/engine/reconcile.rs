@@ -1,0 +1,219 @@
+//! Applying a config by keys: kept nodes and candidates keep their history, winner and remembered
+//! best; new ones start `unknown`/`untested`; removed ones leave with an event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::core::Core;
+use super::event::{EventKind, ProbeMode};
+use super::probe::Prober;
+use super::snapshot::IslandWarning;
+use super::state::{CandState, IslandState, NodeState};
+use super::{health, islands};
+use crate::config::ConfigState;
+use crate::topology::{CandidateId, IslandNo, Node, NodeKey, Topology};
+
+impl<P: Prober> Core<P> {
+    /// Applies a new config generation.
+    pub(crate) fn apply_config(&mut self, state: &ConfigState) {
+        let now = Instant::now();
+        let at = self.log.now();
+        let first = self.status.generation == 0;
+        let new = state.config.clone();
+        let empty = Topology::default();
+        let old_topology = if first { &empty } else { &self.config.topology };
+        let diff = old_topology.diff(&new.topology);
+        let old_settings = (!first).then(|| self.config.probe.clone());
+        let shards_changed = self.config.shards != new.shards;
+
+        // Islands that stay keep their shards and warnings, so a warning clears with an event.
+        let mut old_islands: HashMap<IslandNo, (Option<Vec<String>>, Vec<IslandWarning>)> =
+            HashMap::new();
+        let mut old: HashMap<NodeKey, NodeState> = HashMap::new();
+        for island in self.islands.drain(..) {
+            old_islands.insert(island.no, (island.shards, island.warnings));
+            old.extend(island.nodes.into_iter().map(|st| (st.node.key.clone(), st)));
+        }
+        self.islands = new
+            .topology
+            .islands
+            .iter()
+            .map(|island| IslandState {
+                no: island.no,
+                nodes: island
+                    .nodes
+                    .iter()
+                    .map(|node| match old.remove(&node.key) {
+                        Some(st) => carry_over(st, node.clone(), now),
+                        None => NodeState::new(node.clone(), now, at),
+                    })
+                    .collect(),
+                shards: None,
+                warnings: Vec::new(),
+            })
+            .collect();
+        for island in &mut self.islands {
+            if let Some((shards, warnings)) = old_islands.remove(&island.no) {
+                island.shards = shards;
+                island.warnings = warnings;
+            }
+        }
+        for gone in old.into_values() {
+            if let Some(flight) = gone.in_flight {
+                flight.abort.abort();
+            }
+        }
+        self.index = self
+            .islands
+            .iter()
+            .enumerate()
+            .flat_map(|(i, island)| {
+                island
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(move |(n, st)| (st.node.key.clone(), (i, n)))
+            })
+            .collect();
+
+        self.config = new;
+        self.status.path = self.config.path.clone();
+        self.status.generation = state.generation;
+        self.status.loaded_at = Some(state.loaded_at);
+        let topology = &self.config.topology;
+        self.log.emit(EventKind::ConfigApplied {
+            path: self.config.path.display().to_string(),
+            generation: state.generation,
+            islands: topology.islands.len(),
+            nodes: topology.nodes().count(),
+            candidates: topology.nodes().map(|n| n.candidates.len()).sum(),
+        });
+        if !first {
+            for key in diff.removed_nodes {
+                self.log.emit(EventKind::NodeRemoved {
+                    island: key.island,
+                    node: key.name.to_string(),
+                });
+            }
+            for key in diff.added_nodes {
+                self.log.emit(EventKind::NodeAdded {
+                    island: key.island,
+                    node: key.name.to_string(),
+                });
+            }
+        }
+        // An island that left takes its warnings with it: say they are over.
+        for (no, (_, warnings)) in old_islands {
+            for w in warnings {
+                self.log.emit(EventKind::Warning {
+                    island: no,
+                    warning: w.kind,
+                    active: false,
+                    detail: w.detail,
+                });
+            }
+        }
+        if let Some(old) = old_settings {
+            self.adopt_settings(&old, now);
+        }
+        if shards_changed {
+            for island in &mut self.islands {
+                island.shards = None;
+                island.nodes.iter_mut().for_each(|st| st.shards = None);
+            }
+        }
+        self.refresh_all(now);
+    }
+
+    /// Re-assesses every node and island (after a reload removed candidates or nodes).
+    fn refresh_all(&mut self, now: Instant) {
+        let (islands, mut cx) = self.split(now);
+        for st in islands.iter_mut().flat_map(|i| i.nodes.iter_mut()) {
+            health::refresh(st, &mut cx);
+        }
+        islands::refresh(islands, cx.log);
+        self.dirty = true;
+    }
+
+    /// New settings take effect at once: the semaphore is resized, and deadlines further away than
+    /// a new, shorter interval are brought in.
+    fn adopt_settings(&mut self, old: &crate::config::ProbeSettings, now: Instant) {
+        let new = self.config.probe.clone();
+        if new.concurrency != old.concurrency {
+            // Jobs in flight finish under the old permits; new probes use the new ones.
+            self.permits = Arc::new(Semaphore::new(new.concurrency.max(1)));
+        }
+        let nodes = self.islands.iter_mut().flat_map(|i| i.nodes.iter_mut());
+        for st in nodes {
+            if new.interval < old.interval {
+                let latest = now + self.jitter.backoff(new.interval, st.refused_chains);
+                st.next_chain = st.next_chain.min(latest);
+            }
+            if new.audit_interval < old.audit_interval {
+                for c in &mut st.cands {
+                    let latest = now + self.jitter.backoff(new.audit_interval, c.refusals);
+                    c.audit_due = c.audit_due.min(latest);
+                }
+            }
+        }
+    }
+}
+
+/// A kept node under its new config: candidate states follow their identities; a job in flight
+/// over a changed candidate list is aborted and asked for again; the winner and remembered best
+/// stay while still listed.
+fn carry_over(mut st: NodeState, node: Node, now: Instant) -> NodeState {
+    let mut old: HashMap<CandidateId, CandState> = st
+        .node
+        .candidates
+        .iter()
+        .map(|c| c.id.clone())
+        .zip(st.cands.drain(..))
+        .collect();
+    let added = node.candidates.iter().any(|c| !old.contains_key(&c.id));
+    st.cands = node
+        .candidates
+        .iter()
+        .map(|c| old.remove(&c.id).unwrap_or_else(|| CandState::new(now)))
+        .collect();
+    let removed = !old.is_empty();
+    st.node = node;
+
+    if added || removed {
+        if let Some(flight) = st.in_flight.take() {
+            flight.abort.abort();
+            match flight.mode {
+                ProbeMode::Chain => st.pending_chain = true,
+                ProbeMode::Audit => st.pending_audit |= flight.forced,
+            }
+        }
+    }
+    match st.winner.as_ref().map(|w| st.position(&w.id)) {
+        // Still listed: its index may have moved.
+        Some(Some(index)) => {
+            let named = st.named(index);
+            if let Some(w) = st.winner.as_mut() {
+                w.named = named;
+            }
+        }
+        // Gone: the node keeps its health until a chain probe, run now, finds the new winner.
+        Some(None) => st.pending_chain = true,
+        None => {}
+    }
+    if st
+        .remembered
+        .as_ref()
+        .is_some_and(|id| st.position(id).is_none())
+    {
+        st.remembered = None;
+    }
+    // A new identity may be the fix for a node whose candidates were all refused.
+    if added && st.refused_chains > 0 {
+        st.refused_chains = 0;
+        st.pending_chain = true;
+    }
+    st
+}

@@ -1,0 +1,288 @@
+//! Roles, island warnings, shards, replication lag, and the events that tell of them.
+
+use super::*;
+use crate::config::ShardSettings;
+use crate::engine::event::CandidateRef;
+use crate::engine::probe::{Lsn, WalPosition};
+use crate::engine::snapshot::{CandidateState, WarningKind};
+use crate::secret::Password;
+
+fn kinds(s: &Snapshot, island: u32) -> Vec<WarningKind> {
+    s.islands
+        .iter()
+        .find(|i| i.no == IslandNo(island))
+        .map(|i| i.warnings.iter().map(|w| w.kind).collect())
+        .unwrap_or_default()
+}
+
+fn warnings(events: &[EventKind]) -> Vec<(u32, WarningKind, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Warning {
+                island,
+                warning,
+                active,
+                ..
+            } => Some((island.0, *warning, *active)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Island 0: master `m` and replica `r`, both reachable with app/pw.
+fn pair() -> (FakeProber, Topology) {
+    let fake = fake_with("m", &[("app", "pw")]);
+    fake.server("r", Role::Replica).password("r", "app", "pw");
+    let topo = fake::topology(vec![
+        fake::node(0, "m", &[("app", "pw")]),
+        fake::node(0, "r", &[("app", "pw")]),
+    ]);
+    (fake, topo)
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_master_is_raised_during_a_failover_and_cleared_after() {
+    let (fake, topo) = pair();
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+    assert!(kinds(&s, 0).is_empty());
+
+    fake.down("m", Some(ErrorKind::Refused));
+    let s = h
+        .until("no master", |s| kinds(s, 0) == [WarningKind::NoMaster])
+        .await;
+    let detail = &s.islands[0].warnings[0].detail;
+    assert!(
+        detail.contains("m (down)") && detail.contains("r (replica)"),
+        "{detail}"
+    );
+
+    fake.role("r", Role::Master);
+    h.until("a master again", |s| kinds(s, 0).is_empty()).await;
+    let events = h.events();
+    let promoted = EventKind::RoleChanged {
+        island: IslandNo(0),
+        node: "r".into(),
+        from: Role::Replica,
+        to: Role::Master,
+    };
+    assert!(events.contains(&promoted));
+    assert_eq!(
+        warnings(&events),
+        [
+            (0, WarningKind::NoMaster, true),
+            (0, WarningKind::NoMaster, false)
+        ]
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_masters_are_a_split_brain_until_one_steps_down() {
+    let (fake, topo) = pair();
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+
+    fake.role("r", Role::Master);
+    let s = h
+        .until("split brain", |s| kinds(s, 0) == [WarningKind::SplitBrain])
+        .await;
+    assert_eq!(s.islands[0].warnings[0].detail, "masters: m, r");
+    fake.role("r", Role::Replica);
+    h.until("one master", |s| kinds(s, 0).is_empty()).await;
+    assert_eq!(
+        warnings(&h.events()),
+        [
+            (0, WarningKind::SplitBrain, true),
+            (0, WarningKind::SplitBrain, false)
+        ]
+    );
+    h.stop().await;
+}
+
+fn shards(names: &[&str]) -> Option<Vec<String>> {
+    Some(names.iter().map(|s| s.to_string()).collect())
+}
+
+#[tokio::test(start_paused = true)]
+async fn shards_are_listed_per_island_and_a_shard_on_two_islands_is_a_conflict() {
+    let fake = fake_with("m0", &[("app", "pw")]);
+    fake.server("r0", Role::Replica).password("r0", "app", "pw");
+    fake.server("m1", Role::Master).password("m1", "app", "pw");
+    fake.update("m0", |s| s.shards = shards(&["sh0001", "sh0002", "sh0003"]));
+    fake.update("r0", |s| s.shards = shards(&["sh0001", "sh0002", "sh0003"]));
+    fake.update("m1", |s| s.shards = shards(&["sh0004"]));
+    let mut config = fake::config(
+        fake::topology(vec![
+            fake::node(0, "m0", &[("app", "pw")]),
+            fake::node(0, "r0", &[("app", "pw")]),
+            fake::node(1, "m1", &[("app", "pw")]),
+        ]),
+        settings(),
+    );
+    config.shards = ShardSettings {
+        pattern: Some("sh%04d".into()),
+    };
+    let mut h = Harness::start_config(&fake, config);
+    let s = h
+        .until("shards", |s| s.islands.iter().all(|i| i.shards.is_some()))
+        .await;
+    assert_eq!(s.islands[0].shards, shards(&["sh0001", "sh0002", "sh0003"]));
+    assert_eq!(s.islands[1].shards, shards(&["sh0004"]));
+    assert!(kinds(&s, 0).is_empty() && kinds(&s, 1).is_empty());
+
+    // the same shard on two islands
+    fake.update("m1", |s| s.shards = shards(&["sh0003", "sh0004"]));
+    let s = h
+        .until("conflict", |s| kinds(s, 1) == [WarningKind::ShardConflict])
+        .await;
+    assert_eq!(kinds(&s, 0), [WarningKind::ShardConflict]);
+    assert_eq!(s.islands[1].warnings[0].detail, "sh0003 also on island 0");
+
+    fake.update("m1", |s| s.shards = shards(&["sh0004"]));
+    h.until("no conflict", |s| kinds(s, 1).is_empty()).await;
+
+    // while island 0's master is down, its shards come from the replica
+    fake.update("r0", |s| s.shards = shards(&["sh0001", "sh0002"]));
+    fake.down("m0", Some(ErrorKind::Refused));
+    h.until("shards from the replica", |s| {
+        s.islands[0].shards == shards(&["sh0001", "sh0002"])
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_lags_by_the_masters_position_minus_its_replay_position() {
+    let (fake, topo) = pair();
+    fake.update("m", |s| {
+        s.wal = WalPosition {
+            current: Some(Lsn(10_000)),
+            ..WalPosition::default()
+        }
+    });
+    fake.update("r", |s| {
+        s.wal = WalPosition {
+            current: None,
+            receive: Some(Lsn(9_800)),
+            replay: Some(Lsn(9_400)),
+        }
+    });
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+    let lag = |name: &str| node(&s, name).replication.and_then(|r| r.lag_bytes);
+    assert_eq!(lag("r"), Some(600));
+    assert_eq!(lag("m"), None);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_chain_tells_its_story_in_events_with_every_field() {
+    let fake = fake_with("db", &[("app", "right-pw")]);
+    let topo = fake::topology(vec![fake::node(
+        0,
+        "db",
+        &[("app", "wrong-pw"), ("app", "right-pw")],
+    )]);
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("first chain", |s| node(s, "db").last_chain.is_some())
+        .await;
+
+    let named = |index: usize, password: &str| CandidateRef {
+        index,
+        login: "app".into(),
+        label: None,
+        fingerprint: Password::new(password).fingerprint(),
+    };
+    let island = IslandNo(0);
+    let db = || "db".to_string();
+    let expected = vec![
+        EventKind::ConfigApplied {
+            path: "fake.toml".into(),
+            generation: 1,
+            islands: 1,
+            nodes: 1,
+            candidates: 2,
+        },
+        EventKind::CandidateChanged {
+            island,
+            node: db(),
+            candidate: named(0, "wrong-pw"),
+            from: CandidateState::Untested,
+            to: CandidateState::Invalid,
+            error: node(&s, "db").candidates[0].error.clone(),
+        },
+        EventKind::CandidateChanged {
+            island,
+            node: db(),
+            candidate: named(1, "right-pw"),
+            from: CandidateState::Untested,
+            to: CandidateState::Valid,
+            error: None,
+        },
+        EventKind::WinnerChanged {
+            island,
+            node: db(),
+            from: None,
+            to: Some(named(1, "right-pw")),
+        },
+        EventKind::RoleChanged {
+            island,
+            node: db(),
+            from: Role::Unknown,
+            to: Role::Master,
+        },
+        EventKind::HealthChanged {
+            island,
+            node: db(),
+            from: Health::Unknown,
+            to: Health::Degraded,
+            cause: Some(
+                "app #0: auth_failed: password authentication failed for user \"app\"".into(),
+            ),
+        },
+    ];
+    let error = node(&s, "db").candidates[0]
+        .error
+        .clone()
+        .expect("an error");
+    assert_eq!(error.kind, ErrorKind::AuthFailed);
+    assert_eq!(error.sqlstate.as_deref(), Some("28P01"));
+
+    let feed = h.drain();
+    let events: Vec<&Event> = feed
+        .iter()
+        .filter_map(|f| match f {
+            Feed::Event(e) => Some(e),
+            Feed::Probe(_) => None,
+        })
+        .collect();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds, expected);
+    assert!(
+        events.iter().all(|e| e.at == t0()),
+        "stamped by the injected clock"
+    );
+    // the snapshot's ring holds the same events, oldest first
+    let ring: Vec<EventKind> = s.events.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(ring, expected);
+
+    // and no password anywhere: feed items, their JSON, the snapshot
+    let mut shown = format!("{feed:?}{s:?}");
+    for item in &feed {
+        let json = match item {
+            Feed::Event(e) => serde_json::to_string(e),
+            Feed::Probe(p) => serde_json::to_string(p),
+        };
+        shown.push_str(&json.expect("serializes"));
+    }
+    assert!(!shown.contains("wrong-pw") && !shown.contains("right-pw"));
+    h.stop().await;
+}

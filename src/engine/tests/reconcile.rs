@@ -1,0 +1,192 @@
+//! Hot reload by keys: what kept nodes keep, what new ones start with, what removed ones say.
+
+use super::*;
+use crate::config::ReloadFailure;
+use crate::engine::snapshot::CandidateState;
+use AttemptOutcome::{Failed, Ok as Won};
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_keeps_the_winner_history_and_remembered_best_of_kept_nodes() {
+    // Given alternating users where app_a's password was rotated in the database
+    let fake = fake_with("db-a", &[("app_a", "a-new"), ("app_b", "b-1")]);
+    fake.server("db-b", Role::Master)
+        .password("db-b", "app", "p");
+    fake.server("db-c", Role::Master)
+        .password("db-c", "app", "p");
+    let before = fake::topology(vec![
+        fake::node(0, "db-a", &[("app_a", "a-old"), ("app_b", "b-1")]),
+        fake::node(0, "db-b", &[("app", "p")]),
+    ]);
+    let mut h = Harness::start(&fake, before, settings());
+    let s = h
+        .until("history", |s| node(s, "db-a").latency.samples.len() >= 3)
+        .await;
+    assert_eq!(node(&s, "db-a").winner, Some(1));
+    assert_eq!(node(&s, "db-a").health, Health::Degraded);
+    let samples = node(&s, "db-a").latency.samples.len();
+    h.drain();
+
+    // When the config gets app_a's new password, drops db-b and adds db-c on island 1
+    h.reload(fake::config(
+        fake::topology(vec![
+            fake::node(0, "db-a", &[("app_a", "a-new"), ("app_b", "b-1")]),
+            fake::node(1, "db-c", &[("app", "p")]),
+        ]),
+        settings(),
+    ));
+    let s = h.until("generation 2", |s| s.config.generation == 2).await;
+
+    // Then db-a is ok at once (the stale candidate left), and keeps winner, best and history
+    let a = node(&s, "db-a");
+    assert_eq!((a.winner, a.remembered_best), (Some(1), Some(1)));
+    assert_eq!(a.health, Health::Ok);
+    assert!(a.latency.samples.len() >= samples);
+    assert_eq!(a.candidates[0].state, CandidateState::Untested);
+    assert_eq!(a.candidates[1].state, CandidateState::Valid);
+    let c = node(&s, "db-c");
+    assert_eq!(c.health, Health::Unknown);
+    let events = h.events();
+    assert_eq!(
+        events[..3],
+        [
+            EventKind::ConfigApplied {
+                path: "fake.toml".into(),
+                generation: 2,
+                islands: 2,
+                nodes: 2,
+                candidates: 3
+            },
+            EventKind::NodeRemoved {
+                island: IslandNo(0),
+                node: "db-b".into()
+            },
+            EventKind::NodeAdded {
+                island: IslandNo(1),
+                node: "db-c".into()
+            },
+        ]
+    );
+
+    // the new identity is audited soon, and later chains still start at app_b
+    let s = h
+        .until("app_a audited", |s| node(s, "db-a").valid_count() == 2)
+        .await;
+    assert_eq!(chain_of(node(&s, "db-a")), [(1, Won)]);
+    assert_eq!(node(&s, "db-c").health, Health::Ok);
+    let winner_events = h
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, EventKind::WinnerChanged { node, .. } if node == "db-a"))
+        .count();
+    assert_eq!(winner_events, 0, "the winner stays app_b");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_winner_that_leaves_the_config_is_replaced_by_a_chain_from_the_first_listed() {
+    let fake = fake_with("db", &[("b", "pb"), ("c", "pc")]);
+    let topo = fake::topology(vec![fake::node(0, "db", &[("a", "x"), ("b", "pb")])]);
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until("winner b", |s| node(s, "db").winner == Some(1))
+        .await;
+    h.drain();
+
+    h.reload(fake::config(
+        fake::topology(vec![fake::node(0, "db", &[("a", "x"), ("c", "pc")])]),
+        settings(),
+    ));
+    let s = h
+        .until("winner c", |s| {
+            s.config.generation == 2 && node(s, "db").winner == Some(1)
+        })
+        .await;
+    assert_eq!(
+        chain_of(node(&s, "db")),
+        [(0, Failed(ErrorKind::AuthFailed)), (1, Won)]
+    );
+    let switches: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            EventKind::WinnerChanged { from, to, .. } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    // one switch, naming the candidate that left
+    assert_eq!(switches.len(), 1, "{switches:?}");
+    let (from, to) = &switches[0];
+    assert_eq!(from.as_ref().map(|c| c.login.as_str()), Some("b"));
+    assert_eq!(to.as_ref().map(|c| c.login.as_str()), Some("c"));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_reload_is_reported_redacted_and_the_last_good_config_keeps_running() {
+    let fake = fake_with("db", &[("app", "hunter2-secret")]);
+    let topo = fake::topology(vec![fake::node(0, "db", &[("app", "hunter2-secret")])]);
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until("ok", |s| node(s, "db").health == Health::Ok).await;
+
+    let failure = ReloadFailure {
+        at: t0(),
+        message: "fake.toml: line 3: bad value \"hunter2-secret\"".into(),
+    };
+    h.states
+        .send_modify(|s| s.last_error = Some(failure.clone()));
+    let s = h
+        .until("the failure", |s| s.config.last_error.is_some())
+        .await;
+    assert_eq!(s.config.generation, 1);
+    let failed: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            EventKind::ConfigFailed { path, error } => Some((path, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [(
+            "fake.toml".to_owned(),
+            "fake.toml: line 3: bad value \"[redacted]\"".to_owned()
+        )]
+    );
+
+    // the same failure again (a retry on the reload interval) updates the status, not the events
+    let later = t0() + chrono::Duration::seconds(10);
+    h.states.send_modify(|s| {
+        s.last_error = Some(ReloadFailure {
+            at: later,
+            ..failure.clone()
+        })
+    });
+    h.until("the retry", |s| {
+        s.config.last_error.as_ref().map(|f| f.at) == Some(later)
+    })
+    .await;
+    assert!(h.events().is_empty());
+
+    // probing goes on
+    let calls = fake.calls().len();
+    let watched = fake.clone();
+    h.until("more probes", |_| watched.calls().len() > calls + 2)
+        .await;
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shorter_interval_takes_effect_at_once() {
+    let fake = fake_with("db", &[("app", "pw")]);
+    let slow = ProbeSettings {
+        interval: Duration::from_secs(600),
+        ..settings()
+    };
+    let topo = || fake::topology(vec![fake::node(0, "db", &[("app", "pw")])]);
+    let mut h = Harness::start(&fake, topo(), slow);
+    h.until_calls("db", "app", 1).await;
+    h.reload(fake::config(topo(), settings()));
+    h.until_calls("db", "app", 2).await;
+    assert!(h.secs(fake.calls()[1].at) <= 1.2 + 0.01);
+    h.stop().await;
+}
