@@ -55,7 +55,7 @@ pub async fn run(cli: Cli) -> Exit {
     let path = cli.config.as_deref();
     let result = match &cli.command {
         None => tui(path).await,
-        Some(Command::Config(ConfigCommand::Check)) => config_check(path),
+        Some(Command::Config(ConfigCommand::Check)) => config_check(path).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
         // WIRE: Some(Command::Lab(args)) => lab(args).await, calling into crate::lab.
@@ -70,8 +70,8 @@ pub async fn run(cli: Cli) -> Exit {
 }
 
 /// `rotascope config check`: the normalized topology, exit 0.
-fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).map_err(Failure::Config)?;
+async fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
+    let config = wire::load_config(path).await.map_err(Failure::Config)?;
     let mut text = wire::describe(&config);
     if !text.ends_with('\n') {
         text.push('\n');
@@ -82,7 +82,7 @@ fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
 
 /// `rotascope check`: one pass, printed, exit by verdict.
 async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).map_err(Failure::Config)?;
+    let config = wire::load_config(path).await.map_err(Failure::Config)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let snapshot = wire::check_once(config, clock, wire::pg_prober()).await;
     let mut out = Vec::new();
@@ -97,7 +97,7 @@ async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
 
 /// `rotascope watch`: the engine headless, NDJSON until SIGINT/SIGTERM or the reader leaves.
 async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).map_err(Failure::Config)?;
+    let config = wire::load_config(path).await.map_err(Failure::Config)?;
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
     let running = Running::start(config, Hangup::Reload)?;
@@ -134,7 +134,7 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
 
 /// No subcommand: the live TUI on the engine.
 async fn tui(path: Option<&Path>) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).map_err(Failure::Config)?;
+    let config = wire::load_config(path).await.map_err(Failure::Config)?;
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
     let running = Running::start(config, Hangup::Stop)?;
     let ui = wire::run_terminal(
@@ -163,7 +163,6 @@ struct Running {
     clock: SharedClock,
     shutdown: CancellationToken,
     engine: EngineHandle,
-    reload_task: JoinHandle<()>,
     signal_task: JoinHandle<()>,
 }
 
@@ -176,7 +175,7 @@ impl Running {
             .map_err(run_err)?;
         let clock: SharedClock = Arc::new(SystemClock);
         let shutdown = CancellationToken::new();
-        let (feed, reload_task) = wire::spawn_reload(config, clock.clone(), shutdown.clone());
+        let feed = wire::spawn_reload(config, clock.clone(), shutdown.clone());
         let engine = Engine::spawn(feed, clock.clone(), wire::pg_prober(), shutdown.clone());
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
         let signal_task = signals.spawn(reload, shutdown.clone());
@@ -184,7 +183,6 @@ impl Running {
             clock,
             shutdown,
             engine,
-            reload_task,
             signal_task,
         })
     }
@@ -196,16 +194,13 @@ impl Running {
         let all = async {
             (
                 self.engine.task.await,
-                self.reload_task.await,
                 self.signal_task.await,
             )
         };
         match tokio::time::timeout(SHUTDOWN_GRACE, all).await {
-            Ok((engine, reload, signals)) => {
-                for (name, r) in [("reload", reload), ("signal", signals)] {
-                    if let Err(e) = r {
-                        tracing::warn!("{name} task: {e}");
-                    }
+            Ok((engine, signals)) => {
+                if let Err(e) = signals {
+                    tracing::warn!("signal task: {e}");
                 }
                 engine.map_err(|e| run_err(anyhow!("the engine task failed: {e}")))
             }

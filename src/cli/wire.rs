@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
@@ -16,29 +15,24 @@ use crate::engine::{Command, ProbeOutcome, ProbeRequest, Prober, Snapshot};
 
 /// Resolves the config path (`--config`, ./rotascope.toml, $XDG_CONFIG_HOME/rotascope/config.toml)
 /// and loads it. The error is redacted by the config module and printed as is; exit 3.
-pub(crate) fn load_config(cli_path: Option<&Path>) -> anyhow::Result<Config> {
-    // WIRE: let path = crate::config::resolve_path(cli_path)?;
-    // WIRE: Ok(crate::config::load(&path)?)
-    let _ = cli_path;
-    todo!("WIRE: config::resolve_path + config::load")
+pub(crate) async fn load_config(cli_path: Option<&Path>) -> anyhow::Result<Config> {
+    let path = crate::config::resolve_path(cli_path)?;
+    Ok(crate::config::load(&path).await?)
 }
 
 /// The normalized topology `config check` prints.
 pub(crate) fn describe(config: &Config) -> String {
-    // WIRE: crate::config::describe(config)
-    let _ = config;
-    todo!("WIRE: config::describe")
+    crate::config::describe::describe(config)
 }
 
-/// Starts the reload task (interval, file watch, on-demand) for a loaded config.
+/// Starts the reload task (interval, file watch, on-demand) for a loaded config; it stops when
+/// `shutdown` is cancelled.
 pub(crate) fn spawn_reload(
     config: Config,
     clock: SharedClock,
     shutdown: CancellationToken,
-) -> (ConfigFeed, JoinHandle<()>) {
-    // WIRE: crate::config::reload::spawn(config, clock, shutdown)
-    let _ = (config, clock, shutdown);
-    todo!("WIRE: config::reload::spawn")
+) -> ConfigFeed {
+    crate::config::reload::spawn(config.path.clone(), config, clock, shutdown)
 }
 
 /// The prober `check`, `watch` and the TUI use.
