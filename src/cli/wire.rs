@@ -51,9 +51,7 @@ pub(crate) async fn check_once(
     clock: SharedClock,
     prober: PgProber,
 ) -> Arc<Snapshot> {
-    // WIRE: crate::engine::check_once(config, clock, prober).await
-    let _ = (config, clock, prober);
-    todo!("WIRE: engine::check_once")
+    crate::engine::check_once(config, clock, prober).await
 }
 
 /// Runs the TUI until the user quits or `shutdown` is cancelled; restores the terminal.

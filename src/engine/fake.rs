@@ -344,5 +344,7 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         reload: ReloadSettings::default(),
         shards: ShardSettings::default(),
         topology,
+        watched_files: Vec::new(),
+        source_digest: Default::default(),
     }
 }
