@@ -1,8 +1,6 @@
 //! The `rotascope` binary seen from a script: exit codes and streams.
 //!
-//! Real now: help, version, and command-line errors. The config-error cases need `config::load`
-//! behind the `// WIRE:` points in `src/cli/wire.rs`; they are written and ignored until then.
-//! `check` exit codes 0/1/2 against a real lab come with the lab.
+//! Help, version, command-line errors and config errors: the paths that need no server.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -85,7 +83,6 @@ fn a_bad_command_line_exits_3_not_2() {
 const SECRET: &str = "Tr0ub4dor-and-3";
 
 #[test]
-#[ignore = "WIRE: needs config::load (src/cli/wire.rs)"]
 fn a_missing_config_exits_3_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     for cmd in [
@@ -106,7 +103,6 @@ fn a_missing_config_exits_3_naming_the_file() {
 }
 
 #[test]
-#[ignore = "WIRE: needs config::load (src/cli/wire.rs)"]
 fn a_broken_config_exits_3_without_showing_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rotascope.toml");

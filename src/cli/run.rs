@@ -191,12 +191,7 @@ impl Running {
     /// a failure; a task that will not stop is logged and left to the runtime's shutdown.
     async fn stop(self) -> Result<(), Failure> {
         self.shutdown.cancel();
-        let all = async {
-            (
-                self.engine.task.await,
-                self.signal_task.await,
-            )
-        };
+        let all = async { (self.engine.task.await, self.signal_task.await) };
         match tokio::time::timeout(SHUTDOWN_GRACE, all).await {
             Ok((engine, signals)) => {
                 if let Err(e) = signals {
