@@ -37,13 +37,7 @@ fn key(snapshot: &Snapshot, name: &str) -> NodeKey {
 }
 
 fn text(buffer: &Buffer) -> String {
-    let w = buffer.area.width as usize;
-    buffer
-        .content
-        .chunks(w)
-        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n")
+    fixtures::screen_text(buffer)
 }
 
 fn letter(c: Color) -> char {

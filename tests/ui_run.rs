@@ -36,14 +36,7 @@ struct Tap {
 
 impl Tap {
     fn text(&self) -> String {
-        let buffer = self.inner.buffer();
-        let w = buffer.area.width as usize;
-        buffer
-            .content
-            .chunks(w)
-            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
+        fixtures::screen_text(self.inner.buffer())
     }
 }
 
@@ -315,8 +308,8 @@ async fn the_filter_takes_letters_as_text_until_enter() {
         commands,
         [
             Command::Reprobe(node(&s, 3)),
-            // Esc cleared the filter; the first node counts as selected again.
-            Command::Reprobe(node(&s, 0)),
+            // Esc cleared the filter; the node it led to stays selected.
+            Command::Reprobe(node(&s, 3)),
         ],
         "typing `p` and `a` into the filter asked nothing of the engine"
     );

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use ratatui::buffer::Buffer;
 
 use crate::config::{ProbeSettings, ReloadFailure};
 use crate::engine::event::{CandidateRef, Event, EventKind};
@@ -38,6 +39,17 @@ pub const PASSWORDS: [&str; 5] = [
 ];
 
 const FINGERPRINT_KEY: &[u8] = b"rotascope ui fixtures";
+
+/// A drawn screen as plain text, one line per row: what a person reads, for tests to search.
+pub fn screen_text(buffer: &Buffer) -> String {
+    let width = usize::from(buffer.area.width).max(1);
+    buffer
+        .content
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// The config path the fixtures show.
 pub const CONFIG_PATH: &str = "/etc/rotascope/rotascope.toml";

@@ -104,44 +104,19 @@ const fn ch(c: char) -> KeyPattern {
 
 const CTRL_C: KeyPattern = KeyPattern::Key(KeyCode::Char('c'), KeyModifiers::CONTROL);
 
-const fn normal(
-    keys: &'static [KeyPattern],
-    label: &'static str,
-    action: Action,
-    help: &'static str,
-) -> Binding {
-    Binding {
-        context: Context::Normal,
-        keys,
-        label,
-        action,
-        help,
-    }
-}
+const N: Context = Context::Normal;
+const F: Context = Context::Filter;
+const H: Context = Context::Help;
 
-const fn filter(
+const fn bind(
+    context: Context,
     keys: &'static [KeyPattern],
     label: &'static str,
     action: Action,
     help: &'static str,
 ) -> Binding {
     Binding {
-        context: Context::Filter,
-        keys,
-        label,
-        action,
-        help,
-    }
-}
-
-const fn in_help(
-    keys: &'static [KeyPattern],
-    label: &'static str,
-    action: Action,
-    help: &'static str,
-) -> Binding {
-    Binding {
-        context: Context::Help,
+        context,
         keys,
         label,
         action,
@@ -152,34 +127,34 @@ const fn in_help(
 /// Every binding. The first match (in table order) wins.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    normal(&[key(KeyCode::Up), ch('k')], "↑ k", Action::Up, "previous node / scroll up"),
-    normal(&[key(KeyCode::Down), ch('j')], "↓ j", Action::Down, "next node / scroll down"),
-    normal(&[key(KeyCode::PageUp)], "PgUp", Action::PageUp, "a page up"),
-    normal(&[key(KeyCode::PageDown)], "PgDn", Action::PageDown, "a page down"),
-    normal(&[key(KeyCode::Home)], "Home", Action::Home, "first node / top"),
-    normal(&[key(KeyCode::End)], "End", Action::End, "last node / bottom"),
-    normal(&[key(KeyCode::Enter)], "Enter", Action::FocusDetail, "focus the node's detail"),
-    normal(&[key(KeyCode::Tab)], "Tab", Action::NextPane, "next pane"),
-    normal(&[KeyPattern::Key(KeyCode::BackTab, KeyModifiers::SHIFT), key(KeyCode::BackTab)], "S-Tab", Action::PrevPane, "previous pane"),
-    normal(&[key(KeyCode::Esc)], "Esc", Action::Back, "clear filter / back to nodes"),
-    normal(&[ch('r')], "r", Action::Reload, "reload the config now"),
-    normal(&[ch('p')], "p", Action::ReprobeSelected, "reprobe the selected node"),
-    normal(&[ch('P')], "P", Action::ReprobeAll, "reprobe every node"),
-    normal(&[ch('a')], "a", Action::AuditSelected, "audit the selected node"),
-    normal(&[ch('A')], "A", Action::AuditAll, "audit every node"),
-    normal(&[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
-    normal(&[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
-    normal(&[ch('?')], "?", Action::ToggleHelp, "this help"),
-    normal(&[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
-    filter(&[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
-    filter(&[key(KeyCode::Esc)], "Esc", Action::FilterClear, "clears it"),
-    filter(&[key(KeyCode::Backspace)], "Bksp", Action::FilterBackspace, "deletes a character"),
-    filter(&[key(KeyCode::Up)], "↑", Action::Up, "previous match"),
-    filter(&[key(KeyCode::Down)], "↓", Action::Down, "next match"),
-    filter(&[CTRL_C], "C-c", Action::Quit, "quits"),
-    filter(&[KeyPattern::AnyChar], "other keys", Action::FilterChar(' '), "type the text"),
-    in_help(&[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
-    in_help(&[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+    bind(N, &[key(KeyCode::Up), ch('k')], "↑ k", Action::Up, "previous node / scroll up"),
+    bind(N, &[key(KeyCode::Down), ch('j')], "↓ j", Action::Down, "next node / scroll down"),
+    bind(N, &[key(KeyCode::PageUp)], "PgUp", Action::PageUp, "a page up"),
+    bind(N, &[key(KeyCode::PageDown)], "PgDn", Action::PageDown, "a page down"),
+    bind(N, &[key(KeyCode::Home)], "Home", Action::Home, "first node / top"),
+    bind(N, &[key(KeyCode::End)], "End", Action::End, "last node / bottom"),
+    bind(N, &[key(KeyCode::Enter)], "Enter", Action::FocusDetail, "focus the node's detail"),
+    bind(N, &[key(KeyCode::Tab)], "Tab", Action::NextPane, "next pane"),
+    bind(N, &[KeyPattern::Key(KeyCode::BackTab, KeyModifiers::SHIFT), key(KeyCode::BackTab)], "S-Tab", Action::PrevPane, "previous pane"),
+    bind(N, &[key(KeyCode::Esc)], "Esc", Action::Back, "clear filter / back to nodes"),
+    bind(N, &[ch('r')], "r", Action::Reload, "reload the config now"),
+    bind(N, &[ch('p')], "p", Action::ReprobeSelected, "reprobe the selected node"),
+    bind(N, &[ch('P')], "P", Action::ReprobeAll, "reprobe every node"),
+    bind(N, &[ch('a')], "a", Action::AuditSelected, "audit the selected node"),
+    bind(N, &[ch('A')], "A", Action::AuditAll, "audit every node"),
+    bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
+    bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
+    bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
+    bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+    bind(F, &[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
+    bind(F, &[key(KeyCode::Esc)], "Esc", Action::FilterClear, "clears it"),
+    bind(F, &[key(KeyCode::Backspace)], "Bksp", Action::FilterBackspace, "deletes a character"),
+    bind(F, &[key(KeyCode::Up)], "↑", Action::Up, "previous match"),
+    bind(F, &[key(KeyCode::Down)], "↓", Action::Down, "next match"),
+    bind(F, &[CTRL_C], "C-c", Action::Quit, "quits"),
+    bind(F, &[KeyPattern::AnyChar], "other keys", Action::FilterChar(' '), "type the text"),
+    bind(H, &[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
+    bind(H, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
 ];
 
 /// Short hints for the footer: (keys, what), in the order shown.

@@ -117,18 +117,22 @@ pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: Dat
     }
 }
 
-/// A pane: a rule with its title on top, thick when the pane has focus (visible without colour).
-pub(crate) fn pane(title: &str, focused: bool, t: Theme) -> Block<'static> {
+/// Draws a pane's frame, a rule with its title on top, thick when the pane has focus (visible
+/// without colour), and returns the area inside it.
+pub(crate) fn pane(frame: &mut Frame, area: Rect, title: &str, focused: bool, t: Theme) -> Rect {
     let (kind, style) = if focused {
         (BorderType::Thick, t.focused_border())
     } else {
         (BorderType::Plain, t.dim())
     };
-    Block::new()
+    let block = Block::new()
         .borders(Borders::TOP)
         .border_type(kind)
         .border_style(style)
-        .title(Line::styled(format!(" {title} "), t.strong()))
+        .title(Line::styled(format!(" {title} "), t.strong()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
 }
 
 fn too_small(frame: &mut Frame, area: Rect, t: Theme) {

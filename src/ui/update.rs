@@ -24,6 +24,7 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             if view.overlay != Overlay::None {
                 view.overlay = Overlay::None;
             } else if !view.filter.is_empty() {
+                pin_selection(view, snapshot);
                 view.filter.clear();
             } else {
                 view.focus = Focus::Nodes;
@@ -38,12 +39,17 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             view.input = Input::Filter;
             view.focus = Focus::Nodes;
         }
-        Action::FilterChar(c) => view.filter.push(c),
+        Action::FilterChar(c) => {
+            view.filter.push(c);
+            pin_selection(view, snapshot);
+        }
         Action::FilterBackspace => {
             view.filter.pop();
+            pin_selection(view, snapshot);
         }
         Action::FilterKeep => view.input = Input::Normal,
         Action::FilterClear => {
+            pin_selection(view, snapshot);
             view.filter.clear();
             view.input = Input::Normal;
         }
@@ -123,6 +129,14 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
         Focus::Timeline => {
             view.timeline_scroll = target(view.timeline_scroll, snapshot.events.len(), step);
         }
+    }
+}
+
+/// Makes the effective selection the selection, so the node a filter led to stays selected when
+/// the filter changes or goes.
+fn pin_selection(view: &mut ViewState, snapshot: &Snapshot) {
+    if let Some(node) = view.selected_node(snapshot) {
+        view.selected = Some(node.key.clone());
     }
 }
 
@@ -214,6 +228,11 @@ mod tests {
         update(&mut v, Action::Back, &s);
         assert!(v.filter.is_empty());
         assert_eq!(v.visible_nodes(&s).len(), s.nodes().count());
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(visible[0].key.clone())),
+            "the node the filter led to stays selected"
+        );
     }
 
     #[test]

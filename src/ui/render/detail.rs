@@ -72,9 +72,7 @@ pub fn render(
         ),
         None => "node".to_owned(),
     };
-    let block = pane(&title, view.focus == Focus::Detail, t);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = pane(frame, area, &title, view.focus == Focus::Detail, t);
     let Some(node) = node else {
         frame.render_widget(
             Paragraph::new(Line::styled("  no node selected", t.dim())),

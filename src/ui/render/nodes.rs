@@ -103,9 +103,7 @@ pub fn render(
             visible.len()
         );
     }
-    let block = pane(&title, view.focus == Focus::Nodes, t);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = pane(frame, area, &title, view.focus == Focus::Nodes, t);
 
     let width = usize::from(inner.width);
     let rows = rows(snapshot, view);

@@ -24,9 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewSta
     } else {
         format!("events · newest first · {total} in all")
     };
-    let block = pane(&title, view.focus == Focus::Timeline, t);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = pane(frame, area, &title, view.focus == Focus::Timeline, t);
     if total == 0 {
         frame.render_widget(
             Paragraph::new(Line::styled("  no events yet", t.dim())),
