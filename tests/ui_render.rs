@@ -109,6 +109,12 @@ fn loading() {
 }
 
 #[test]
+fn first_probes_in_flight() {
+    let t = draw(&fixtures::first_probes(), &view(Theme::COLOR), 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
 fn all_ok() {
     let t = draw(&fixtures::all_ok(), &view(Theme::COLOR), 120, 40);
     insta::assert_snapshot!(t.backend());
@@ -257,8 +263,9 @@ fn no_color_keeps_every_symbol_and_drops_every_colour() {
 
 #[test]
 fn no_password_ever_reaches_the_screen() {
-    let fixtures: [(&str, Snapshot); 6] = [
+    let fixtures: [(&str, Snapshot); 7] = [
         ("loading", fixtures::loading()),
+        ("first_probes", fixtures::first_probes()),
         ("all_ok", fixtures::all_ok()),
         ("rotation", fixtures::rotation_in_progress()),
         ("down", fixtures::node_down()),

@@ -74,6 +74,39 @@ pub fn loading() -> Snapshot {
     Snapshot::empty(CONFIG_PATH.into(), ProbeSettings::default(), ago(1))
 }
 
+/// The first config just applied: every node still `unknown`, the first chain probes in flight.
+pub fn first_probes() -> Snapshot {
+    let mut s = all_ok();
+    for island in &mut s.islands {
+        island.shards = None;
+        for n in &mut island.nodes {
+            n.role = Role::Unknown;
+            n.health = Health::Unknown;
+            n.health_since = Some(ago(1));
+            n.winner = None;
+            n.remembered_best = None;
+            n.probing = true;
+            n.last_chain = None;
+            n.latency = LatencyHistory::default();
+            n.replication = None;
+            n.shards = None;
+            for c in &mut n.candidates {
+                c.state = CandidateState::Untested;
+                c.latency = None;
+                c.last_checked = None;
+                c.last_valid = None;
+                c.next_audit = Some(ago(1));
+            }
+        }
+    }
+    s.config.loaded_at = Some(ago(1));
+    s.events.truncate(1);
+    if let Some(e) = s.events.front_mut() {
+        e.at = ago(1);
+    }
+    s
+}
+
 /// Every node ok, both credentials valid everywhere, `app_a` and `previous` winning.
 pub fn all_ok() -> Snapshot {
     let islands = vec![
@@ -530,6 +563,8 @@ mod tests {
         assert_eq!(failover_no_master().verdict(), Verdict::Down);
         assert_eq!(reload_error().verdict(), Verdict::Ok);
         assert_eq!(loading().summary().nodes, 0);
+        assert_eq!(first_probes().verdict(), Verdict::Degraded);
+        assert_eq!(first_probes().summary().unknown, 4);
     }
 
     #[test]

@@ -258,7 +258,9 @@ fn node_line(
     spans.push(winner_span(n, cols.winner, t));
     spans.push(sep());
     let (valid, total) = (n.valid_count(), n.candidates.len());
-    let valid_style = if total == 0 || valid == total {
+    let valid_style = if n.health == Health::Unknown {
+        t.dim()
+    } else if total == 0 || valid == total {
         Default::default()
     } else if valid == 0 {
         t.bad()
