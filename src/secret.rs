@@ -65,8 +65,15 @@ pub struct Fingerprint(u32);
 impl Fingerprint {
     /// Fingerprints `password` under this process's random key.
     pub fn of(password: &str) -> Self {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(process_key()).expect("HMAC accepts any key length");
+        Self::with_key(process_key(), password)
+    }
+
+    /// Fingerprints `password` under an explicit key instead of the process key.
+    ///
+    /// For fixtures and snapshot tests only, whose output must not change between runs: under a
+    /// known key a fingerprint no longer hides a weak password from an offline guess.
+    pub fn with_key(key: &[u8], password: &str) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
         mac.update(password.as_bytes());
         let digest = mac.finalize().into_bytes();
         Fingerprint(u32::from_be_bytes([

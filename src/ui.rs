@@ -1,1 +1,24 @@
-//! TODO
+//! The live dashboard (TUI).
+//!
+//! It knows the engine only through [`Snapshot`](crate::engine::Snapshot) (read from a `watch`)
+//! and [`Command`](crate::engine::Command) (sent on the engine's `mpsc`). Keys become
+//! [`keymap::Action`]s through a data table; [`update::update`] applies an action to the
+//! [`view::ViewState`] and may return a command; [`render::render`] is a pure function of
+//! (snapshot, view state, now). [`run::run`] is the loop, generic over the backend and the input
+//! stream so tests drive it without a terminal; [`run::run_terminal`] is the real-terminal entry.
+
+pub mod fixtures;
+pub mod keymap;
+pub mod render;
+pub mod run;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+pub use keymap::Action;
+pub use render::render;
+pub use run::{run, run_terminal, Options, UiError};
+pub use theme::Theme;
+pub use update::update;
+pub use view::ViewState;

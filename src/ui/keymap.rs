@@ -1,0 +1,313 @@
+//! Key bindings as data: one table maps keys to [`Action`]s, and the same table is what the `?`
+//! help overlay and the footer hints show, so the screen can never document a key that does
+//! something else.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// What a key asks for. [`super::update::update`] turns it into view changes and, for some, a
+/// command to the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Previous node, or scroll the focused pane up.
+    Up,
+    /// Next node, or scroll the focused pane down.
+    Down,
+    /// A page up.
+    PageUp,
+    /// A page down.
+    PageDown,
+    /// First node, or the top of the focused pane.
+    Home,
+    /// Last node, or the bottom of the focused pane.
+    End,
+    /// Focus the detail pane of the selected node.
+    FocusDetail,
+    /// Focus the next pane.
+    NextPane,
+    /// Focus the previous pane.
+    PrevPane,
+    /// Back out: close the overlay, clear the filter, or return to the nodes pane.
+    Back,
+    /// Ask the engine to re-read the config now.
+    Reload,
+    /// Ask the engine to chain-probe the selected node now.
+    ReprobeSelected,
+    /// Ask the engine to chain-probe every node now.
+    ReprobeAll,
+    /// Ask the engine to audit every candidate of the selected node now.
+    AuditSelected,
+    /// Ask the engine to audit every candidate of every node now.
+    AuditAll,
+    /// Start typing a node filter.
+    StartFilter,
+    /// Add a character to the filter being typed.
+    FilterChar(char),
+    /// Delete the last character of the filter being typed.
+    FilterBackspace,
+    /// Stop typing and keep the filter.
+    FilterKeep,
+    /// Stop typing and clear the filter.
+    FilterClear,
+    /// Freeze or unfreeze the display (the engine keeps running).
+    TogglePause,
+    /// Open or close the help overlay.
+    ToggleHelp,
+    /// Leave the dashboard.
+    Quit,
+    /// One second passed (sent by the loop, not bound to a key): ages the footer message.
+    Tick,
+}
+
+/// Where a binding applies: the input mode the view is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    /// The dashboard.
+    Normal,
+    /// Typing a node filter: printable keys become text.
+    Filter,
+    /// The help overlay is open.
+    Help,
+}
+
+/// A key to match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPattern {
+    /// A key with exactly these modifiers (Shift is ignored for characters: `P` is already upper
+    /// case).
+    Key(KeyCode, KeyModifiers),
+    /// Any printable character without Ctrl or Alt; the action receives the character.
+    AnyChar,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    /// Where it applies.
+    pub context: Context,
+    /// The keys.
+    pub keys: &'static [KeyPattern],
+    /// How help shows the keys.
+    pub label: &'static str,
+    /// What they do.
+    pub action: Action,
+    /// What help says about it.
+    pub help: &'static str,
+}
+
+const fn key(code: KeyCode) -> KeyPattern {
+    KeyPattern::Key(code, KeyModifiers::NONE)
+}
+
+const fn ch(c: char) -> KeyPattern {
+    KeyPattern::Key(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+const CTRL_C: KeyPattern = KeyPattern::Key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+
+const N: Context = Context::Normal;
+const F: Context = Context::Filter;
+const H: Context = Context::Help;
+
+const fn bind(
+    context: Context,
+    keys: &'static [KeyPattern],
+    label: &'static str,
+    action: Action,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        context,
+        keys,
+        label,
+        action,
+        help,
+    }
+}
+
+/// Every binding. The first match (in table order) wins.
+#[rustfmt::skip]
+pub const BINDINGS: &[Binding] = &[
+    bind(N, &[key(KeyCode::Up), ch('k')], "↑ k", Action::Up, "previous node / scroll up"),
+    bind(N, &[key(KeyCode::Down), ch('j')], "↓ j", Action::Down, "next node / scroll down"),
+    bind(N, &[key(KeyCode::PageUp)], "PgUp", Action::PageUp, "a page up"),
+    bind(N, &[key(KeyCode::PageDown)], "PgDn", Action::PageDown, "a page down"),
+    bind(N, &[key(KeyCode::Home)], "Home", Action::Home, "first node / top"),
+    bind(N, &[key(KeyCode::End)], "End", Action::End, "last node / bottom"),
+    bind(N, &[key(KeyCode::Enter)], "Enter", Action::FocusDetail, "focus the node's detail"),
+    bind(N, &[key(KeyCode::Tab)], "Tab", Action::NextPane, "next pane"),
+    bind(N, &[KeyPattern::Key(KeyCode::BackTab, KeyModifiers::SHIFT), key(KeyCode::BackTab)], "S-Tab", Action::PrevPane, "previous pane"),
+    bind(N, &[key(KeyCode::Esc)], "Esc", Action::Back, "clear filter / back to nodes"),
+    bind(N, &[ch('r')], "r", Action::Reload, "reload the config now"),
+    bind(N, &[ch('p')], "p", Action::ReprobeSelected, "reprobe the selected node"),
+    bind(N, &[ch('P')], "P", Action::ReprobeAll, "reprobe every node"),
+    bind(N, &[ch('a')], "a", Action::AuditSelected, "audit the selected node"),
+    bind(N, &[ch('A')], "A", Action::AuditAll, "audit every node"),
+    bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
+    bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
+    bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
+    bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+    bind(F, &[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
+    bind(F, &[key(KeyCode::Esc)], "Esc", Action::FilterClear, "clears it"),
+    bind(F, &[key(KeyCode::Backspace)], "Bksp", Action::FilterBackspace, "deletes a character"),
+    bind(F, &[key(KeyCode::Up)], "↑", Action::Up, "previous match"),
+    bind(F, &[key(KeyCode::Down)], "↓", Action::Down, "next match"),
+    bind(F, &[CTRL_C], "C-c", Action::Quit, "quits"),
+    bind(F, &[KeyPattern::AnyChar], "other keys", Action::FilterChar(' '), "type the text"),
+    bind(H, &[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
+    bind(H, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+];
+
+/// Short hints for the footer: (keys, what), in the order shown.
+pub const HINTS: &[(&str, &str)] = &[
+    ("?", "help"),
+    ("q", "quit"),
+    ("↑↓", "select"),
+    ("Enter", "detail"),
+    ("Tab", "pane"),
+    ("p/P", "reprobe"),
+    ("a/A", "audit"),
+    ("r", "reload"),
+    ("/", "filter"),
+    ("space", "pause"),
+];
+
+/// The action bound to `event` in `context`, if any. Key releases are ignored (some terminals
+/// report them), repeats act like presses.
+pub fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
+    if event.kind == KeyEventKind::Release {
+        return None;
+    }
+    let mut modifiers = event.modifiers;
+    if matches!(event.code, KeyCode::Char(_)) {
+        modifiers.remove(KeyModifiers::SHIFT);
+    }
+    BINDINGS
+        .iter()
+        .filter(|b| b.context == context)
+        .find_map(|b| {
+            b.keys.iter().find_map(|k| match *k {
+                KeyPattern::Key(code, mods) if code == event.code && mods == modifiers => {
+                    Some(b.action)
+                }
+                KeyPattern::AnyChar => match event.code {
+                    KeyCode::Char(c)
+                        if !modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                    {
+                        Some(Action::FilterChar(c))
+                    }
+                    _ => None,
+                },
+                KeyPattern::Key(..) => None,
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn the_issue_keys_map_to_their_actions() {
+        let n = Context::Normal;
+        let none = KeyModifiers::NONE;
+        let cases = [
+            (KeyCode::Up, none, Action::Up),
+            (KeyCode::Char('k'), none, Action::Up),
+            (KeyCode::Down, none, Action::Down),
+            (KeyCode::Char('j'), none, Action::Down),
+            (KeyCode::PageUp, none, Action::PageUp),
+            (KeyCode::PageDown, none, Action::PageDown),
+            (KeyCode::Home, none, Action::Home),
+            (KeyCode::End, none, Action::End),
+            (KeyCode::Enter, none, Action::FocusDetail),
+            (KeyCode::Tab, none, Action::NextPane),
+            (KeyCode::Char('r'), none, Action::Reload),
+            (KeyCode::Char('p'), none, Action::ReprobeSelected),
+            (KeyCode::Char('P'), KeyModifiers::SHIFT, Action::ReprobeAll),
+            (KeyCode::Char('a'), none, Action::AuditSelected),
+            (KeyCode::Char('A'), KeyModifiers::SHIFT, Action::AuditAll),
+            (KeyCode::Char('/'), none, Action::StartFilter),
+            (KeyCode::Char(' '), none, Action::TogglePause),
+            (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::ToggleHelp),
+            (KeyCode::Char('q'), none, Action::Quit),
+            (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
+        ];
+        for (code, mods, want) in cases {
+            assert_eq!(action_for(&press(code, mods), n), Some(want), "{code:?}");
+        }
+        assert_eq!(action_for(&press(KeyCode::Char('x'), none), n), None);
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), none), n),
+            None,
+            "plain c is not Ctrl-C"
+        );
+    }
+
+    #[test]
+    fn while_filtering_letters_are_text_but_ctrl_c_still_quits() {
+        let f = Context::Filter;
+        let none = KeyModifiers::NONE;
+        assert_eq!(
+            action_for(&press(KeyCode::Char('q'), none), f),
+            Some(Action::FilterChar('q'))
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('D'), KeyModifiers::SHIFT), f),
+            Some(Action::FilterChar('D'))
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), f),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Esc, none), f),
+            Some(Action::FilterClear)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Enter, none), f),
+            Some(Action::FilterKeep)
+        );
+    }
+
+    #[test]
+    fn help_swallows_everything_but_close_and_quit() {
+        let h = Context::Help;
+        assert_eq!(
+            action_for(&press(KeyCode::Char('p'), KeyModifiers::NONE), h),
+            None
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Esc, KeyModifiers::NONE), h),
+            Some(Action::ToggleHelp)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE), h),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn releases_are_ignored() {
+        let mut e = press(KeyCode::Char('q'), KeyModifiers::NONE);
+        e.kind = KeyEventKind::Release;
+        assert_eq!(action_for(&e, Context::Normal), None);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                if a.context != b.context {
+                    continue;
+                }
+                for k in a.keys {
+                    assert!(!b.keys.contains(k), "{k:?} bound to {a:?} and {b:?}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Drawing: a pure function of (snapshot, view state, now). No clock reads, no I/O, no mutation;
+//! every relative time comes from `now` and every colour from the view's theme.
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::theme::Theme;
+use super::view::{Focus, Overlay, ViewState};
+use crate::engine::snapshot::Snapshot;
+
+pub mod detail;
+pub mod footer;
+pub mod format;
+pub mod header;
+pub mod help;
+pub mod nodes;
+pub mod timeline;
+
+/// The smallest terminal the dashboard draws in; smaller gets a "terminal too small" notice.
+pub const MIN_WIDTH: u16 = 80;
+/// See [`MIN_WIDTH`].
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Where each part of the screen goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    /// Verdict, config and reload status, banner.
+    pub header: Rect,
+    /// Islands and nodes table.
+    pub nodes: Rect,
+    /// Selected node's detail.
+    pub detail: Rect,
+    /// Event timeline.
+    pub timeline: Rect,
+    /// Key hints and confirmations.
+    pub footer: Rect,
+}
+
+/// Splits `area` for this snapshot and view; `None` when the terminal is too small.
+///
+/// The table and the detail pane get the lines they need up to a share of the body that depends on
+/// the focused pane (the focused one grows); the timeline takes the rest.
+pub fn layout(
+    area: Rect,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    now: DateTime<Utc>,
+) -> Option<Areas> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let header_h = header::height(snapshot, now, area.width);
+    let body = area.height - header_h - 1;
+    let nodes_need = nodes::height(snapshot, view);
+    let detail_need = detail::height(snapshot, view, area.width);
+    let (nodes_cap, detail_cap) = match view.focus {
+        Focus::Nodes => (body * 45 / 100, body * 35 / 100),
+        Focus::Detail => ((body / 4).max(5), body * 55 / 100),
+        Focus::Timeline => (body / 3, body / 4),
+    };
+    let nodes_h = nodes_need.min(nodes_cap).max(3);
+    let detail_h = detail_need.min(detail_cap).max(3);
+    let [header, nodes, detail, timeline, footer] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Length(nodes_h),
+        Constraint::Length(detail_h),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    Some(Areas {
+        header,
+        nodes,
+        detail,
+        timeline,
+        footer,
+    })
+}
+
+/// Draws the whole screen for `snapshot` as `view` says, with relative times measured from `now`.
+///
+/// ```text
+/// rotascope ▲ DEGRADED · 4 nodes: 2 ok, 2 degraded, … · 6/8 valid     header: verdict, counts,
+/// config /etc/… · gen 1 ✓ loaded 12m ago · probe every 2s · …                 PAUSED, reload
+/// ✗ reload failed 7s ago; still running generation 1: …     banner, only after a failed reload
+/// ━ islands & nodes ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━  thick rule: focused pane
+///   node        role    health     winner  valid  last  p95  recent probes  since
+/// island 0 · 2 nodes · 3 shards … · ⚠ no master: …
+/// ▶ 127.0.0.1:… master  ▲ degraded app_b     1/2 7.4ms 4.4ms ▃▄▃▃▄▃▄▃▃×▄     3s
+/// ─ node 0/… ─────────────────────────────────────────────────────────  detail of the selection
+/// address … · role master · wal 0/3000148
+/// health ▲ degraded since 10:14:57 (3s) · cause
+/// ★◆ #  login (label)  password  state  latency  checked  next audit  error
+/// last chain probe 10:14:57 (3s ago), 2 attempts in order: #0 ✗ → #1 ✓
+/// ─ events · newest first ────────────────────────────────────────────
+/// 10:14:57 ⇄ 0/127.0.0.1:54320/app winner #0 app_a → #1 app_b
+/// ↑↓ select  Enter detail  Tab pane  p/P reprobe …             footer: hints or confirmation
+/// ```
+///
+/// The `?` overlay draws over the middle; below 80×24 only a "terminal too small" notice is drawn.
+pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc>) {
+    let area = frame.area();
+    let Some(areas) = layout(area, snapshot, view, now) else {
+        too_small(frame, area, view.theme);
+        return;
+    };
+    header::render(frame, areas.header, snapshot, view, now);
+    nodes::render(frame, areas.nodes, snapshot, view, now);
+    detail::render(frame, areas.detail, snapshot, view, now);
+    timeline::render(frame, areas.timeline, snapshot, view);
+    footer::render(frame, areas.footer, view);
+    if view.overlay == Overlay::Help {
+        help::render(frame, area, view);
+    }
+}
+
+/// Draws a pane's frame, a rule with its title on top, thick when the pane has focus (visible
+/// without colour), and returns the area inside it.
+pub(crate) fn pane(frame: &mut Frame, area: Rect, title: &str, focused: bool, t: Theme) -> Rect {
+    let (kind, style) = if focused {
+        (BorderType::Thick, t.focused_border())
+    } else {
+        (BorderType::Plain, t.dim())
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_type(kind)
+        .border_style(style)
+        .title(Line::styled(format!(" {title} "), t.strong()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
+}
+
+fn too_small(frame: &mut Frame, area: Rect, t: Theme) {
+    let lines = vec![
+        Line::styled("terminal too small", t.strong()),
+        Line::raw(format!(
+            "{}×{}, rotascope needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        )),
+        Line::styled("enlarge the window, or q quits", t.dim()),
+    ];
+    let top = area.height.saturating_sub(lines.len() as u16) / 2;
+    let [_, middle] = Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        middle,
+    );
+}

@@ -1,0 +1,185 @@
+//! The header: verdict with counts, paused indicator, config path and reload status, probe
+//! intervals, and a banner when the latest reload failed.
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::format::{ago, clock, width, wrap};
+use crate::engine::snapshot::{Health, Snapshot};
+use crate::ui::theme::{self, Theme};
+use crate::ui::view::ViewState;
+
+/// Most lines the reload-error banner may take.
+const BANNER_LINES: usize = 2;
+
+/// Lines the header needs at this width.
+pub fn height(snapshot: &Snapshot, now: DateTime<Utc>, cols: u16) -> u16 {
+    2 + banner(snapshot, now, Theme::PLAIN, usize::from(cols)).len() as u16
+}
+
+/// Draws the header.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    now: DateTime<Utc>,
+) {
+    let t = view.theme;
+    let cols = usize::from(area.width);
+    let mut lines = vec![
+        fit_segments(status_segments(snapshot, view, t), cols),
+        fit_segments(config_segments(snapshot, now, t), cols),
+    ];
+    lines.extend(banner(snapshot, now, t, cols));
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+type Segment = Vec<Span<'static>>;
+
+/// Joins segments with ` · ` while they fit; the first is always kept (cut if it must be).
+fn fit_segments(segments: Vec<Segment>, cols: usize) -> Line<'static> {
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for (i, seg) in segments.into_iter().enumerate() {
+        let sep = if i == 0 { 0 } else { 3 };
+        let w: usize = seg.iter().map(|s| width(&s.content)).sum();
+        if i > 0 && used + sep + w > cols {
+            break;
+        }
+        if i > 0 {
+            out.push(Span::raw(" · "));
+        }
+        used += sep + w;
+        out.extend(seg);
+    }
+    Line::from(out)
+}
+
+fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segment> {
+    let mut segs = Vec::new();
+    let name = Span::styled("rotascope ", t.strong());
+    if snapshot.config.generation == 0 {
+        segs.push(vec![name, Span::styled("… LOADING", t.strong())]);
+    } else {
+        let v = snapshot.verdict();
+        segs.push(vec![
+            name,
+            Span::styled(
+                format!("{} {}", theme::verdict_symbol(v), v.as_str().to_uppercase()),
+                t.verdict(v),
+            ),
+        ]);
+    }
+    if view.paused {
+        segs.push(vec![Span::styled(
+            format!(
+                " ‖ PAUSED, showing {} ",
+                clock(snapshot.generated_at, view.tz)
+            ),
+            t.paused(),
+        )]);
+    }
+    if snapshot.config.generation == 0 {
+        return segs;
+    }
+    let s = snapshot.summary();
+    let count = |n: usize, h: Health| {
+        let style = if n == 0 { t.dim() } else { t.health(h) };
+        Span::styled(format!("{n} {}", h.as_str()), style)
+    };
+    segs.push(vec![
+        Span::raw(format!("{} nodes: ", s.nodes)),
+        count(s.ok, Health::Ok),
+        Span::raw(", "),
+        count(s.degraded, Health::Degraded),
+        Span::raw(", "),
+        count(s.down, Health::Down),
+        Span::raw(", "),
+        count(s.unknown, Health::Unknown),
+    ]);
+    segs.push(vec![Span::raw(format!(
+        "{}/{} candidates valid",
+        s.valid_candidates, s.candidates
+    ))]);
+    if s.warnings > 0 {
+        segs.push(vec![Span::styled(
+            format!(
+                "{} {} warning{}",
+                theme::WARN,
+                s.warnings,
+                if s.warnings == 1 { "" } else { "s" }
+            ),
+            t.bad(),
+        )]);
+    }
+    segs
+}
+
+fn config_segments(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme) -> Vec<Segment> {
+    let c = &snapshot.config;
+    let mut segs = vec![vec![
+        Span::styled("config ", t.dim()),
+        Span::raw(c.path.display().to_string()),
+    ]];
+    match (c.loaded_at, &c.last_error) {
+        (Some(at), None) => segs.push(vec![
+            Span::raw(format!("gen {} ", c.generation)),
+            Span::styled("✓ loaded", t.good()),
+            Span::styled(format!(" {}", ago(now, at)), t.dim()),
+        ]),
+        (Some(at), Some(err)) => {
+            segs.push(vec![
+                Span::raw(format!("gen {} ", c.generation)),
+                Span::styled(format!("loaded {}", ago(now, at)), t.dim()),
+            ]);
+            segs.push(vec![Span::styled(
+                format!("✗ reload failed {}", ago(now, err.at)),
+                t.bad(),
+            )]);
+        }
+        (None, Some(_)) => segs.push(vec![Span::styled("✗ not loaded", t.bad())]),
+        (None, None) => segs.push(vec![Span::styled("not loaded yet", t.dim())]),
+    }
+    let every = |d| humantime::format_duration(d).to_string();
+    segs.push(vec![
+        Span::styled("probe every ", t.dim()),
+        Span::raw(every(snapshot.settings.interval)),
+    ]);
+    segs.push(vec![
+        Span::styled("audit every ", t.dim()),
+        Span::raw(every(snapshot.settings.audit_interval)),
+    ]);
+    segs
+}
+
+/// The failed-reload banner, word-wrapped to `cols` and at most [`BANNER_LINES`] lines.
+fn banner(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme, cols: usize) -> Vec<Line<'static>> {
+    let Some(err) = &snapshot.config.last_error else {
+        return Vec::new();
+    };
+    let text = if snapshot.config.loaded_at.is_some() {
+        format!(
+            "✗ reload failed {}; still running generation {}: {}",
+            ago(now, err.at),
+            snapshot.config.generation,
+            err.message
+        )
+    } else {
+        format!(
+            "✗ config failed to load {}: {}",
+            ago(now, err.at),
+            err.message
+        )
+    };
+    wrap(&text, cols.max(1), BANNER_LINES)
+        .into_iter()
+        .map(|l| {
+            let pad = cols.saturating_sub(width(&l));
+            Line::styled(format!("{l}{}", " ".repeat(pad)), t.banner())
+        })
+        .collect()
+}

@@ -1,0 +1,385 @@
+//! The islands and nodes table: one row per island (shards, warnings), one row per node (role,
+//! health, winner, valid/total, latency last and p95, a strip of recent probes, time in health).
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::format::{clip, compact, fit, fit_right, latency, login_label, short_name};
+use super::pane;
+use crate::engine::probe::Role;
+use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
+use crate::ui::theme::{self, Theme};
+use crate::ui::view::{Focus, Input, ViewState};
+
+const MARK: usize = 2;
+const ROLE: usize = 7;
+const HEALTH: usize = 10;
+const VALID: usize = 5;
+const LAT: usize = 6;
+const SINCE: usize = 6;
+
+/// Column widths for a given table width.
+#[derive(Debug, PartialEq, Eq)]
+struct Cols {
+    name: usize,
+    winner: usize,
+    p95: bool,
+    strip: usize,
+}
+
+impl Cols {
+    fn new(width: usize, longest_name: usize) -> Cols {
+        let p95 = width >= 100;
+        let winner = if width >= 110 { 18 } else { 14 };
+        // Separators: one space before every column after the name.
+        let seps = if p95 { 8 } else { 7 };
+        let fixed =
+            MARK + ROLE + HEALTH + winner + VALID + LAT + SINCE + seps + if p95 { LAT } else { 0 };
+        let rest = width.saturating_sub(fixed);
+        let name = longest_name
+            .clamp(16, 36)
+            .min(rest.saturating_sub(6))
+            .max(8);
+        let strip = rest.saturating_sub(name).min(30);
+        // Whatever is still free widens the name, then the winner.
+        let spare = rest.saturating_sub(name + strip);
+        let name_extra = spare.min(longest_name.saturating_sub(name));
+        Cols {
+            name: name + name_extra,
+            winner: winner + (spare - name_extra).min(8),
+            p95,
+            strip,
+        }
+    }
+}
+
+enum Row<'a> {
+    Island(&'a IslandView, usize),
+    Node(&'a NodeView),
+}
+
+fn rows<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    for island in &snapshot.islands {
+        let nodes: Vec<&NodeView> = island.nodes.iter().filter(|n| view.matches(n)).collect();
+        if nodes.is_empty() && !view.filter.trim().is_empty() {
+            continue;
+        }
+        rows.push(Row::Island(island, nodes.len()));
+        rows.extend(nodes.into_iter().map(Row::Node));
+    }
+    rows
+}
+
+/// Lines the table would like: title, column header and one per row.
+pub fn height(snapshot: &Snapshot, view: &ViewState) -> u16 {
+    2 + rows(snapshot, view).len().max(1) as u16
+}
+
+/// Rows a page key should move in an area of this height.
+pub fn page_rows(area_height: u16) -> usize {
+    usize::from(area_height.saturating_sub(2)).max(1)
+}
+
+/// Draws the table.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    now: DateTime<Utc>,
+) {
+    let t = view.theme;
+    let visible = view.visible_nodes(snapshot);
+    let total = snapshot.nodes().count();
+    let mut title = "islands & nodes".to_owned();
+    if !view.filter.is_empty() || view.input == Input::Filter {
+        title = format!(
+            "{title} · filter “{}” · {} of {total}",
+            view.filter,
+            visible.len()
+        );
+    }
+    let inner = pane(frame, area, &title, view.focus == Focus::Nodes, t);
+
+    let width = usize::from(inner.width);
+    let rows = rows(snapshot, view);
+    let mut lines: Vec<Line> = Vec::new();
+    if snapshot.config.generation == 0 && snapshot.islands.is_empty() {
+        lines.push(Line::styled(
+            format!(
+                "  loading: waiting for the first config from {}",
+                snapshot.config.path.display()
+            ),
+            t.dim(),
+        ));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let longest = snapshot
+        .nodes()
+        .map(|n| super::format::width(short_name(&n.key.name)))
+        .max()
+        .unwrap_or(0);
+    let cols = Cols::new(width, longest);
+    lines.push(header_line(&cols, t));
+    if visible.is_empty() {
+        lines.push(Line::styled(
+            format!("  no node matches “{}” (Esc clears)", view.filter),
+            t.dim(),
+        ));
+    }
+    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
+    let body = usize::from(inner.height.saturating_sub(1));
+    let selected_row = rows
+        .iter()
+        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
+        .unwrap_or(0);
+    // Stateless scrolling: the window moves only as far as needed to show the selection.
+    let skip = (selected_row + 1).saturating_sub(body);
+    for row in rows.iter().skip(skip).take(body) {
+        lines.push(match row {
+            Row::Island(island, shown) => island_line(island, *shown, width, t),
+            Row::Node(node) => {
+                let is_selected = Some(&node.key) == selected;
+                node_line(node, &cols, is_selected, now, t)
+            }
+        });
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
+    let mut s = " ".repeat(MARK);
+    s += &fit("node", cols.name);
+    s += " ";
+    s += &fit("role", ROLE);
+    s += " ";
+    s += &fit("health", HEALTH);
+    s += " ";
+    s += &fit("winner", cols.winner);
+    s += " ";
+    s += &fit_right("valid", VALID);
+    s += " ";
+    s += &fit_right("last", LAT);
+    if cols.p95 {
+        s += " ";
+        s += &fit_right("p95", LAT);
+    }
+    s += " ";
+    s += &fit(
+        if cols.strip >= 13 {
+            "recent probes"
+        } else {
+            "probes"
+        },
+        cols.strip,
+    );
+    s += " ";
+    s += &fit_right("since", SINCE);
+    Line::styled(s, t.dim())
+}
+
+fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("island {}", island.no), t.strong())];
+    let count = if shown == island.nodes.len() {
+        format!(" · {} node{}", shown, if shown == 1 { "" } else { "s" })
+    } else {
+        format!(" · {shown} of {} nodes", island.nodes.len())
+    };
+    spans.push(Span::styled(count, t.dim()));
+    if let Some(shards) = &island.shards {
+        let text = match shards.as_slice() {
+            [] => " · no shards found".to_owned(),
+            [one] => format!(" · shard {one}"),
+            list if list.len() <= 4 => format!(" · {} shards {}", list.len(), list.join(" ")),
+            list => format!(
+                " · {} shards {}…{}",
+                list.len(),
+                list[0],
+                list[list.len() - 1]
+            ),
+        };
+        spans.push(Span::styled(text, t.dim()));
+    }
+    for w in &island.warnings {
+        spans.push(Span::raw(" · "));
+        let word = w.kind.as_str().replace('_', " ");
+        let text = if w.detail.is_empty() {
+            format!("{} {word}", theme::WARN)
+        } else {
+            format!("{} {word}: {}", theme::WARN, w.detail)
+        };
+        spans.push(Span::styled(text, t.bad()));
+    }
+    // Keep the whole line inside the table: long warning details are cut, not wrapped.
+    Line::from(clip(spans, width))
+}
+
+fn node_line(
+    n: &NodeView,
+    cols: &Cols,
+    selected: bool,
+    now: DateTime<Utc>,
+    t: Theme,
+) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let sep = || Span::raw(" ");
+    spans.push(Span::raw(if selected {
+        format!("{} ", theme::SELECTED)
+    } else {
+        " ".repeat(MARK)
+    }));
+    let name = fit(short_name(&n.key.name), cols.name);
+    spans.push(if selected {
+        Span::styled(name, t.selected())
+    } else {
+        Span::raw(name)
+    });
+    spans.push(sep());
+    let role_style = if n.role == Role::Unknown {
+        t.dim()
+    } else {
+        Default::default()
+    };
+    spans.push(Span::styled(fit(n.role.as_str(), ROLE), role_style));
+    spans.push(sep());
+    spans.push(Span::styled(
+        fit(
+            &format!("{} {}", theme::health_symbol(n.health), n.health.as_str()),
+            HEALTH,
+        ),
+        t.health(n.health),
+    ));
+    spans.push(sep());
+    spans.push(winner_span(n, cols.winner, t));
+    spans.push(sep());
+    let (valid, total) = (n.valid_count(), n.candidates.len());
+    let valid_style = if n.health == Health::Unknown {
+        t.dim()
+    } else if total == 0 || valid == total {
+        Default::default()
+    } else if valid == 0 {
+        t.bad()
+    } else {
+        t.health(Health::Degraded)
+    };
+    spans.push(Span::styled(
+        fit_right(&format!("{valid}/{total}"), VALID),
+        valid_style,
+    ));
+    spans.push(sep());
+    let (last_text, last_style) = match n.latency.last() {
+        Some(s) if s.ok => (latency(s.latency), Default::default()),
+        Some(s) => (latency(s.latency), t.bad()),
+        None => ("—".to_owned(), t.dim()),
+    };
+    spans.push(Span::styled(fit_right(&last_text, LAT), last_style));
+    if cols.p95 {
+        spans.push(sep());
+        let p95 = n.latency.p95().map_or("—".to_owned(), latency);
+        spans.push(Span::raw(fit_right(&p95, LAT)));
+    }
+    spans.push(sep());
+    spans.extend(strip(&n.latency, cols.strip, n.probing, t));
+    spans.push(sep());
+    let since = n
+        .health_since
+        .map_or("—".to_owned(), |at| compact(now - at));
+    spans.push(Span::styled(fit_right(&since, SINCE), t.dim()));
+    let line = Line::from(spans);
+    if selected {
+        line.patch_style(t.strong())
+    } else {
+        line
+    }
+}
+
+fn winner_span(n: &NodeView, width: usize, t: Theme) -> Span<'static> {
+    match n.winner.and_then(|i| n.candidates.get(i)) {
+        Some(c) => Span::raw(fit(&login_label(&c.login, c.label.as_deref()), width)),
+        None if n.health == Health::Down => Span::styled(fit("none", width), t.bad()),
+        None => Span::styled(fit("—", width), t.dim()),
+    }
+}
+
+/// The latency strip level of one probe: log scale, `▁` under 1 ms, one step per doubling.
+fn level(d: std::time::Duration) -> char {
+    let ms = d.as_secs_f64() * 1000.0;
+    let step = if ms < 1.0 {
+        0
+    } else {
+        (ms.log2().floor() as usize + 1).min(theme::STRIP_LEVELS.len() - 1)
+    };
+    theme::STRIP_LEVELS[step]
+}
+
+/// The newest probes that fit in `width` columns, newest at the right; a failed chain is `×`; a
+/// probe in flight adds `↻` at the end.
+fn strip(history: &LatencyHistory, width: usize, probing: bool, t: Theme) -> Vec<Span<'static>> {
+    let room = if probing {
+        width.saturating_sub(1)
+    } else {
+        width
+    };
+    let take = history.samples.len().min(room);
+    let mut spans = vec![Span::raw(" ".repeat(room - take))];
+    let mut ok = String::new();
+    for s in history.samples.iter().skip(history.samples.len() - take) {
+        if s.ok {
+            ok.push(level(s.latency));
+        } else {
+            if !ok.is_empty() {
+                spans.push(Span::raw(std::mem::take(&mut ok)));
+            }
+            spans.push(Span::styled(theme::STRIP_FAIL, t.bad()));
+        }
+    }
+    if !ok.is_empty() {
+        spans.push(Span::raw(ok));
+    }
+    if probing && width > 0 {
+        spans.push(Span::styled(theme::PROBING, t.busy()));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn strip_levels_double_per_step() {
+        let l = |us| level(Duration::from_micros(us));
+        assert_eq!(l(500), '▁');
+        assert_eq!(l(1_500), '▂');
+        assert_eq!(l(3_900), '▃');
+        assert_eq!(l(4_100), '▄');
+        assert_eq!(l(40_000), '▇');
+        assert_eq!(l(5_000_000), '█');
+    }
+
+    #[test]
+    fn columns_fit_the_width() {
+        for width in [80usize, 100, 120, 200] {
+            let c = Cols::new(width, 30);
+            let used = MARK
+                + c.name
+                + ROLE
+                + HEALTH
+                + c.winner
+                + VALID
+                + LAT
+                + SINCE
+                + c.strip
+                + if c.p95 { LAT + 8 } else { 7 };
+            assert!(used <= width, "{width}: {c:?} uses {used}");
+            assert!(c.strip >= 6, "{width}: {c:?}");
+        }
+    }
+}

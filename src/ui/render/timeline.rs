@@ -1,0 +1,158 @@
+//! The event timeline: newest first, `HH:MM:SS` in the view's zone, one line per event, coloured by
+//! kind (the symbol and words say the same), scrollable.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::format::{candidate_ref, clock, short_name, truncate};
+use super::pane;
+use crate::engine::event::{Event, EventKind};
+use crate::engine::snapshot::{Health, Snapshot};
+use crate::topology::IslandNo;
+use crate::ui::theme::{self, Theme};
+use crate::ui::view::{Focus, ViewState};
+
+/// Draws the pane.
+pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewState) {
+    let t = view.theme;
+    let total = snapshot.events.len();
+    let scroll = view.timeline_scroll.min(total.saturating_sub(1));
+    let title = if scroll > 0 {
+        format!("events · newest first · {scroll} newer above · {total} in all")
+    } else {
+        format!("events · newest first · {total} in all")
+    };
+    let inner = pane(frame, area, &title, view.focus == Focus::Timeline, t);
+    if total == 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled("  no events yet", t.dim())),
+            inner,
+        );
+        return;
+    }
+    let lines: Vec<Line> = snapshot
+        .events
+        .iter()
+        .rev()
+        .skip(scroll)
+        .take(usize::from(inner.height))
+        .map(|e| event_line(e, view, t, usize::from(inner.width)))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn node(island: IslandNo, name: &str) -> String {
+    format!("{island}/{}", short_name(name))
+}
+
+/// The symbol and text of one event.
+pub fn describe(kind: &EventKind) -> (&'static str, String) {
+    match kind {
+        EventKind::ConfigApplied {
+            generation,
+            islands,
+            nodes,
+            candidates,
+            ..
+        } => (
+            "✓",
+            format!(
+                "config applied: generation {generation} · {islands} islands, {nodes} nodes, \
+                 {candidates} candidates"
+            ),
+        ),
+        EventKind::ConfigFailed { error, .. } => (
+            "✗",
+            format!("config reload failed (last good config kept): {error}"),
+        ),
+        EventKind::NodeAdded { island, node: n } => ("+", format!("{} added", node(*island, n))),
+        EventKind::NodeRemoved { island, node: n } => {
+            ("-", format!("{} removed", node(*island, n)))
+        }
+        EventKind::WinnerChanged {
+            island,
+            node: n,
+            from,
+            to,
+        } => (
+            "⇄",
+            format!(
+                "{} winner {} → {}",
+                node(*island, n),
+                from.as_ref().map_or("none".to_owned(), candidate_ref),
+                to.as_ref().map_or("none".to_owned(), candidate_ref)
+            ),
+        ),
+        EventKind::CandidateChanged {
+            island,
+            node: n,
+            candidate,
+            from,
+            to,
+            error,
+        } => (
+            theme::candidate_symbol(*to),
+            format!(
+                "{} {} {} → {}{}",
+                node(*island, n),
+                candidate_ref(candidate),
+                from.as_str(),
+                to.as_str(),
+                error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(": {}", e.kind))
+            ),
+        ),
+        EventKind::RoleChanged {
+            island,
+            node: n,
+            from,
+            to,
+        } => ("↕", format!("{} role {from} → {to}", node(*island, n))),
+        EventKind::HealthChanged {
+            island,
+            node: n,
+            from,
+            to,
+            cause,
+        } => (
+            theme::health_symbol(*to),
+            format!(
+                "{} health {} → {}{}",
+                node(*island, n),
+                from.as_str(),
+                to.as_str(),
+                cause.as_ref().map_or(String::new(), |c| format!(": {c}"))
+            ),
+        ),
+        EventKind::Warning {
+            island,
+            warning,
+            active,
+            detail,
+        } => {
+            let word = warning.as_str().replace('_', " ");
+            if *active {
+                (theme::WARN, format!("island {island} {word}: {detail}"))
+            } else {
+                (
+                    theme::health_symbol(Health::Ok),
+                    format!("island {island} {word} cleared"),
+                )
+            }
+        }
+    }
+}
+
+fn event_line(e: &Event, view: &ViewState, t: Theme, width: usize) -> Line<'static> {
+    let (symbol, text) = describe(&e.kind);
+    let style = t.event(&e.kind);
+    let time = format!("{} ", clock(e.at, view.tz));
+    let room = width.saturating_sub(time.len());
+    Line::from(vec![
+        Span::styled(time, t.dim()),
+        Span::styled(truncate(&format!("{symbol} {text}"), room), style),
+    ])
+}

@@ -1,0 +1,77 @@
+//! The terminal guard: raw mode and the alternate screen while the dashboard runs, and the
+//! terminal given back on every way out — normal return, error, panic (a hook restores it before
+//! the panic message prints, so the message is readable) and signals (the loop ends on shutdown and
+//! the guard drops).
+
+use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+use crossterm::cursor::{Hide, Show};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+/// True while a guard holds the terminal; the panic hook restores only then.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
+pub struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen, hides the cursor, and makes sure a panic from now
+    /// on restores the terminal first. On failure the terminal is left as it was.
+    pub fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let setup = execute!(io::stdout(), EnterAlternateScreen, Hide)
+            .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
+        match setup {
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Err(e) => {
+                let _ = restore();
+                Err(e)
+            }
+        }
+    }
+
+    /// The terminal to draw on.
+    pub fn terminal(&mut self) -> &mut Terminal<CrosstermBackend<Stdout>> {
+        &mut self.terminal
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = restore();
+    }
+}
+
+/// Leaves the alternate screen, shows the cursor and turns raw mode off. Harmless when the
+/// terminal is already restored, so the panic hook and the guard may both call it.
+pub fn restore() -> io::Result<()> {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return Ok(());
+    }
+    let screen = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    let raw = disable_raw_mode();
+    screen.and(raw)
+}
+
+/// Chains a hook in front of the current one (once per process): restore, then report as usual.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = restore();
+            previous(info);
+        }));
+    });
+}

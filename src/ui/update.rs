@@ -1,0 +1,297 @@
+//! `update`: the one place the view state changes. An [`Action`] comes in; the view changes; a
+//! [`Command`] for the engine may come out. No I/O and no clock here, so it is tested directly.
+
+use super::keymap::Action;
+use super::render::detail;
+use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
+use crate::engine::snapshot::Snapshot;
+use crate::engine::Command;
+
+/// Applies `action` to `view` (with `snapshot` being what is on screen) and returns the work to
+/// ask of the engine, if any. [`Action::Quit`] is the loop's business and changes nothing here.
+pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Option<Command> {
+    match action {
+        Action::Up => scroll(view, snapshot, Step::By(-1)),
+        Action::Down => scroll(view, snapshot, Step::By(1)),
+        Action::PageUp => scroll(view, snapshot, Step::By(-(view.page.max(1) as isize))),
+        Action::PageDown => scroll(view, snapshot, Step::By(view.page.max(1) as isize)),
+        Action::Home => scroll(view, snapshot, Step::First),
+        Action::End => scroll(view, snapshot, Step::Last),
+        Action::FocusDetail => view.focus = Focus::Detail,
+        Action::NextPane => view.focus = view.focus.next(),
+        Action::PrevPane => view.focus = view.focus.prev(),
+        Action::Back => {
+            if view.overlay != Overlay::None {
+                view.overlay = Overlay::None;
+            } else if !view.filter.is_empty() {
+                pin_selection(view, snapshot);
+                view.filter.clear();
+            } else {
+                view.focus = Focus::Nodes;
+            }
+        }
+        Action::Reload => return Some(Command::Reload),
+        Action::ReprobeSelected => return on_selected(view, snapshot, Command::Reprobe),
+        Action::ReprobeAll => return Some(Command::ReprobeAll),
+        Action::AuditSelected => return on_selected(view, snapshot, Command::Audit),
+        Action::AuditAll => return Some(Command::AuditAll),
+        Action::StartFilter => {
+            view.input = Input::Filter;
+            view.focus = Focus::Nodes;
+        }
+        Action::FilterChar(c) => {
+            view.filter.push(c);
+            pin_selection(view, snapshot);
+        }
+        Action::FilterBackspace => {
+            view.filter.pop();
+            pin_selection(view, snapshot);
+        }
+        Action::FilterKeep => view.input = Input::Normal,
+        Action::FilterClear => {
+            pin_selection(view, snapshot);
+            view.filter.clear();
+            view.input = Input::Normal;
+        }
+        Action::TogglePause => {
+            view.paused = !view.paused;
+            if view.paused {
+                view.notify(
+                    "display paused: the engine keeps probing (space resumes)",
+                    NoticeKind::Info,
+                );
+            } else {
+                view.notify("display resumed", NoticeKind::Info);
+            }
+        }
+        Action::ToggleHelp => {
+            view.overlay = match view.overlay {
+                Overlay::None => Overlay::Help,
+                Overlay::Help => Overlay::None,
+            }
+        }
+        Action::Quit => {}
+        Action::Tick => {
+            if let Some(n) = &mut view.notice {
+                n.ticks_left = n.ticks_left.saturating_sub(1);
+                if n.ticks_left == 0 {
+                    view.notice = None;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// What the footer says when a command was handed to the engine.
+pub fn describe(command: &Command) -> String {
+    match command {
+        Command::Reload => "config reload requested".to_owned(),
+        Command::Reprobe(key) => format!("reprobe requested: {key}"),
+        Command::ReprobeAll => "reprobe of every node requested".to_owned(),
+        Command::Audit(key) => format!("audit requested: {key}"),
+        Command::AuditAll => "audit of every node requested".to_owned(),
+    }
+}
+
+enum Step {
+    By(isize),
+    First,
+    Last,
+}
+
+fn target(current: usize, len: usize, step: Step) -> usize {
+    let last = len.saturating_sub(1);
+    match step {
+        Step::By(d) => current.saturating_add_signed(d).min(last),
+        Step::First => 0,
+        Step::Last => last,
+    }
+}
+
+fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
+    match view.focus {
+        Focus::Nodes => {
+            let visible = view.visible_nodes(snapshot);
+            if let Some(at) = view.selected_index(&visible) {
+                let key = &visible[target(at, visible.len(), step)].key;
+                if view.selected.as_ref() != Some(key) {
+                    view.selected = Some(key.clone());
+                    view.detail_scroll = 0;
+                }
+            }
+        }
+        Focus::Detail => {
+            let lines = view.selected_node(snapshot).map_or(0, detail::line_count);
+            let at = target(view.detail_scroll as usize, lines, step);
+            view.detail_scroll = u16::try_from(at).unwrap_or(u16::MAX);
+        }
+        Focus::Timeline => {
+            view.timeline_scroll = target(view.timeline_scroll, snapshot.events.len(), step);
+        }
+    }
+}
+
+/// Makes the effective selection the selection, so the node a filter led to stays selected when
+/// the filter changes or goes.
+fn pin_selection(view: &mut ViewState, snapshot: &Snapshot) {
+    if let Some(node) = view.selected_node(snapshot) {
+        view.selected = Some(node.key.clone());
+    }
+}
+
+fn on_selected(
+    view: &mut ViewState,
+    snapshot: &Snapshot,
+    command: fn(crate::topology::NodeKey) -> Command,
+) -> Option<Command> {
+    match view.selected_node(snapshot) {
+        Some(node) => Some(command(node.key.clone())),
+        None => {
+            view.notify("no node selected", NoticeKind::Warn);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::FixedOffset;
+
+    use super::*;
+    use crate::ui::fixtures;
+    use crate::ui::theme::Theme;
+
+    fn view() -> ViewState {
+        ViewState::new(Theme::COLOR, FixedOffset::east_opt(0).unwrap())
+    }
+
+    fn names(snapshot: &Snapshot) -> Vec<String> {
+        snapshot.nodes().map(|n| n.key.to_string()).collect()
+    }
+
+    #[test]
+    fn selection_moves_within_bounds_and_commands_follow_it() {
+        let s = fixtures::all_ok();
+        let all = names(&s);
+        let mut v = view();
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(s.islands[0].nodes[0].key.clone())),
+            "the first node counts as selected before any move"
+        );
+        update(&mut v, Action::Up, &s);
+        assert_eq!(
+            v.selected.as_ref().map(|k| k.to_string()),
+            Some(all[0].clone())
+        );
+        update(&mut v, Action::Down, &s);
+        update(&mut v, Action::Down, &s);
+        assert_eq!(
+            v.selected.as_ref().map(|k| k.to_string()),
+            Some(all[2].clone())
+        );
+        update(&mut v, Action::End, &s);
+        update(&mut v, Action::Down, &s);
+        assert_eq!(
+            v.selected.as_ref().map(|k| k.to_string()),
+            all.last().cloned()
+        );
+        let last = s.nodes().last().unwrap().key.clone();
+        assert_eq!(
+            update(&mut v, Action::AuditSelected, &s),
+            Some(Command::Audit(last))
+        );
+        update(&mut v, Action::Home, &s);
+        assert_eq!(
+            v.selected.as_ref().map(|k| k.to_string()),
+            Some(all[0].clone())
+        );
+    }
+
+    #[test]
+    fn the_filter_narrows_selection_and_esc_clears_it() {
+        let s = fixtures::all_ok();
+        let mut v = view();
+        update(&mut v, Action::StartFilter, &s);
+        for c in "db-b2".chars() {
+            update(&mut v, Action::FilterChar(c), &s);
+        }
+        update(&mut v, Action::FilterKeep, &s);
+        let visible = v.visible_nodes(&s);
+        assert_eq!(visible.len(), 1);
+        assert_eq!(&*visible[0].key.name, "db-b2");
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(visible[0].key.clone()))
+        );
+        update(&mut v, Action::Back, &s);
+        assert!(v.filter.is_empty());
+        assert_eq!(v.visible_nodes(&s).len(), s.nodes().count());
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(visible[0].key.clone())),
+            "the node the filter led to stays selected"
+        );
+    }
+
+    #[test]
+    fn a_filter_that_hides_everything_selects_nothing() {
+        let s = fixtures::all_ok();
+        let mut v = view();
+        v.filter = "no-such-node".into();
+        assert_eq!(update(&mut v, Action::ReprobeSelected, &s), None);
+        assert_eq!(v.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Warn));
+        assert_eq!(
+            update(&mut v, Action::ReprobeAll, &s),
+            Some(Command::ReprobeAll)
+        );
+    }
+
+    #[test]
+    fn notices_fade_after_a_few_ticks() {
+        let s = fixtures::all_ok();
+        let mut v = view();
+        update(&mut v, Action::TogglePause, &s);
+        assert!(v.paused);
+        for _ in 1..crate::ui::view::NOTICE_TICKS {
+            update(&mut v, Action::Tick, &s);
+            assert!(v.notice.is_some());
+        }
+        update(&mut v, Action::Tick, &s);
+        assert_eq!(v.notice, None);
+    }
+
+    #[test]
+    fn panes_cycle_and_scroll_independently() {
+        let s = fixtures::rotation_in_progress();
+        let mut v = view();
+        update(&mut v, Action::NextPane, &s);
+        assert_eq!(v.focus, Focus::Detail);
+        update(&mut v, Action::Down, &s);
+        assert_eq!(v.detail_scroll, 1);
+        update(&mut v, Action::NextPane, &s);
+        assert_eq!(v.focus, Focus::Timeline);
+        update(&mut v, Action::End, &s);
+        assert_eq!(v.timeline_scroll, s.events.len() - 1);
+        update(&mut v, Action::Down, &s);
+        assert_eq!(v.timeline_scroll, s.events.len() - 1, "stops at the oldest");
+        update(&mut v, Action::PrevPane, &s);
+        update(&mut v, Action::Back, &s);
+        assert_eq!(v.focus, Focus::Nodes);
+        assert_eq!(
+            v.selected, None,
+            "scrolling panes did not move the selection"
+        );
+    }
+
+    #[test]
+    fn describe_names_the_node() {
+        let s = fixtures::all_ok();
+        let key = s.islands[1].nodes[0].key.clone();
+        assert_eq!(
+            describe(&Command::Reprobe(key)),
+            "reprobe requested: 1/db-b1"
+        );
+    }
+}
