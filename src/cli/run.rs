@@ -137,15 +137,14 @@ async fn tui(path: Option<&Path>) -> Result<Exit, Failure> {
     let config = wire::load_config(path).await.map_err(Failure::Config)?;
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
     let running = Running::start(config, Hangup::Stop)?;
-    let ui = wire::run_terminal(
-        running.engine.snapshots.clone(),
-        running.engine.commands.clone(),
+    let ui = crate::ui::run_terminal(
+        &running.engine,
         running.clock.clone(),
         running.shutdown.clone(),
     )
     .await;
     let stopped = running.stop().await;
-    ui.map_err(Failure::Run)?;
+    ui.map_err(|e| Failure::Run(e.into()))?;
     stopped.map(|()| Exit::Ok)
 }
 

@@ -6,12 +6,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, ConfigFeed};
-use crate::engine::{Command, ProbeOutcome, ProbeRequest, Prober, Snapshot};
+use crate::engine::{ProbeOutcome, ProbeRequest, Prober, Snapshot};
 
 /// Resolves the config path (`--config`, ./rotascope.toml, $XDG_CONFIG_HOME/rotascope/config.toml)
 /// and loads it. The error is redacted by the config module and printed as is; exit 3.
@@ -52,19 +51,6 @@ pub(crate) async fn check_once(
     prober: PgProber,
 ) -> Arc<Snapshot> {
     crate::engine::check_once(config, clock, prober).await
-}
-
-/// Runs the TUI until the user quits or `shutdown` is cancelled; restores the terminal.
-pub(crate) async fn run_terminal(
-    snapshots: watch::Receiver<Arc<Snapshot>>,
-    commands: mpsc::Sender<Command>,
-    clock: SharedClock,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    // WIRE: crate::ui::run_terminal(snapshots, commands, clock, shutdown).await
-    // (argument shape as the ui module defines it; it needs these four things)
-    let _ = (snapshots, commands, clock, shutdown);
-    todo!("WIRE: ui::run_terminal")
 }
 
 /// Placeholder prober until `engine::pg::PgProber` is merged.
