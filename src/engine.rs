@@ -15,7 +15,9 @@ use crate::clock::SharedClock;
 use crate::config::ConfigFeed;
 use crate::topology::NodeKey;
 
+pub mod classify;
 pub mod event;
+pub mod pg;
 pub mod probe;
 pub mod snapshot;
 
