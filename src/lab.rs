@@ -40,7 +40,7 @@ mod tls;
 
 pub use bins::PgBins;
 pub use hung::HungServer;
-pub use server::Server;
+pub use server::{candidate_for, Server};
 
 /// The superuser every lab server is created with.
 pub const SUPERUSER: &str = "postgres";

@@ -8,7 +8,7 @@ use rotascope::engine::pg::PgProber;
 use rotascope::engine::probe::{
     ErrorKind, ProbeError, ProbeOutcome, ProbeRequest, ProbeSuccess, Prober, Role,
 };
-use rotascope::lab::{HungServer, Lab, LabError, Server, ServerOptions};
+use rotascope::lab::{candidate_for, HungServer, Lab, LabError, Server, ServerOptions};
 use rotascope::topology::{Candidate, ConnTarget, SslMode};
 
 const PW_APP: &str = "app-Secret-0001";
@@ -243,21 +243,8 @@ async fn a_stopped_server_is_refused_and_comes_back() {
 #[tokio::test]
 async fn a_hung_server_costs_one_probe_timeout() {
     let hung = HungServer::start().await.unwrap();
-    let mut target = tokio_postgres::Config::new();
-    target
-        .host("127.0.0.1")
-        .port(hung.port())
-        .dbname("postgres");
     for ssl in [SslMode::Prefer, SslMode::Disable] {
-        let candidate = Candidate {
-            target: Arc::new(ConnTarget {
-                pg: target.clone(),
-                ssl,
-                sslrootcert: None,
-                display: hung.conn_string("postgres"),
-            }),
-            ..dummy_candidate(PW_APP)
-        };
+        let candidate = with_ssl(&hung.candidate("app", PW_APP, "postgres"), ssl, None);
         let limit = Duration::from_millis(700);
         let started = tokio::time::Instant::now();
         let outcome = PgProber::new()
@@ -280,21 +267,43 @@ async fn a_hung_server_costs_one_probe_timeout() {
 }
 
 #[tokio::test]
+async fn connect_timeout_bounds_a_tcp_connect_that_never_completes() {
+    // A listener with a backlog of 0 that never accepts: the first connection fills the queue,
+    // and the kernel drops the SYNs of the next, whose connect then hangs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(300), connect).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    let candidate = candidate_at("127.0.0.1", addr.port());
+    let started = tokio::time::Instant::now();
+    let outcome = PgProber::new()
+        .probe(ProbeRequest {
+            connect_timeout: Duration::from_millis(400),
+            timeout: Duration::from_secs(20),
+            ..request(candidate)
+        })
+        .await;
+    let elapsed = started.elapsed();
+    let e = failure(outcome, ErrorKind::Timeout);
+    assert!(e.message.contains("connection timed out"), "{}", e.message);
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "not bounded by connect_timeout: {elapsed:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
 async fn an_unknown_host_name_is_a_dns_failure() {
-    let mut target = tokio_postgres::Config::new();
-    target
-        .host("no-such-host.rotascope.invalid")
-        .port(5432)
-        .dbname("postgres");
-    let candidate = Candidate {
-        target: Arc::new(ConnTarget {
-            pg: target,
-            ssl: SslMode::Disable,
-            sslrootcert: None,
-            display: "postgres://no-such-host.rotascope.invalid/postgres".into(),
-        }),
-        ..dummy_candidate(PW_APP)
-    };
+    let candidate = candidate_at("no-such-host.rotascope.invalid", 5432);
     let e = failure(probe(candidate).await, ErrorKind::Dns);
     assert!(e.message.contains("lookup"), "{}", e.message);
 }
@@ -421,26 +430,15 @@ async fn require_against_a_server_without_tls_is_a_tls_failure() {
     success(probe(with_ssl(&plain, SslMode::Prefer, None)).await);
 }
 
-/// A candidate whose target is replaced by the caller.
-fn dummy_candidate(password: &str) -> Candidate {
+/// A candidate for `app` at `host:port` (database `postgres`, no TLS).
+fn candidate_at(host: &str, port: u16) -> Candidate {
     let mut pg = tokio_postgres::Config::new();
-    pg.host("127.0.0.1");
+    pg.host(host).port(port).dbname("postgres");
     let target = ConnTarget {
         pg,
         ssl: SslMode::Disable,
         sslrootcert: None,
-        display: "dummy".into(),
+        display: format!("postgres://{host}:{port}/postgres"),
     };
-    let password = rotascope::secret::Password::new(password);
-    Candidate {
-        id: rotascope::topology::CandidateId {
-            node: "dummy".into(),
-            login: "app".into(),
-            fingerprint: password.fingerprint(),
-        },
-        target: Arc::new(target),
-        login: "app".into(),
-        password,
-        label: None,
-    }
+    candidate_for(target, "app", PW_APP)
 }

@@ -71,7 +71,8 @@ pub fn classify_io(err: &io::Error) -> Option<ErrorKind> {
         return Some(ErrorKind::Dns);
     }
     match err.kind() {
-        io::ErrorKind::ConnectionRefused => Some(ErrorKind::Refused),
+        // A unix socket that is not there: nothing listens, like a refused TCP connect.
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => Some(ErrorKind::Refused),
         io::ErrorKind::TimedOut => Some(ErrorKind::Timeout),
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset

@@ -101,7 +101,24 @@ impl Server {
         )
         .await;
         let _ = std::fs::remove_file(&pwfile);
-        result.map(|_| ())
+        match result {
+            Err(LabError::Command {
+                what,
+                status,
+                mut output,
+            }) if self.lab.run_as.is_some() && output.contains("Permission denied") => {
+                output.push_str(
+                    "\n(the servers run as the postgres user, which must be able to enter every \
+                     directory above the lab directory: choose one under /tmp, for example)",
+                );
+                Err(LabError::Command {
+                    what,
+                    status,
+                    output,
+                })
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     fn write_config(&self, options: &ServerOptions) -> Result<(), LabError> {
@@ -589,8 +606,9 @@ impl Drop for Server {
     }
 }
 
-/// A candidate for `target`, named by its display string.
-pub(crate) fn candidate_for(target: ConnTarget, login: &str, password: &str) -> Candidate {
+/// A candidate for `target` logging in as `login` with `password`; its node name is the
+/// target's display string.
+pub fn candidate_for(target: ConnTarget, login: &str, password: &str) -> Candidate {
     let password = Password::new(password);
     Candidate {
         id: CandidateId {
