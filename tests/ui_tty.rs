@@ -47,10 +47,12 @@ fn handle() -> (
 ) {
     let (publish, snapshots) = watch::channel(Arc::new(fixtures::loading()));
     let (commands, received) = mpsc::channel(COMMAND_QUEUE);
+    let (feed, feed_from_start) = broadcast::channel(1);
     let engine = EngineHandle {
         snapshots,
         commands,
-        feed: broadcast::channel(1).0,
+        feed,
+        feed_from_start,
         task: tokio::spawn(async {}),
     };
     (engine, publish, received)

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, ConfigFeed};
-use crate::engine::{ProbeOutcome, ProbeRequest, Prober, Snapshot};
+use crate::engine::Snapshot;
 
 /// Resolves the config path (`--config`, ./rotascope.toml, $XDG_CONFIG_HOME/rotascope/config.toml)
 /// and loads it. The error is redacted by the config module and printed as is; exit 3.
@@ -35,13 +35,11 @@ pub(crate) fn spawn_reload(
 }
 
 /// The prober `check`, `watch` and the TUI use.
-// WIRE: pub(crate) type PgProber = crate::engine::pg::PgProber; (and delete `Unwired`)
-pub(crate) type PgProber = Unwired;
+pub(crate) type PgProber = crate::engine::pg::PgProber;
 
 /// Builds the PostgreSQL prober.
 pub(crate) fn pg_prober() -> PgProber {
-    // WIRE: crate::engine::pg::PgProber::new()
-    Unwired
+    crate::engine::pg::PgProber::new()
 }
 
 /// One pass over the cluster (chain probe + audit of every node) and its snapshot.
@@ -51,16 +49,4 @@ pub(crate) async fn check_once(
     prober: PgProber,
 ) -> Arc<Snapshot> {
     crate::engine::check_once(config, clock, prober).await
-}
-
-/// Placeholder prober until `engine::pg::PgProber` is merged.
-// WIRE: delete with the `PgProber` alias above.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Unwired;
-
-impl Prober for Unwired {
-    async fn probe(&self, request: ProbeRequest) -> ProbeOutcome {
-        let _ = request;
-        todo!("WIRE: engine::pg::PgProber")
-    }
 }

@@ -1,0 +1,269 @@
+//! Turning a failed probe into a [`ProbeError`]: a stable kind, the SQLSTATE, a short message.
+//!
+//! tokio-postgres errors print only "db error" or a vague phrase; the facts sit in the SQLSTATE
+//! ([`tokio_postgres::Error::as_db_error`]) or in an `io::Error` somewhere down the cause chain,
+//! and a rustls failure hides *inside* that `io::Error` (reach it with `get_ref()`: `source()`
+//! skips it). Messages are cut to one short line and every password of the candidate is masked,
+//! since a server may echo what it was sent.
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use super::probe::{ErrorKind, ProbeError};
+use crate::secret::{redact_all, Password};
+
+/// The longest message kept, in characters.
+const MAX_MESSAGE: usize = 200;
+
+/// Classifies a tokio-postgres error; `secrets` are masked out of the message.
+pub fn classify(err: &tokio_postgres::Error, secrets: &[&Password]) -> ProbeError {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code().code();
+        return ProbeError {
+            kind: classify_db(code, db.message()),
+            sqlstate: Some(code.to_owned()),
+            message: one_line(db.message(), secrets),
+        };
+    }
+    let top = err.to_string();
+    let io = io_cause(err);
+    let kind = io
+        .and_then(classify_io)
+        .unwrap_or_else(|| classify_client(&top));
+    ProbeError {
+        kind,
+        sqlstate: None,
+        message: one_line(&chain_text(err), secrets),
+    }
+}
+
+/// The kind for a server error: SQLSTATE `code` with its `message`.
+///
+/// The per-role and per-server connection limits share 53300; only the message tells them apart
+/// ("too many connections for role ..."), and only the per-role one is worth the next candidate.
+pub fn classify_db(code: &str, message: &str) -> ErrorKind {
+    match code {
+        "28000" if message.contains("not permitted to log in") => ErrorKind::LoginNotPermitted,
+        c if c.starts_with("28") => ErrorKind::AuthFailed,
+        "53300" if message.contains("for role") => ErrorKind::RoleConnLimit,
+        "53300" => ErrorKind::TooManyConnections,
+        "3D000" => ErrorKind::DbMissing,
+        "57P01" | "57P02" => ErrorKind::ShuttingDown,
+        "57P03" => ErrorKind::StartingUp,
+        "08P01" => ErrorKind::Protocol,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// The kind for an I/O failure, when it says something definite.
+pub fn classify_io(err: &io::Error) -> Option<ErrorKind> {
+    if err
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    {
+        return Some(ErrorKind::Tls);
+    }
+    let text = err.to_string();
+    // getaddrinfo failures come out as an uncategorised kind; only the text is stable.
+    if text.contains("failed to lookup address") || text.contains("could not resolve any addresses")
+    {
+        return Some(ErrorKind::Dns);
+    }
+    match err.kind() {
+        // A unix socket that is not there: nothing listens, like a refused TCP connect.
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => Some(ErrorKind::Refused),
+        io::ErrorKind::TimedOut => Some(ErrorKind::Timeout),
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => Some(ErrorKind::Protocol),
+        _ => None,
+    }
+}
+
+/// The kind for a client-side error without a telling cause, from tokio-postgres' own phrase
+/// (its error kinds are private; the phrases are what it exposes).
+pub fn classify_client(top: &str) -> ErrorKind {
+    match top {
+        "error performing TLS handshake" => ErrorKind::Tls,
+        "unexpected message from server" | "error parsing response from server" => {
+            ErrorKind::Protocol
+        }
+        // The server hung up without a word (no ErrorResponse): not how PostgreSQL behaves.
+        "connection closed" => ErrorKind::Protocol,
+        // Asked for a password it cannot use, or a SCRAM exchange that does not verify.
+        "authentication error" => ErrorKind::AuthFailed,
+        "timeout waiting for server" => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// The error for a probe that ran out of time.
+pub fn timeout_error(limit: Duration) -> ProbeError {
+    ProbeError {
+        kind: ErrorKind::Timeout,
+        sqlstate: None,
+        message: format!(
+            "no complete answer within {}",
+            humantime::format_duration(limit)
+        ),
+    }
+}
+
+/// A short single line of `text` with every secret masked.
+pub fn one_line(text: &str, secrets: &[&Password]) -> String {
+    let masked = redact_all(text, secrets.iter().copied());
+    let flat: String = masked.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= MAX_MESSAGE {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(MAX_MESSAGE - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The first `io::Error` in the cause chain.
+fn io_cause(err: &tokio_postgres::Error) -> Option<&io::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// "top: cause: cause", without repeating a part that equals the previous one.
+fn chain_text(err: &tokio_postgres::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_map_by_sqlstate_and_message() {
+        let cases = [
+            (
+                "28P01",
+                "password authentication failed for user \"app\"",
+                ErrorKind::AuthFailed,
+            ),
+            (
+                "28000",
+                "role \"app\" is not permitted to log in",
+                ErrorKind::LoginNotPermitted,
+            ),
+            (
+                "28000",
+                "no pg_hba.conf entry for host \"127.0.0.1\"",
+                ErrorKind::AuthFailed,
+            ),
+            (
+                "53300",
+                "too many connections for role \"app\"",
+                ErrorKind::RoleConnLimit,
+            ),
+            (
+                "53300",
+                "sorry, too many clients already",
+                ErrorKind::TooManyConnections,
+            ),
+            (
+                "53300",
+                "remaining connection slots are reserved for non-replication superuser connections",
+                ErrorKind::TooManyConnections,
+            ),
+            (
+                "3D000",
+                "database \"nope\" does not exist",
+                ErrorKind::DbMissing,
+            ),
+            (
+                "57P01",
+                "terminating connection due to administrator command",
+                ErrorKind::ShuttingDown,
+            ),
+            ("57P02", "crash shutdown", ErrorKind::ShuttingDown),
+            (
+                "57P03",
+                "the database system is starting up",
+                ErrorKind::StartingUp,
+            ),
+            ("08P01", "invalid startup packet", ErrorKind::Protocol),
+            ("XX000", "internal error", ErrorKind::Other),
+        ];
+        for (code, message, kind) in cases {
+            assert_eq!(classify_db(code, message), kind, "{code} {message}");
+        }
+    }
+
+    #[test]
+    fn io_errors_map_by_kind_text_and_hidden_rustls_error() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify_io(&refused), Some(ErrorKind::Refused));
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
+        assert_eq!(classify_io(&timed_out), Some(ErrorKind::Timeout));
+        let dns =
+            io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(classify_io(&dns), Some(ErrorKind::Dns));
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(classify_io(&eof), Some(ErrorKind::Protocol));
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(classify_io(&tls), Some(ErrorKind::Tls));
+        assert_eq!(classify_io(&io::Error::other("odd")), None);
+    }
+
+    #[test]
+    fn client_phrases_map_to_kinds() {
+        assert_eq!(
+            classify_client("error performing TLS handshake"),
+            ErrorKind::Tls
+        );
+        assert_eq!(
+            classify_client("unexpected message from server"),
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            classify_client("authentication error"),
+            ErrorKind::AuthFailed
+        );
+        assert_eq!(classify_client("invalid configuration"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn messages_are_one_short_masked_line() {
+        let pw = Password::new("s3cret-pw");
+        let text = "FATAL: bad\nDETAIL: you sent s3cret-pw\tagain";
+        assert_eq!(
+            one_line(text, &[&pw]),
+            "FATAL: bad DETAIL: you sent [redacted] again"
+        );
+        let long = "x".repeat(500);
+        let cut = one_line(&long, &[]);
+        assert_eq!(cut.chars().count(), MAX_MESSAGE);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn a_timeout_names_the_limit() {
+        let e = timeout_error(Duration::from_millis(1500));
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert_eq!(e.message, "no complete answer within 1s 500ms");
+    }
+}
