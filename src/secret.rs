@@ -58,9 +58,11 @@ impl fmt::Display for Password {
     }
 }
 
-/// A short keyed hash of a password: 8 hex digits, unique within a run for practical purposes.
+/// A keyed hash of a password. Identity uses 128 bits, so two passwords never collide in
+/// practice; people and scripts see the first 8 hex digits, which is plenty to tell candidates
+/// apart on a screen.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Fingerprint(u32);
+pub struct Fingerprint(u128);
 
 impl Fingerprint {
     /// Fingerprints `password` under this process's random key.
@@ -76,15 +78,15 @@ impl Fingerprint {
         let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
         mac.update(password.as_bytes());
         let digest = mac.finalize().into_bytes();
-        Fingerprint(u32::from_be_bytes([
-            digest[0], digest[1], digest[2], digest[3],
-        ]))
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&digest[..16]);
+        Fingerprint(u128::from_be_bytes(head))
     }
 }
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:08x}", self.0)
+        write!(f, "{:08x}", self.0 >> 96)
     }
 }
 

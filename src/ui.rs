@@ -18,7 +18,7 @@ pub mod view;
 
 pub use keymap::Action;
 pub use render::render;
-pub use run::{run, run_terminal, Options, UiError};
+pub use run::{ensure_terminal, run, run_terminal, Options, UiError};
 pub use theme::Theme;
 pub use update::update;
 pub use view::ViewState;

@@ -207,7 +207,7 @@ pub fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
 
 /// A duration in milliseconds, rounded to microseconds.
 pub fn duration_ms(d: Duration) -> f64 {
-    (d.as_micros() as f64 / 1000.0 * 1000.0).round() / 1000.0
+    d.as_micros() as f64 / 1000.0
 }
 
 #[cfg(test)]

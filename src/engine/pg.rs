@@ -54,10 +54,12 @@ impl PgProber {
             Ok(sql) => sql,
             Err(message) => return fail(plain_error(ErrorKind::Other, &message, &secrets)),
         };
-        let (ssl_mode, connector) = match self.tls.connector(&candidate.target) {
-            Ok(c) => c,
-            Err(message) => return fail(plain_error(ErrorKind::Tls, &message, &secrets)),
-        };
+        let (ssl_mode, connector) =
+            match tokio::time::timeout_at(deadline, self.tls.connector(&candidate.target)).await {
+                Err(_) => return fail(timeout_error(request.timeout)),
+                Ok(Err(message)) => return fail(plain_error(ErrorKind::Tls, &message, &secrets)),
+                Ok(Ok(c)) => c,
+            };
         let mut config = candidate.target.pg.clone();
         config
             .user(&candidate.login)

@@ -46,6 +46,9 @@ pub enum UiError {
     /// Drawing failed.
     #[error("drawing failed: {0}")]
     Draw(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A panic elsewhere (the engine) took the terminal back; the message was printed above.
+    #[error("the engine crashed (see the panic message above); the dashboard stopped")]
+    Crashed,
 }
 
 /// Display settings and pacing of the loop.
@@ -137,6 +140,9 @@ where
             },
             changed = snapshots.changed(), if engine_alive => {
                 if changed.is_err() {
+                    if crate::ui::terminal::panicked() {
+                        return Err(UiError::Crashed);
+                    }
                     engine_alive = false;
                     view.notify("the engine stopped; showing its last snapshot", NoticeKind::Warn);
                 }
@@ -183,21 +189,29 @@ fn send(commands: &mpsc::Sender<Command>, command: Command, view: &mut ViewState
     }
 }
 
+/// Fails with [`UiError::NotATerminal`] when stdout is not a terminal, so that a command can
+/// refuse before it starts probing anything.
+pub fn ensure_terminal() -> Result<(), UiError> {
+    if io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(UiError::NotATerminal)
+    }
+}
+
 /// Runs the dashboard on the real terminal for a running engine.
 ///
 /// Refuses when stdout is not a terminal ([`UiError::NotATerminal`] points to `check` and
-/// `watch`). SIGTERM and SIGINT cancel `shutdown` (they mean "stop everything"), which ends the
-/// loop; the terminal is restored on every way out, a panic included.
+/// `watch`; callers should ask [`ensure_terminal`] before starting the engine). Cancelling
+/// `shutdown` (the CLI does on SIGTERM, SIGINT and SIGHUP) ends the loop; the terminal is restored
+/// on every way out, a panic included.
 pub async fn run_terminal(
     engine: &EngineHandle,
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<(), UiError> {
-    if !io::stdout().is_terminal() {
-        return Err(UiError::NotATerminal);
-    }
+    ensure_terminal()?;
     let options = Options::from_env(clock.now());
-    let signals = tokio::spawn(cancel_on_signals(shutdown.clone()));
     let result = match TerminalGuard::enter() {
         Ok(mut guard) => {
             let result = run(
@@ -215,31 +229,5 @@ pub async fn run_terminal(
         }
         Err(e) => Err(UiError::Terminal(e)),
     };
-    signals.abort();
     result
-}
-
-/// Cancels `shutdown` on SIGTERM or SIGINT. In raw mode Ctrl-C is a key, so SIGINT only comes
-/// from outside (`kill -INT`).
-async fn cancel_on_signals(shutdown: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            () = shutdown.cancelled() => return,
-        }
-        shutdown.cancel();
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = shutdown;
-    }
 }

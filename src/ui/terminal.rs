@@ -17,6 +17,8 @@ use ratatui::Terminal;
 
 /// True while a guard holds the terminal; the panic hook restores only then.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Set by the panic hook: some thread panicked while the terminal was held.
+static PANICKED: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
 /// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
@@ -70,8 +72,17 @@ fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if ACTIVE.load(Ordering::SeqCst) {
+                PANICKED.store(true, Ordering::SeqCst);
+            }
             let _ = restore();
             previous(info);
         }));
     });
+}
+
+/// True once a panic (on any thread: the engine's too) took the terminal back from a guard. The
+/// dashboard must then stop drawing: the screen is no longer ours.
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
 }

@@ -55,8 +55,12 @@ impl TlsSetup {
     }
 
     /// tokio-postgres' own mode and the connector for `target`, or why TLS cannot be set up
-    /// (an unreadable `sslrootcert`, for one).
-    pub fn connector(&self, target: &ConnTarget) -> Result<(PgSslMode, MakeRustlsConnect), String> {
+    /// (an unreadable `sslrootcert`, for one). The CA file is read asynchronously, so the caller's
+    /// deadline covers a stuck file system too.
+    pub async fn connector(
+        &self,
+        target: &ConnTarget,
+    ) -> Result<(PgSslMode, MakeRustlsConnect), String> {
         let checked = |verifier: Arc<dyn ServerCertVerifier>| {
             MakeRustlsConnect::new(client_config(&self.provider, verifier))
         };
@@ -65,20 +69,23 @@ impl TlsSetup {
             SslMode::Prefer => (PgSslMode::Prefer, self.unchecked.clone()),
             SslMode::Require => (PgSslMode::Require, self.unchecked.clone()),
             SslMode::VerifyCa => {
-                let chain = self.chain_verifier(target.sslrootcert.as_deref())?;
+                let chain = self.chain_verifier(target.sslrootcert.as_deref()).await?;
                 (PgSslMode::Require, checked(Arc::new(IgnoreHostName(chain))))
             }
             SslMode::VerifyFull => {
-                let chain = self.chain_verifier(target.sslrootcert.as_deref())?;
+                let chain = self.chain_verifier(target.sslrootcert.as_deref()).await?;
                 (PgSslMode::Require, checked(chain))
             }
         })
     }
 
-    fn chain_verifier(&self, rootcert: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, String> {
+    async fn chain_verifier(
+        &self,
+        rootcert: Option<&Path>,
+    ) -> Result<Arc<WebPkiServerVerifier>, String> {
         match rootcert {
             Some(path) => {
-                let roots = load_roots(path)?;
+                let roots = load_roots(path).await?;
                 verifier(roots, &self.provider)
             }
             None => self
@@ -128,8 +135,9 @@ fn verifier(
 }
 
 /// The CA certificates of a PEM file.
-fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let pem = std::fs::read(path)
+async fn load_roots(path: &Path) -> Result<RootCertStore, String> {
+    let pem = tokio::fs::read(path)
+        .await
         .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
     let mut roots = RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
@@ -264,22 +272,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn modes_map_to_tokio_postgres_modes() {
+    #[tokio::test]
+    async fn modes_map_to_tokio_postgres_modes() {
         let setup = TlsSetup::new();
-        let mode = |ssl| setup.connector(&target(ssl, None)).unwrap().0;
-        assert_eq!(mode(SslMode::Disable), PgSslMode::Disable);
-        assert_eq!(mode(SslMode::Prefer), PgSslMode::Prefer);
-        assert_eq!(mode(SslMode::Require), PgSslMode::Require);
-        assert_eq!(mode(SslMode::VerifyCa), PgSslMode::Require);
-        assert_eq!(mode(SslMode::VerifyFull), PgSslMode::Require);
+        for (ssl, expected) in [
+            (SslMode::Disable, PgSslMode::Disable),
+            (SslMode::Prefer, PgSslMode::Prefer),
+            (SslMode::Require, PgSslMode::Require),
+            (SslMode::VerifyCa, PgSslMode::Require),
+            (SslMode::VerifyFull, PgSslMode::Require),
+        ] {
+            let mode = setup.connector(&target(ssl, None)).await.unwrap().0;
+            assert_eq!(mode, expected, "{ssl:?}");
+        }
     }
 
-    #[test]
-    fn an_unreadable_or_empty_rootcert_is_an_error() {
+    #[tokio::test]
+    async fn an_unreadable_or_empty_rootcert_is_an_error() {
         let setup = TlsSetup::new();
         let err = setup
             .connector(&target(SslMode::VerifyFull, Some("/nonexistent/ca.crt")))
+            .await
             .err()
             .unwrap();
         assert!(err.contains("/nonexistent/ca.crt"), "{err}");
@@ -288,6 +301,7 @@ mod tests {
         std::fs::write(&empty, "no pem here").unwrap();
         let err = setup
             .connector(&target(SslMode::VerifyCa, empty.to_str()))
+            .await
             .err()
             .unwrap();
         std::fs::remove_file(&empty).unwrap();
