@@ -136,7 +136,7 @@ fn io_cause(err: &tokio_postgres::Error) -> Option<&io::Error> {
 }
 
 /// "top: cause: cause", without repeating a part that equals the previous one.
-fn chain_text(err: &tokio_postgres::Error) -> String {
+pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut cur: Option<&(dyn StdError + 'static)> = err.source();
     while let Some(e) = cur {

@@ -17,7 +17,7 @@ use super::probe::{
     Prober,
 };
 
-mod query;
+pub(crate) mod query;
 mod tls;
 
 pub use query::shard_regex;

@@ -5,13 +5,7 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Quotes an SQL string literal: `it's` → `'it''s'`.
-///
-/// Uses the `E''` form with backslashes doubled, so the result is the same whatever the server's
-/// `standard_conforming_strings` says.
-pub fn literal(value: &str) -> String {
-    format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-}
+pub(crate) use crate::engine::pg::query::sql_literal as literal;
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for URL user info and paths).
 pub fn url_encode(value: &str) -> String {

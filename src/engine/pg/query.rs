@@ -92,8 +92,9 @@ pub fn shard_regex(pattern: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// An SQL string literal that means the same whatever `standard_conforming_strings` says.
-fn sql_literal(value: &str) -> String {
+/// An SQL string literal that means the same whatever `standard_conforming_strings` says:
+/// the `E''` form with backslashes doubled (`it's` → `E'it''s'`). The lab quotes with it too.
+pub(crate) fn sql_literal(value: &str) -> String {
     format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 

@@ -127,7 +127,7 @@ impl Server {
     fn sql_err(&self, what: String, e: &tokio_postgres::Error, secrets: &[&Password]) -> LabError {
         let (code, message) = match e.as_db_error() {
             Some(db) => (Some(db.code().code().to_owned()), db.message().to_owned()),
-            None => (None, error_chain(e)),
+            None => (None, crate::engine::classify::chain_text(e)),
         };
         let all = secrets
             .iter()
@@ -139,16 +139,4 @@ impl Server {
             message: redact_all(&message, all),
         }
     }
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        cur = s.source();
-    }
-    text
 }
