@@ -361,6 +361,12 @@ async fn tls_verify_full_needs_the_lab_ca() {
     let pg = lab_server(ServerOptions::default().tls(true)).await;
     pg.create_role("app_a", A).await.expect("app_a");
     let ca = pg.lab.ca_cert_path();
+    // A server of the same lab that serves no TLS at all.
+    let plain = pg
+        .lab
+        .start_server(ServerOptions::default())
+        .await
+        .expect("plain server");
     assert!(
         ca.is_file(),
         "the lab CA is written when a TLS server starts"
@@ -370,7 +376,7 @@ async fn tls_verify_full_needs_the_lab_ca() {
         pg.port()
     );
     let text = format!(
-        "{}{}{}",
+        "{}{}{}{}",
         Settings::default().toml(),
         island(
             0,
@@ -379,6 +385,16 @@ async fn tls_verify_full_needs_the_lab_ca() {
             &[("app_a", A)]
         ),
         island(1, "public-roots", &base, &[("app_a", A)]),
+        island(
+            2,
+            "plain-server",
+            &format!(
+                "postgres://127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={}",
+                plain.port(),
+                ca.display()
+            ),
+            &[("app_a", A)]
+        ),
     );
     let file = ConfigFile::new(&text);
     let mut run = Running::start(&file).await;
@@ -400,6 +416,13 @@ async fn tls_verify_full_needs_the_lab_ca() {
         e.message.to_lowercase().contains("certificate"),
         "{}",
         e.message
+    );
+    let plain = node(&s, "plain-server");
+    let e = plain.candidates[0].error.as_ref().expect("tls error");
+    assert_eq!(
+        (e.kind, e.sqlstate.as_deref()),
+        (ErrorKind::Tls, None),
+        "{e:?}"
     );
     // The feed says the same.
     run.feed

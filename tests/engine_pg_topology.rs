@@ -28,7 +28,8 @@ fn is_warning(e: &EventKind, kind: WarningKind, on: bool) -> bool {
 
 /// Given a master and its streaming replica, when the master stops, the island warns
 /// `no_master`; when the replica is promoted, it reports `role_changed` replica→master and the
-/// warning is cleared.
+/// warning is cleared. When the old master then comes back unfenced, the island warns
+/// `split_brain` until it is stopped again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_promotes_the_replica_and_clears_no_master() {
     let primary = lab_server(ServerOptions::default()).await;
@@ -56,7 +57,10 @@ async fn failover_promotes_the_replica_and_clears_no_master() {
         s.islands[0].warnings
     );
     let lag = node(&s, &r).replication.expect("replica WAL positions");
-    assert!(lag.wal.replay.is_some(), "{lag:?}");
+    assert!(
+        lag.wal.replay.is_some() && lag.lag_bytes.is_some(),
+        "{lag:?}"
+    );
 
     let stopped = run.feed.mark();
     primary.stop().await.expect("stop the master");
@@ -107,6 +111,35 @@ async fn failover_promotes_the_replica_and_clears_no_master() {
         })
         .await;
     assert_eq!(node(&s, &r).health, Health::Ok);
+
+    // The old master comes back on its own, still a master: two masters, split brain.
+    let restarted = run.feed.mark();
+    primary.start().await.expect("restart the old master");
+    let split = run
+        .feed
+        .find_event(restarted, "split_brain raised", |e| {
+            is_warning(e, WarningKind::SplitBrain, true)
+        })
+        .await;
+    if let EventKind::Warning { detail, .. } = run.feed.events(split..split + 1)[0] {
+        assert!(detail.contains(&*p) && detail.contains(&*r), "{detail}");
+    }
+    let s = run
+        .wait("split_brain on screen", |s| {
+            s.islands[0]
+                .warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::SplitBrain)
+        })
+        .await;
+    assert_eq!(s.verdict(), rotascope::engine::snapshot::Verdict::Down);
+    // Fenced again: one master left, the warning clears.
+    primary.stop().await.expect("stop the old master");
+    run.feed
+        .find_event(split, "split_brain cleared", |e| {
+            is_warning(e, WarningKind::SplitBrain, false)
+        })
+        .await;
     run.assert_no_leak(&ALL);
 }
 

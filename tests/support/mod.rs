@@ -194,12 +194,16 @@ impl Running {
             .expect("the engine takes commands");
     }
 
-    /// Scans the latest snapshot (its `Debug` form) and every feed item seen so far (`Debug` and
-    /// JSON) for `secrets`.
+    /// Scans the latest snapshot (its `Debug` form, the `check` JSON and table made of it) and
+    /// every feed item seen so far (`Debug` and JSON) for `secrets`.
     pub fn assert_no_leak(&mut self, secrets: &[&str]) {
         self.feed.drain();
         let snapshot = self.snapshot();
         assert_no_secret("snapshot", &format!("{snapshot:?}"), secrets);
+        let mut out = Vec::new();
+        rotascope::report::write_check_json(&mut out, &snapshot).expect("check JSON");
+        rotascope::report::write_check_table(&mut out, &snapshot).expect("check table");
+        assert_no_secret("check report", &String::from_utf8_lossy(&out), secrets);
         for item in self.feed.items() {
             let json = match item {
                 Feed::Event(e) => serde_json::to_string(e),
