@@ -4,6 +4,12 @@
 //! `password_env`, `password_file`, `secrets_file`, `secrets_command`) are read by [`load`] into
 //! one [`Config`]; [`reload`] re-reads them on an interval, on file change and on demand, and
 //! publishes each result as a [`ConfigState`] on a `tokio::sync::watch` channel.
+//!
+//! Two deliberate deviations from libpq in connection strings: a URL's credentials run to its
+//! last `@` (an unencoded `/`, `?`, `:` or `@` in a password stays in the password, never in a
+//! node name), and a string without `dbname` connects to the database `postgres` rather than to
+//! one named like the login (with several logins per node, libpq's default would make each ask
+//! for a different database).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -611,13 +611,13 @@ topology: 2 islands, 2 nodes, 3 candidates
 island 0: 1 node
   node postgres://u@host-a/db
     address postgres://u@host-a/db (sslmode prefer)
-    1. login app  fingerprint {a}  label current
+    #0 login app  fingerprint {a}  label current
 
 island 4: 1 node
   node n4
     address postgres://h4/db (sslmode prefer)
-    1. login other  fingerprint {b}
-    2. login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable (sslmode disable)
+    #0 login other  fingerprint {b}
+    #1 login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable (sslmode disable)
 ",
         path = cfg.path.display(),
         a = fp(0, 0, 0),
@@ -987,4 +987,396 @@ async fn secrets_without_compact_islands_are_an_error() {
         &["`secrets`", "compact `islands` form"],
         &["lonely-secret"],
     );
+}
+
+// ---------------------------------------------------------------- review fixes
+
+/// Passwords with characters that end a URL's host part (`/`, `?`), an extra `@` or `:`, or
+/// percent-encoded: (as written in the URL, the password it means).
+const NASTY_URL_PASSWORDS: &[(&str, &str)] = &[
+    ("a/b@c-secret1", "a/b@c-secret1"),
+    ("p?ss-secret2", "p?ss-secret2"),
+    ("x@y-secret3", "x@y-secret3"),
+    ("a%2Fb%3Fc-secret4", "a/b?c-secret4"),
+    ("a:b-secret5", "a:b-secret5"),
+    ("2024/Spring!", "2024/Spring!"),
+];
+
+/// The same for key=value strings: (as written inside `password='...'` in TOML, the password).
+const NASTY_KV_PASSWORDS: &[(&str, &str)] = &[
+    ("a/b@c-secret1", "a/b@c-secret1"),
+    ("p?ss-secret2", "p?ss-secret2"),
+    ("x@y-secret3", "x@y-secret3"),
+    ("a:b-secret5", "a:b-secret5"),
+    ("it\\\\'s secret", "it's secret"),
+];
+
+/// Neither form of the password is anywhere in `text`.
+fn no_leak(text: &str, written: &str, password: &str) {
+    assert!(!text.contains(written), "leaks {written:?}: {text}");
+    assert!(!text.contains(password), "leaks {password:?}: {text}");
+}
+
+/// Loads `config`; every error it gives must be free of the password.
+async fn load_err_without(config: &str, written: &str, password: &str, must: &[&str]) {
+    let e = Case::new(config).err().await;
+    check(&e, must, &[written, password]);
+}
+
+#[tokio::test]
+async fn nasty_url_passwords_never_show_in_names_describe_debug_or_errors() {
+    for &(written, password) in NASTY_URL_PASSWORDS {
+        let url = format!("postgres://app:{written}@db/app");
+        // The URL's own credentials are the one candidate: proves the split is right.
+        let cfg = Case::new(&format!("islands = [[\"{url}\"]]\n")).ok().await;
+        assert_eq!(
+            node_names(&cfg),
+            vec![(0, "postgres://app@db/app".to_owned())],
+            "{url}"
+        );
+        assert_eq!(
+            creds(&cfg, 0, "postgres://app@db/app"),
+            vec![cred("app", password, None)]
+        );
+        let target = &cfg.topology.nodes().next().expect("node").candidates[0].target;
+        assert_eq!(target.pg.get_password(), None);
+        assert_eq!(target.pg.get_user(), None);
+        assert_eq!(target.pg.get_dbname(), Some("app"));
+        no_leak(&target.display, written, password);
+        no_leak(&describe(&cfg), written, password);
+        no_leak(&format!("{cfg:?}"), written, password);
+
+        // Explicit form, default name.
+        let cfg = Case::new(&format!(
+            "[[island]]\nno = 0\n[[island.node]]\nurl = \"{url}\"\n"
+        ))
+        .ok()
+        .await;
+        assert_eq!(
+            node_names(&cfg),
+            vec![(0, "postgres://app@db/app".to_owned())]
+        );
+        no_leak(&describe(&cfg), written, password);
+
+        // Errors that show the node name or parse the string.
+        load_err_without(
+            &format!("islands = [[\"{url}\"], [\"{url}\"]]\n"),
+            written,
+            password,
+            &["`islands[1][0]`", "postgres://app@db/app"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"postgres://:{written}@db/app\"]]\n"),
+            written,
+            password,
+            &["`islands[0][0]`", "no login"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{url}?sslmode=bogus\"]]\n"),
+            written,
+            password,
+            &["bad sslmode"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{url}?bogus=1\"]]\n"),
+            written,
+            password,
+            &["bad connection string", "bogus"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{url}\"]\n"),
+            written,
+            password,
+            &["TOML syntax error"],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn nasty_key_value_passwords_never_show_in_names_describe_debug_or_errors() {
+    for &(written, password) in NASTY_KV_PASSWORDS {
+        let kv = format!("host=db dbname=app user=app password='{written}'");
+        let cfg = Case::new(&format!("islands = [[\"{kv}\"]]\n")).ok().await;
+        let name = "host=db dbname=app user=app";
+        assert_eq!(node_names(&cfg), vec![(0, name.to_owned())]);
+        assert_eq!(creds(&cfg, 0, name), vec![cred("app", password, None)]);
+        let target = &cfg.topology.nodes().next().expect("node").candidates[0].target;
+        assert_eq!(target.pg.get_password(), None);
+        no_leak(&describe(&cfg), written, password);
+        no_leak(&format!("{cfg:?}"), written, password);
+
+        load_err_without(
+            &format!("islands = [[\"{kv}\"], [\"{kv}\"]]\n"),
+            written,
+            password,
+            &["`islands[1][0]`", name],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"host=db password='{written}'\"]]\n"),
+            written,
+            password,
+            &["no login"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{kv} sslmode=bogus\"]]\n"),
+            written,
+            password,
+            &["bad sslmode"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{kv} bogus=1\"]]\n"),
+            written,
+            password,
+            &["bad connection string", "bogus"],
+        )
+        .await;
+        load_err_without(
+            &format!("islands = [[\"{kv}\"]\n"),
+            written,
+            password,
+            &["TOML syntax error"],
+        )
+        .await;
+    }
+    // SQL-style quote doubling is no escape in libpq's syntax: an error that quotes nothing.
+    let e = Case::new(r#"islands = [["host=db user=app password='it''s secret'"]]"#)
+        .err()
+        .await;
+    check(
+        &e,
+        &["`islands[0][0]`", "bad connection string"],
+        &["it''s secret", "it's secret", "secret"],
+    );
+}
+
+#[tokio::test]
+async fn a_bad_duration_never_shows_a_secret() {
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"dur-secret-77\"\n\
+         [probe]\ninterval = \"dur-secret-77\"\n",
+    );
+    check(
+        &c.err().await,
+        &["`probe.interval`", "bad duration"],
+        &["dur-secret-77"],
+    );
+    // From the environment as well: the value is redacted the same way.
+    let c = Case::new(
+        "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"dur-secret-77\"\n",
+    );
+    let e = c
+        .load_env(&[("ROTASCOPE_RELOAD__INTERVAL", "dur-secret-77")])
+        .await
+        .expect_err("bad duration");
+    check(
+        &e,
+        &["ROTASCOPE_RELOAD__INTERVAL", "`reload.interval`"],
+        &["dur-secret-77"],
+    );
+}
+
+#[tokio::test]
+async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last_lines() {
+    let c =
+        Case::new("islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"fail.sh\"]\n");
+    c.file(
+        "fail.sh",
+        "for i in 1 2 3 4 5 6 7 8; do echo \"early line $i\" >&2; done\n\
+         echo 'vault: login with password=stderr-only-secret-9 refused' >&2\n\
+         echo '{\"errors\": [{\"password\": \"json-stderr-secret-8\"}]}' >&2\n\
+         echo 'postgres://app:url/stderr@secret-7@db/app unreachable' >&2\n\
+         echo 'giving up' >&2\n\
+         exit 2\n",
+    );
+    let e = c.err().await;
+    check(
+        &e,
+        &[
+            "exit status: 2",
+            "(7 earlier lines left out) early line 8",
+            "password=[redacted] refused",
+            "giving up",
+        ],
+        &[
+            "stderr-only-secret-9",
+            "json-stderr-secret-8",
+            "url/stderr@secret-7",
+            "early line 7",
+            "early line 1",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_node_name_carrying_a_password_is_refused() {
+    for name in [
+        "postgres://app:name-secret-1@db/app",
+        "postgres://app:name/secret-1@db/app",
+        "db1 password=name-secret-1",
+    ] {
+        let c = Case::new(&format!(
+            "[[island]]\nno = 0\n[[island.node]]\nname = \"{name}\"\nurl = \"postgres://db/app\"\n\
+             login = \"app\"\npassword = \"node-pw-123\"\n"
+        ));
+        check(
+            &c.err().await,
+            &[
+                "rotascope.toml:4:1",
+                "`island[0].node[0].name`",
+                "without a password",
+            ],
+            &["name-secret-1", "name/secret-1", "node-pw-123"],
+        );
+    }
+    let cfg = Case::new(
+        "[[island]]\nno = 0\n[[island.node]]\nname = \"db1 (password rotation)\"\n\
+         url = \"postgres://db/app\"\nlogin = \"app\"\npassword = \"node-pw-123\"\n",
+    )
+    .ok()
+    .await;
+    assert_eq!(
+        node_names(&cfg),
+        vec![(0, "db1 (password rotation)".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn settings_out_of_bounds_name_the_key() {
+    let base = "islands = [[\"postgres://u:pw-1234@h/db\"]]\n";
+    let file_cases = [
+        (
+            "[probe]\nconcurrency = 0\n",
+            "`probe.concurrency`",
+            "1 to 10000",
+        ),
+        (
+            "[probe]\nconcurrency = 10001\n",
+            "`probe.concurrency`",
+            "1 to 10000",
+        ),
+        (
+            "[probe]\nconcurrency = 18446744073709551615\n",
+            "`probe.concurrency`",
+            "",
+        ),
+        (
+            "[probe]\ninterval = \"99ms\"\n",
+            "`probe.interval`",
+            "at least 100ms",
+        ),
+        (
+            "[probe]\naudit_interval = \"25h\"\n",
+            "`probe.audit_interval`",
+            "at most 1day",
+        ),
+        (
+            "[probe]\nconnect_timeout = \"9ms\"\n",
+            "`probe.connect_timeout`",
+            "at least 10ms",
+        ),
+        (
+            "[probe]\ntimeout = \"2days\"\n",
+            "`probe.timeout`",
+            "at most 1day",
+        ),
+        (
+            "[reload]\ninterval = \"10ms\"\n",
+            "`reload.interval`",
+            "at least 100ms",
+        ),
+    ];
+    for (settings, key, reason) in file_cases {
+        let e = Case::new(&format!("{base}{settings}")).err().await;
+        check(&e, &["rotascope.toml:", key, reason], &["pw-1234"]);
+    }
+    let c = Case::new(base);
+    for (var, value, key, reason) in [
+        (
+            "ROTASCOPE_PROBE__CONCURRENCY",
+            "20000",
+            "`probe.concurrency`",
+            "1 to 10000",
+        ),
+        (
+            "ROTASCOPE_RELOAD__INTERVAL",
+            "50ms",
+            "`reload.interval`",
+            "at least 100ms",
+        ),
+        (
+            "ROTASCOPE_PROBE__TIMEOUT",
+            "1ms",
+            "`probe.timeout`",
+            "at least 10ms",
+        ),
+    ] {
+        let e = c
+            .load_env(&[(var, value)])
+            .await
+            .expect_err("out of bounds");
+        check(&e, &[var, key, reason], &[]);
+    }
+    // The bounds themselves are allowed.
+    let cfg = Case::new(&format!(
+        "{base}[probe]\ninterval = \"100ms\"\naudit_interval = \"1day\"\nconnect_timeout = \"10ms\"\n\
+         timeout = \"24h\"\nconcurrency = 10000\n[reload]\ninterval = \"100ms\"\n"
+    ))
+    .ok()
+    .await;
+    assert_eq!(cfg.probe.concurrency, 10_000);
+    assert_eq!(cfg.probe.connect_timeout, Duration::from_millis(10));
+    assert_eq!(cfg.probe.timeout, Duration::from_secs(86_400));
+}
+
+#[tokio::test]
+async fn a_bad_shard_pattern_is_a_config_error() {
+    let c =
+        Case::new("islands = [[\"postgres://u:pw-1234@h/db\"]]\n[shards]\npattern = \"sh%s\"\n");
+    check(
+        &c.err().await,
+        &["rotascope.toml:3:1", "`shards.pattern`", "%0Nd"],
+        &["pw-1234"],
+    );
+    let c = Case::new("islands = [[\"postgres://u:pw-1234@h/db\"]]\n");
+    let e = c
+        .load_env(&[("ROTASCOPE_SHARDS__PATTERN", "sh%0d")])
+        .await
+        .expect_err("bad pattern");
+    check(&e, &["ROTASCOPE_SHARDS__PATTERN", "`shards.pattern`"], &[]);
+}
+
+#[tokio::test]
+async fn without_dbname_the_database_is_postgres() {
+    let cfg = Case::new(
+        "islands = [[\"postgres://h1/\", \"host=h2\", \"postgres://h3/app\", \"postgres://h4\"]]\n\
+         [[secrets]]\nlogin = \"app_a\"\npassword = \"pw-a-123\"\n\
+         [[secrets]]\nlogin = \"app_b\"\npassword = \"pw-b-123\"\n",
+    )
+    .ok()
+    .await;
+    let dbnames: Vec<Option<String>> = cfg
+        .topology
+        .nodes()
+        .map(|n| n.candidates[0].target.pg.get_dbname().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        dbnames,
+        [
+            Some("postgres"),
+            Some("postgres"),
+            Some("app"),
+            Some("postgres")
+        ]
+        .map(|d| d.map(str::to_owned))
+    );
+    // The node is still named as written.
+    assert_eq!(node_names(&cfg)[0], (0, "postgres://h1/".to_owned()));
 }

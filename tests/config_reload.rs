@@ -31,7 +31,12 @@ fn options() -> LoadOptions {
 
 /// Loads `path` and starts the reload task; the guard cancels it on drop (panics included).
 async fn start(path: &Path) -> (ConfigFeed, Stop) {
-    let initial = load_with(path, &options())
+    start_with(path, options()).await
+}
+
+/// [`start`] with explicit load options.
+async fn start_with(path: &Path, options: LoadOptions) -> (ConfigFeed, Stop) {
+    let initial = load_with(path, &options)
         .await
         .unwrap_or_else(|e| panic!("initial load: {e}"));
     let token = CancellationToken::new();
@@ -40,9 +45,40 @@ async fn start(path: &Path) -> (ConfigFeed, Stop) {
         initial,
         Arc::new(SystemClock),
         token.clone(),
-        options(),
+        options,
     );
     (feed, Stop(token))
+}
+
+/// Polls `cond` until it holds (for an outside process; nothing to await), failing after
+/// [`PATIENCE`].
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `secrets_command` source in `dir`: `secrets.sh` (run as `sh secrets.sh`) and the
+/// `current.json` it may print (password `cmd-pw-1`).
+fn command_source(dir: &Path, script: &str) {
+    std::fs::write(dir.join("secrets.sh"), script).expect("script");
+    std::fs::write(
+        dir.join("current.json"),
+        r#"[{"login": "app", "password": "cmd-pw-1"}]"#,
+    )
+    .expect("secrets");
+}
+
+/// Logs every run to `runs.log`, then prints `current.json`.
+const LOGGING_SCRIPT: &str = "echo run >> runs.log\ncat current.json\n";
+
+/// Lines in `file` (0 when it does not exist yet).
+fn line_count(file: &Path) -> usize {
+    std::fs::read_to_string(file)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
 }
 
 struct Stop(CancellationToken);
@@ -50,6 +86,12 @@ impl Drop for Stop {
     fn drop(&mut self) {
         self.0.cancel();
     }
+}
+
+/// Asks for a manual reload.
+async fn reload_now(feed: &ConfigFeed) {
+    let sender = feed.reload.as_ref().expect("a reload sender");
+    sender.send(()).await.expect("send");
 }
 
 /// Waits for the next published state.
@@ -247,16 +289,7 @@ async fn the_interval_rereads_and_an_unchanged_reread_publishes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("rotascope.toml");
     // The command logs every run, so the test can see re-reads that publish nothing.
-    std::fs::write(
-        dir.path().join("secrets.sh"),
-        "echo run >> runs.log\ncat current.json\n",
-    )
-    .expect("script");
-    std::fs::write(
-        dir.path().join("current.json"),
-        r#"[{"login": "app", "password": "cmd-pw-1"}]"#,
-    )
-    .expect("secrets");
+    command_source(dir.path(), LOGGING_SCRIPT);
     let settings = "secrets_command = [\"sh\", \"secrets.sh\"]\n[reload]\ninterval = \"100ms\"\nwatch = false\n";
     std::fs::write(
         &path,
@@ -265,19 +298,8 @@ async fn the_interval_rereads_and_an_unchanged_reread_publishes_nothing() {
     .expect("write");
     let (mut feed, _stop) = start(&path).await;
 
-    let runs = || {
-        std::fs::read_to_string(dir.path().join("runs.log"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    };
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while runs() < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the interval re-reads"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let runs = dir.path().join("runs.log");
+    eventually("the interval re-reads", || line_count(&runs) >= 4).await;
     assert!(
         !feed.state.has_changed().expect("task alive"),
         "unchanged re-reads publish nothing"
@@ -348,12 +370,7 @@ async fn a_failing_secrets_command_on_reload_keeps_the_last_good_config() {
         "echo 'token expired; last password was cmd-good-pw' >&2\nexit 1\n",
     )
     .expect("break script");
-    feed.reload
-        .as_ref()
-        .expect("sender")
-        .send(())
-        .await
-        .expect("send");
+    reload_now(&feed).await;
     let s = next(&mut feed).await;
     assert_eq!(passwords(&s), ["cmd-good-pw"]);
     let msg = s.last_error.expect("error").message;
@@ -372,4 +389,90 @@ async fn cancelling_shutdown_stops_the_task() {
         .await
         .expect("the task ends in time");
     assert!(ended.is_err(), "the sender is gone once the task stops");
+}
+
+#[tokio::test]
+async fn writing_other_files_next_to_the_config_rereads_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rotascope.toml");
+    // The command logs every run (into the watched directory itself, like a log file would).
+    command_source(dir.path(), LOGGING_SCRIPT);
+    let text = |extra: &str| {
+        format!("islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"secrets.sh\"]\n{WATCH_ONLY}{extra}")
+    };
+    std::fs::write(&path, text("")).expect("write");
+    let (mut feed, _stop) = start(&path).await;
+    let runs = dir.path().join("runs.log");
+    assert_eq!(line_count(&runs), 1, "the initial load");
+
+    // A `--record` file appended to next to the config for longer than the debounce cap (1s):
+    // the writer's pace is the scenario, not a synchronisation.
+    let record = dir.path().join("record.jsonl");
+    for i in 0..15 {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&record)
+            .expect("open record");
+        writeln!(f, "{{\"event\": {i}}}").expect("append");
+        drop(f);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Then a real change (an atomic replace, one event): its re-read is the only one.
+    let tmp = dir.path().join(".rotascope.toml.new");
+    std::fs::write(&tmp, text("# edited\n")).expect("write temp");
+    std::fs::rename(&tmp, &path).expect("rename over");
+    let s = next(&mut feed).await;
+    assert_eq!(s.generation, 2);
+    assert_eq!(
+        line_count(&runs),
+        2,
+        "only the config change re-read the sources (and re-ran the command)"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_during_a_stuck_secrets_command_stops_the_task_and_kills_the_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rotascope.toml");
+    // Hangs (after saying who it is) once `hang` exists.
+    command_source(
+        dir.path(),
+        "if [ -f hang ]; then echo $$ > pid.tmp && mv pid.tmp pid; exec sleep 120; fi\ncat current.json\n",
+    );
+    std::fs::write(
+        &path,
+        "islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"secrets.sh\"]\n[reload]\ninterval = \"1h\"\nwatch = false\n",
+    )
+    .expect("write");
+    let mut slow = options();
+    slow.command_timeout = Duration::from_secs(300);
+    let (mut feed, stop) = start_with(&path, slow).await;
+
+    std::fs::write(dir.path().join("hang"), "").expect("make it hang");
+    reload_now(&feed).await;
+    let pid_file = dir.path().join("pid");
+    eventually("the command runs", || pid_file.exists()).await;
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+
+    drop(stop);
+    // Far below the command's 300s limit: the task does not wait for the command.
+    let ended = tokio::time::timeout(Duration::from_secs(10), feed.state.changed())
+        .await
+        .expect("the task ends without waiting for the command");
+    assert!(ended.is_err(), "the sender is gone once the task stops");
+    // Gone, or a zombie waiting to be reaped: either way no longer running.
+    eventually("the command is killed", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+    })
+    .await;
 }

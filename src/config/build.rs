@@ -5,7 +5,9 @@
 //!   secrets at all, the URL's own user and password).
 //! - Explicit form: `[[island]]` tables; `[[island.node]]` entries that share a `name` (default:
 //!   the url with any password removed) in one island are one node, its candidates in file order;
-//!   `login`/`password` default to the URL's.
+//!   `login`/`password` default to the URL's. A `name` that carries a password (a pasted URL with
+//!   `user:password@`, or `password=...`) is refused with an error that does not quote it: names
+//!   are shown everywhere, and silently rewriting one would hide the mistake.
 //! - Both forms merge by island `no`: the compact nodes first, then the explicit ones; a name seen
 //!   in both is one node.
 //! - A candidate whose identity (node name, login, password fingerprint) repeats one before it in
@@ -22,6 +24,7 @@ use crate::topology::{
 use super::conn::{self, ConnError, ParsedConn};
 use super::error::{ConfigError, KeyPath, Origin};
 use super::load::Loader;
+use super::redact::Redactor;
 use super::schema::RawConfig;
 use super::secrets::Secret;
 
@@ -256,6 +259,19 @@ impl Loader<'_> {
                             key,
                             expected: "a node name".into(),
                             found: "an empty string".into(),
+                        });
+                    }
+                    // Names are shown everywhere (screen, events, JSON): a pasted URL with its
+                    // password is refused rather than quietly rewritten.
+                    Some(name) if Redactor::carries_secret(name) => {
+                        let key = key.key("name");
+                        return Err(ConfigError::InvalidValue {
+                            at: self.at(&key),
+                            key,
+                            expected: "a node name without a password (leave `name` out to name \
+                                       the node by its url without the password)"
+                                .into(),
+                            found: "a name that carries a password".into(),
                         });
                     }
                     Some(name) => name.clone(),

@@ -6,6 +6,29 @@
 //! carries), the TLS options because tokio-postgres knows no `verify-ca`/`verify-full`. What is
 //! left is parsed by `tokio_postgres::Config::from_str`, so every other option means what it
 //! means to libpq.
+//!
+//! # Where a URL's credentials end
+//! tokio-postgres takes everything up to the first `@` of the whole string as `user:password`,
+//! even past a `/` or `?` (libpq stops at the first `/`). People paste passwords unencoded, and a
+//! password may contain `/`, `?`, `:` or `@`, so rotascope reads the credentials up to the
+//! **last** `@` of the string, as long as the user part (before the first `:`) has no `/` or `?`
+//! (which a user name never has); otherwise the `@` belongs to the path or query and the
+//! credentials are the usual `user:password@` before the first `/` or `?`. So
+//! `postgres://app:2024/Spring!@db/app` is user `app`, password `2024/Spring!`, host `db`. The
+//! price: an `@` in the database name or a query value of a URL that also has credentials or a
+//! port must be percent-encoded (`%40`), or it is taken as the end of the credentials (the
+//! password is then never shown, and the wrong host is easy to spot in `config check`).
+//! Whatever is read as a password never reaches the display string, and the string handed to
+//! tokio-postgres carries no credentials at all (an `@` left in its path or query is
+//! percent-encoded so tokio-postgres cannot mistake it for one); should tokio-postgres still find a
+//! user or password in it, the string is refused.
+//!
+//! # Default database: `postgres`
+//! A deliberate deviation from libpq: when the string names no `dbname` (or an empty one),
+//! rotascope connects to the database `postgres`, not to a database named like the login. With
+//! several logins per node (`app_a`, `app_b` during a rotation) libpq's default would make every
+//! login ask for a different database, and a missing one (`3D000`) would look like a node
+//! failure.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -62,7 +85,7 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
             _ => sslrootcert = Some(base_dir.join(value)),
         }
     }
-    let pg = tokio_postgres::Config::from_str(&split.for_pg).map_err(|e| {
+    let mut pg = tokio_postgres::Config::from_str(&split.for_pg).map_err(|e| {
         // tokio-postgres says "invalid connection string"; the cause says what is invalid.
         let reason = match std::error::Error::source(&e) {
             Some(cause) => cause.to_string(),
@@ -72,6 +95,10 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
     })?;
     if pg.get_hosts().is_empty() {
         return Err(ConnError::Invalid("no host given".into()));
+    }
+    check_no_credentials(&pg)?;
+    if pg.get_dbname().is_none_or(str::is_empty) {
+        pg.dbname(DEFAULT_DBNAME);
     }
     Ok(ParsedConn {
         target: ConnTarget {
@@ -83,6 +110,22 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
         user: split.user.filter(|u| !u.is_empty()),
         password: split.password.filter(|p| !p.is_empty()).map(Password::new),
     })
+}
+
+/// The database connected to when a connection string names none (see the module docs).
+pub(crate) const DEFAULT_DBNAME: &str = "postgres";
+
+/// Refuses a tokio-postgres config that still carries credentials: they were meant to be taken
+/// out, and one found here would be in the display string too. The message quotes nothing.
+fn check_no_credentials(pg: &tokio_postgres::Config) -> Result<(), ConnError> {
+    if pg.get_password().is_some() || pg.get_user().is_some() {
+        return Err(ConnError::Invalid(
+            "credentials in a form rotascope cannot separate from the rest of the string \
+             (percent-encode `@`, `/`, `?` and `:` in the user and password)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The password a connection string carries, if any (for redaction; never fails).
@@ -108,18 +151,35 @@ struct Split {
     tls: Vec<(String, String)>,
 }
 
+/// Where the credentials of a URL end: the byte offset of the `@` after them in `rest` (the URL
+/// after `scheme://`), if it has any. See the module docs for the rule.
+pub(crate) fn userinfo_end(rest: &str) -> Option<usize> {
+    let last = rest.rfind('@')?;
+    if plausible_user(&rest[..last]) {
+        return Some(last);
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    rest[..authority_end].rfind('@')
+}
+
+/// True when the user part of `userinfo` (before its first `:`) could be a user name.
+pub(crate) fn plausible_user(userinfo: &str) -> bool {
+    let user = userinfo.split(':').next().unwrap_or("");
+    !user.contains(['/', '?'])
+}
+
 fn split_url(s: &str) -> Result<Split, ConnError> {
     let scheme_end = s.find("://").map(|i| i + 3).unwrap_or(0);
     let (scheme, rest) = s.split_at(scheme_end);
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
+    let (userinfo, after) = match userinfo_end(rest) {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
     };
-    let authority_end = before_query.find('/').unwrap_or(before_query.len());
-    let (authority, path) = before_query.split_at(authority_end);
-    let (userinfo, hosts) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
+    let hosts_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (hosts, tail) = after.split_at(hosts_end);
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
     };
     let mut user = None;
     let mut password = None;
@@ -162,7 +222,7 @@ fn split_url(s: &str) -> Result<Split, ConnError> {
             }
             _ => {
                 shown_params.push(o.raw.clone());
-                pg_params.push(o.raw);
+                pg_params.push(encode_at(&o.raw));
             }
         }
     }
@@ -173,7 +233,8 @@ fn split_url(s: &str) -> Result<Split, ConnError> {
             format!("{base}?{}", params.join("&"))
         }
     };
-    let for_pg = with_query(format!("{scheme}{hosts}{path}"), &pg_params);
+    // An `@` left in the path or query would be read as the end of credentials by tokio-postgres.
+    let for_pg = with_query(format!("{scheme}{hosts}{}", encode_at(path)), &pg_params);
     let shown_user = shown_userinfo.map(|u| format!("{u}@")).unwrap_or_default();
     let display = with_query(format!("{scheme}{shown_user}{hosts}{path}"), &shown_params);
     Ok(Split {
@@ -183,6 +244,11 @@ fn split_url(s: &str) -> Result<Split, ConnError> {
         password,
         tls,
     })
+}
+
+/// `s` with every `@` percent-encoded (tokio-postgres decodes it back in a value).
+fn encode_at(s: &str) -> String {
+    s.replace('@', "%40")
 }
 
 fn split_kv(s: &str) -> Result<Split, ConnError> {
@@ -357,6 +423,82 @@ mod tests {
         assert_eq!(c.target.pg.get_user(), None);
         let q = p("host=b password='a b\\'c'");
         assert_eq!(q.password.as_ref().map(|p| p.expose()), Some("a b'c"));
+    }
+
+    #[test]
+    fn unencoded_special_characters_stay_in_the_password() {
+        for (written, password) in [
+            ("2024/Spring!", "2024/Spring!"),
+            ("a/b@c", "a/b@c"),
+            ("p?ss", "p?ss"),
+            ("x@y", "x@y"),
+            ("a:b:c", "a:b:c"),
+            ("a%2Fb%3Fc", "a/b?c"),
+        ] {
+            let s = format!("postgres://app:{written}@db:5433/app?connect_timeout=4");
+            let c = p(&s);
+            assert_eq!(c.user.as_deref(), Some("app"), "{s}");
+            assert_eq!(c.password.as_ref().map(|p| p.expose()), Some(password));
+            assert_eq!(
+                c.target.display,
+                "postgres://app@db:5433/app?connect_timeout=4"
+            );
+            assert_eq!(c.target.pg.get_hosts().len(), 1, "{s}");
+            assert_eq!(c.target.pg.get_ports(), &[5433]);
+            assert_eq!(c.target.pg.get_dbname(), Some("app"));
+            assert_eq!(c.target.pg.get_password(), None);
+            assert_eq!(embedded_password(&s).as_deref(), Some(password));
+        }
+    }
+
+    #[test]
+    fn an_at_in_the_path_or_query_is_no_credential() {
+        let c = p("postgres://h/d@b?application_name=me@corp&password=q@p");
+        assert!(c.user.is_none());
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("q@p"));
+        assert_eq!(c.target.pg.get_dbname(), Some("d@b"));
+        assert_eq!(c.target.pg.get_application_name(), Some("me@corp"));
+        assert_eq!(c.target.pg.get_user(), None);
+        assert_eq!(
+            c.target.display,
+            "postgres://h/d@b?application_name=me@corp"
+        );
+        // An Azure-style user name with an unencoded `@`.
+        let c = p("postgres://app@srv:pw@srv.example.com/db");
+        assert_eq!(c.user.as_deref(), Some("app@srv"));
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("pw"));
+        assert_eq!(c.target.display, "postgres://app@srv@srv.example.com/db");
+    }
+
+    #[test]
+    fn the_database_defaults_to_postgres() {
+        for s in [
+            "postgres://h",
+            "postgres://h/",
+            "postgres://h/?connect_timeout=3",
+            "host=h",
+            "host=h dbname=''",
+        ] {
+            assert_eq!(p(s).target.pg.get_dbname(), Some(DEFAULT_DBNAME), "{s}");
+        }
+        assert_eq!(p("host=h dbname=app").target.pg.get_dbname(), Some("app"));
+        // Shown as written: the default is not part of the node name.
+        assert_eq!(p("postgres://h/").target.display, "postgres://h/");
+    }
+
+    #[test]
+    fn a_config_still_carrying_credentials_is_refused_without_quoting_them() {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("h");
+        assert_eq!(check_no_credentials(&pg), Ok(()));
+        pg.password("leftover-secret");
+        let Err(ConnError::Invalid(m)) = check_no_credentials(&pg) else {
+            panic!("refused");
+        };
+        assert!(!m.contains("leftover-secret"), "{m}");
+        let mut pg = tokio_postgres::Config::new();
+        pg.user("someone");
+        assert!(check_no_credentials(&pg).is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Stable and readable: islands by `no`, nodes and candidates in config order, durations in
 //! humantime form. It shows logins, labels and fingerprints, never a password; addresses are the
 //! connection strings with any password removed. Fingerprints are keyed per process, so they are
-//! stable within one run only.
+//! stable within one run only. Candidates are numbered from 0 (`#0`, `#1`), the `index` that JSON
+//! output, events and the screen use.
 //!
 //! ```text
 //! config: /etc/rotascope/config.toml
@@ -26,8 +27,8 @@
 //! island 0: 2 nodes
 //!   node postgres://host-a/app
 //!     address postgres://host-a/app (sslmode prefer)
-//!     1. login app  fingerprint 3f2a9c01  label current
-//!     2. login app  fingerprint 81be07d4  label previous
+//!     #0 login app  fingerprint 3f2a9c01  label current
+//!     #1 login app  fingerprint 81be07d4  label previous
 //!   node host=host-b port=5433 dbname=app
 //!     ...
 //! ```
@@ -114,10 +115,8 @@ fn describe_node(out: &mut String, node: &Node) {
     let first_target = node.candidates.first().map(|c| c.target.clone());
     for (i, c) in node.candidates.iter().enumerate() {
         let mut line = format!(
-            "    {}. login {:login_width$}  fingerprint {}",
-            i + 1,
-            c.login,
-            c.id.fingerprint
+            "    #{i} login {:login_width$}  fingerprint {}",
+            c.login, c.id.fingerprint
         );
         if let Some(label) = &c.label {
             let _ = write!(line, "  label {label}");

@@ -15,6 +15,12 @@
 //! environment this way (figment would parse the values: `007` would become 7); a variable that
 //! tries is an error. `password_env` is how a secret comes from the environment.
 //!
+//! # Bounds
+//! `probe.interval`, `probe.audit_interval` and `reload.interval` are 100ms to 1 day;
+//! `probe.connect_timeout` and `probe.timeout` 10ms to 1 day; `probe.concurrency` 1 to 10000;
+//! `shards.pattern` must be a pattern [`crate::engine::pg::shard_regex`] accepts. Out of bounds
+//! is an error naming the key (and the environment variable, for an override).
+//!
 //! Tests should use [`load_with`] and an explicit [`LoadOptions::env`] map: the process
 //! environment is shared by tests running in parallel.
 
@@ -238,35 +244,47 @@ impl<'a> Loader<'a> {
         let raw = &layers.raw;
         let defaults = ProbeSettings::default();
         let probe_key = KeyPath::root().key("probe");
-        let dur = |name: &str, value: &Option<String>, default: Duration| {
-            self.duration(layers, &probe_key.key(name), value.as_deref(), default)
+        let dur = |name: &str, value: &Option<String>, default: Duration, bounds: Bounds| {
+            self.duration(
+                layers,
+                &probe_key.key(name),
+                value.as_deref(),
+                default,
+                bounds,
+            )
         };
         let concurrency = match raw.probe.concurrency {
             None => defaults.concurrency,
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+            Some(n) if CONCURRENCY.contains(&n) => usize::try_from(n).unwrap_or(usize::MAX),
             Some(n) => {
                 let key = probe_key.key("concurrency");
                 return Err(ConfigError::InvalidValue {
                     at: layers.origin(&self.doc, &self.env_settings, &key),
                     key,
-                    expected: "at least 1".into(),
+                    expected: format!(
+                        "a number from {} to {}",
+                        CONCURRENCY.start(),
+                        CONCURRENCY.end()
+                    ),
                     found: n.to_string(),
                 });
             }
         };
         let probe = ProbeSettings {
-            interval: dur("interval", &raw.probe.interval, defaults.interval)?,
+            interval: dur("interval", &raw.probe.interval, defaults.interval, PERIOD)?,
             audit_interval: dur(
                 "audit_interval",
                 &raw.probe.audit_interval,
                 defaults.audit_interval,
+                PERIOD,
             )?,
             connect_timeout: dur(
                 "connect_timeout",
                 &raw.probe.connect_timeout,
                 defaults.connect_timeout,
+                TIMEOUT,
             )?,
-            timeout: dur("timeout", &raw.probe.timeout, defaults.timeout)?,
+            timeout: dur("timeout", &raw.probe.timeout, defaults.timeout, TIMEOUT)?,
             concurrency,
         };
         let reload_defaults = ReloadSettings::default();
@@ -276,22 +294,35 @@ impl<'a> Loader<'a> {
                 &KeyPath::root().key("reload").key("interval"),
                 raw.reload.interval.as_deref(),
                 reload_defaults.interval,
+                PERIOD,
             )?,
             watch: raw.reload.watch.unwrap_or(reload_defaults.watch),
         };
-        let shards = ShardSettings {
-            pattern: raw.shards.pattern.clone().filter(|p| !p.is_empty()),
-        };
+        let pattern = raw.shards.pattern.clone().filter(|p| !p.is_empty());
+        if let Some(p) = &pattern {
+            // Checked here, not at the first probe: a bad pattern is a config error (exit 3).
+            if let Err(reason) = crate::engine::pg::shard_regex(p) {
+                let key = KeyPath::root().key("shards").key("pattern");
+                return Err(ConfigError::InvalidValue {
+                    at: layers.origin(&self.doc, &self.env_settings, &key),
+                    key,
+                    expected: "a printf-style schema pattern such as \"sh%04d\"".into(),
+                    found: self.redactor.redact(&reason),
+                });
+            }
+        }
+        let shards = ShardSettings { pattern };
         Ok((probe, reload, shards))
     }
 
-    /// A humantime duration, positive.
+    /// A humantime duration within `bounds`.
     fn duration(
         &self,
         layers: &Layers,
         key: &KeyPath,
         value: Option<&str>,
         default: Duration,
+        bounds: Bounds,
     ) -> Result<Duration, ConfigError> {
         let Some(text) = value else {
             return Ok(default);
@@ -299,16 +330,46 @@ impl<'a> Loader<'a> {
         let bad = |reason: String| ConfigError::BadDuration {
             at: layers.origin(&self.doc, &self.env_settings, key),
             key: key.clone(),
-            value: text.to_owned(),
+            // A setting, but a password pasted into the wrong key is still a password.
+            value: self.redactor.redact(text),
             reason,
         };
+        let shown = |d: Duration| humantime::format_duration(d).to_string();
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() => Err(bad("must be more than zero".into())),
+            Ok(d) if d < bounds.min => Err(bad(format!("must be at least {}", shown(bounds.min)))),
+            Ok(d) if d > bounds.max => Err(bad(format!("must be at most {}", shown(bounds.max)))),
             Ok(d) => Ok(d),
             Err(e) => Err(bad(e.to_string())),
         }
     }
 }
+
+/// The range a duration setting must be in.
+#[derive(Clone, Copy)]
+struct Bounds {
+    min: Duration,
+    max: Duration,
+}
+
+/// The longest any duration setting may be: longer is a typo, not a plan.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Periods (`probe.interval`, `probe.audit_interval`, `reload.interval`): shorter than 100ms
+/// would hammer the servers (or the secret sources) for nothing.
+const PERIOD: Bounds = Bounds {
+    min: Duration::from_millis(100),
+    max: MAX_DURATION,
+};
+
+/// Time limits (`probe.connect_timeout`, `probe.timeout`): under 10ms nothing can succeed.
+const TIMEOUT: Bounds = Bounds {
+    min: Duration::from_millis(10),
+    max: MAX_DURATION,
+};
+
+/// `probe.concurrency`: at least one probe, and few enough for a semaphore (and for sanity).
+const CONCURRENCY: std::ops::RangeInclusive<u64> = 1..=10_000;
 
 /// A digest keyed by a per-process random salt: comparable within a run, useless offline.
 fn digest_start() -> Sha256 {

@@ -102,17 +102,30 @@ impl Redactor {
         while let Some(found) = line[from..].find("://") {
             let start = from + found + 3;
             from = start;
-            let authority_end = line[start..]
-                .find(|c: char| c == '/' || c == '?' || c == '"' || c == '\'' || c.is_whitespace())
+            // The URL runs to a quote or the end of the line; a password may hold `/`, `?` or
+            // `@` (see `conn`), so every `@` that could end the credentials yields a candidate.
+            let end = line[start..]
+                .find(['"', '\'', '`'])
                 .map_or(line.len(), |e| start + e);
-            let authority = &line[start..authority_end];
-            if let Some(at) = authority.rfind('@') {
-                if let Some((_, pw)) = authority[..at].split_once(':') {
+            let url = &line[start..end];
+            for (at, _) in url.match_indices('@') {
+                let userinfo = &url[..at];
+                if !conn::plausible_user(userinfo) {
+                    continue;
+                }
+                if let Some((_, pw)) = userinfo.split_once(':') {
                     self.add_str(pw);
                     self.add_str(&conn::percent_decode(pw));
                 }
             }
         }
+    }
+
+    /// True when `text` carries what looks like a password (a URL's, `password=...`).
+    pub fn carries_secret(text: &str) -> bool {
+        let mut r = Redactor::default();
+        r.harvest_conn(text);
+        !r.secrets.is_empty()
     }
 }
 
@@ -154,6 +167,22 @@ mod tests {
         );
         let out = r.redact("hunter2-x url-pass kv pass NOT_A_SECRET");
         assert_eq!(out, "[redacted] [redacted] [redacted] NOT_A_SECRET");
+    }
+
+    #[test]
+    fn harvests_url_passwords_with_unencoded_specials() {
+        let mut r = Redactor::default();
+        r.harvest_text(
+            "islands = [[\"postgres://app:2024/Spring!@db/app\", \"postgres://u:p?ss@h/db\"\n\
+             x = 'postgres://u:a/b@c@h/db'\n\
+             connecting to postgres://v:x@y@h2/db failed: timeout\n",
+        );
+        let out = r.redact("2024/Spring! p?ss a/b@c x@y");
+        assert_eq!(out, "[redacted] [redacted] [redacted] [redacted]");
+        assert!(Redactor::carries_secret("postgres://u:a/b@h/db"));
+        assert!(Redactor::carries_secret("host=h password=x1y"));
+        assert!(!Redactor::carries_secret("db-c1 (password rotation)"));
+        assert!(!Redactor::carries_secret("postgres://u@h/db"));
     }
 
     #[test]

@@ -4,10 +4,16 @@
 //! - **interval**: `reload.interval` of the latest good config, counted from the last re-read;
 //! - **file change** (when `reload.watch`): the *parent directories* of
 //!   [`Config::watched_files`] are watched, not the files, since editors and Kubernetes replace
-//!   files atomically (a watch on the file would die with the old inode). Any change in those
-//!   directories starts a short debounce, then a re-read; this also catches a Kubernetes `..data`
-//!   symlink swap, where only the `..data` entry changes;
+//!   files atomically (a watch on the file would die with the old inode). A change to one of the
+//!   watched files' names in those directories (a write, or a rename onto it), or to an entry
+//!   whose name starts with `..` (Kubernetes' atomic writer: `..data`, `..data_tmp`,
+//!   `..2026_01_01_...`; a secret update only swaps the `..data` symlink), starts a short
+//!   debounce, then a re-read. Other files in those directories (a `--record` file, a log, an
+//!   editor's swap file) are ignored, so writing them never causes re-reads;
 //! - **manual**: `()` on [`ConfigFeed::reload`] (the `r` key, SIGHUP).
+//!
+//! Shutdown is honoured during a re-read too: the load is dropped and a running
+//! `secrets_command` is killed (with its process group).
 //!
 //! What is published:
 //! - a re-read whose content digest equals the current config's publishes nothing (unless the
@@ -19,9 +25,10 @@
 //!   same failure again from the interval or the watcher is not re-published (no event storm
 //!   while a file stays broken), a manual reload re-publishes it with the new time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::Watcher as _;
@@ -140,7 +147,11 @@ async fn run(
                 Trigger::Watch
             }
         };
-        reloader.reload(&state, trigger).await;
+        // A re-read can wait on `secrets_command` for up to its time limit: shutdown must not.
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            () = reloader.reload(&state, trigger) => {}
+        }
         let config = state.borrow().config.clone();
         watcher.sync(&config);
         next_periodic = Instant::now() + config.reload.interval;
@@ -203,11 +214,17 @@ impl Reloader {
     }
 }
 
-/// Watches the parent directories of the config's files; any relevant change sends `()`.
+/// Watched directory -> the names in it whose change matters.
+type Targets = BTreeMap<PathBuf, BTreeSet<OsString>>;
+
+/// Watches the parent directories of the config's files; a change to one of those files (or to a
+/// Kubernetes `..` entry next to them) sends `()`.
 struct DirWatcher {
     tx: mpsc::UnboundedSender<()>,
     watcher: Option<notify::RecommendedWatcher>,
     dirs: BTreeSet<PathBuf>,
+    /// Shared with the notify callback, which runs on notify's thread.
+    targets: Arc<Mutex<Targets>>,
 }
 
 impl DirWatcher {
@@ -216,6 +233,7 @@ impl DirWatcher {
             tx,
             watcher: None,
             dirs: BTreeSet::new(),
+            targets: Arc::default(),
         }
     }
 
@@ -226,12 +244,32 @@ impl DirWatcher {
             self.dirs.clear();
             return;
         }
-        let wanted: BTreeSet<PathBuf> =
-            config.watched_files.iter().map(|f| parent_dir(f)).collect();
+        let mut targets = Targets::new();
+        for f in &config.watched_files {
+            let names = targets.entry(parent_dir(f)).or_default();
+            names.extend(f.file_name().map(OsString::from));
+        }
+        let wanted: BTreeSet<PathBuf> = targets.keys().cloned().collect();
+        match self.targets.lock() {
+            Ok(mut t) => *t = targets,
+            Err(poisoned) => *poisoned.into_inner() = targets,
+        }
         if self.watcher.is_none() {
             let tx = self.tx.clone();
+            let targets = self.targets.clone();
             let handler = move |res: notify::Result<notify::Event>| {
-                if res.as_ref().map_or(true, is_relevant) {
+                let relevant = match &res {
+                    // An error may mean missed events: re-read to be safe.
+                    Err(_) => true,
+                    Ok(event) => {
+                        is_relevant(event)
+                            && match targets.lock() {
+                                Ok(t) => concerns(event, &t),
+                                Err(poisoned) => concerns(event, &poisoned.into_inner()),
+                            }
+                    }
+                };
+                if relevant {
                     let _ = tx.send(());
                 }
             };
@@ -269,6 +307,26 @@ impl DirWatcher {
     }
 }
 
+/// True when `event` touches a watched file, a Kubernetes `..` entry in a watched directory, or
+/// a watched directory itself (or says events were lost).
+fn concerns(event: &notify::Event, targets: &Targets) -> bool {
+    if event.paths.is_empty() || event.need_rescan() {
+        return true;
+    }
+    event.paths.iter().any(|p| {
+        if targets.contains_key(p) {
+            return true;
+        }
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+            return false;
+        };
+        let Some(names) = targets.get(dir) else {
+            return false;
+        };
+        names.contains(name) || name.to_string_lossy().starts_with("..")
+    })
+}
+
 /// The directory a file lives in, absolute (a watch on "" would fail).
 fn parent_dir(file: &Path) -> PathBuf {
     let abs = if file.is_absolute() {
@@ -290,5 +348,52 @@ fn is_relevant(event: &notify::Event) -> bool {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Event {
+        let mut e = notify::Event::new(kind);
+        e.paths = paths.iter().map(PathBuf::from).collect();
+        e
+    }
+
+    #[test]
+    fn only_watched_names_and_kubernetes_entries_concern_the_watcher() {
+        let mut targets = Targets::new();
+        targets
+            .entry(PathBuf::from("/etc/r"))
+            .or_default()
+            .insert("config.toml".into());
+        let write = EventKind::Modify(ModifyKind::Any);
+        let create = EventKind::Create(CreateKind::Any);
+        let rename = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        let yes = [
+            event(write, &["/etc/r/config.toml"]),
+            event(rename, &["/etc/r/.config.toml.swp", "/etc/r/config.toml"]),
+            event(rename, &["/etc/r/..data_tmp", "/etc/r/..data"]),
+            event(create, &["/etc/r/..2026_01_01_00_00_00.1"]),
+            event(
+                EventKind::Remove(notify::event::RemoveKind::Any),
+                &["/etc/r"],
+            ),
+            event(EventKind::Other, &[]),
+        ];
+        for e in &yes {
+            assert!(concerns(e, &targets), "{e:?}");
+        }
+        let no = [
+            event(write, &["/etc/r/record.jsonl"]),
+            event(create, &["/etc/r/.config.toml.swp"]),
+            event(write, &["/etc/other/config.toml"]),
+            event(write, &["/etc/r/sub/config.toml"]),
+        ];
+        for e in &no {
+            assert!(!concerns(e, &targets), "{e:?}");
+        }
     }
 }

@@ -29,7 +29,9 @@ pub(crate) struct Secret {
 /// The keys a `secrets_file` / `secrets_command` entry may have.
 const ENTRY_KEYS: &[&str] = &["login", "password", "label"];
 
-/// How much of a failing command's stderr is shown.
+/// How much of a failing command's stderr is shown: its last lines (what finally went wrong)...
+const STDERR_LINES: usize = 5;
+/// ...and no more than this many bytes of them.
 const STDERR_SHOWN: usize = 2000;
 
 impl Loader<'_> {
@@ -271,7 +273,9 @@ impl Loader<'_> {
             program: program.clone(),
             reason: e.to_string(),
         })?;
-        let pid = child.id();
+        // Kills the whole group if this future is dropped (shutdown during a reload) or times out;
+        // `kill_on_drop` alone would reach the direct child only.
+        let mut group = GroupKill(child.id());
         let limit = self.options.command_timeout;
         let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
             Ok(Ok(out)) => out,
@@ -283,7 +287,6 @@ impl Loader<'_> {
                 })
             }
             Err(_) => {
-                kill_group(pid);
                 return Err(ConfigError::CommandTimeout {
                     at,
                     program: program.clone(),
@@ -291,10 +294,15 @@ impl Loader<'_> {
                 });
             }
         };
+        // It exited and was reaped: once its group is empty the id may be reused, so no kill.
+        group.0 = None;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         self.redactor.harvest_text(&stdout);
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
+            // A CLI may echo what it was given or got: mask what looks like a password in the
+            // stderr itself too, not only the passwords seen so far.
+            self.redactor.harvest_text(&stderr);
             return Err(ConfigError::CommandFailed {
                 at,
                 program: program.clone(),
@@ -322,6 +330,15 @@ fn resolve_program(program: &str, base_dir: &Path) -> PathBuf {
     }
 }
 
+/// The process group of a running `secrets_command`, killed on drop unless cleared.
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
+    }
+}
+
 #[cfg(unix)]
 fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
@@ -336,16 +353,25 @@ fn kill_group(pid: Option<u32>) {
 #[cfg(not(unix))]
 fn kill_group(_pid: Option<u32>) {}
 
-/// The last [`STDERR_SHOWN`] bytes of `text` (the end of stderr says what finally went wrong).
+/// The last [`STDERR_LINES`] lines of `text`, and of those at most the last [`STDERR_SHOWN`]
+/// bytes (the end of stderr says what finally went wrong).
 fn shorten(text: &str) -> String {
-    if text.len() <= STDERR_SHOWN {
-        return text.to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let skipped = lines.len().saturating_sub(STDERR_LINES);
+    let tail = lines[skipped..].join("\n");
+    let mut out = if tail.len() <= STDERR_SHOWN {
+        tail
+    } else {
+        let mut start = tail.len() - STDERR_SHOWN;
+        while !tail.is_char_boundary(start) {
+            start += 1;
+        }
+        format!("...{}", &tail[start..])
+    };
+    if skipped > 0 {
+        out = format!("({skipped} earlier lines left out) {out}");
     }
-    let mut start = text.len() - STDERR_SHOWN;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("...{}", &text[start..])
+    out
 }
 
 /// Validates a list of `{login, password, label?}` (a JSON array, or a table whose one key
@@ -427,5 +453,28 @@ fn json_kind(v: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_keeps_the_last_lines() {
+        let text: Vec<String> = (1..=8).map(|i| format!("line {i}")).collect();
+        let out = shorten(&text.join("\n"));
+        assert_eq!(
+            out,
+            "(3 earlier lines left out) line 4\nline 5\nline 6\nline 7\nline 8"
+        );
+        assert_eq!(shorten("one\ntwo"), "one\ntwo");
+        let long = "é".repeat(STDERR_SHOWN);
+        let out = shorten(&long);
+        assert!(
+            out.starts_with("...") && out.len() <= STDERR_SHOWN + 3,
+            "{}",
+            out.len()
+        );
     }
 }
