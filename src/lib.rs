@@ -22,5 +22,6 @@ pub mod engine;
 pub mod lab;
 pub mod report;
 pub mod secret;
+pub mod text;
 pub mod topology;
 pub mod ui;

@@ -35,6 +35,7 @@
 
 use std::fmt::Write as _;
 
+use crate::text::plural;
 use crate::topology::{ConnTarget, Node};
 
 use super::Config;
@@ -135,12 +136,4 @@ fn target_line(t: &ConnTarget) -> String {
     }
     s.push(')');
     s
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

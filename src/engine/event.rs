@@ -75,6 +75,26 @@ pub enum EventKind {
         /// Node name.
         node: String,
     },
+    /// A reload listed a new candidate for a node that was already there (a new password, a new
+    /// secret). Candidates of added nodes come with `node_added` instead.
+    CandidateAdded {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// The new candidate.
+        candidate: CandidateRef,
+    },
+    /// A reload no longer lists a candidate of a node that stays (an old password left the
+    /// secrets). `candidate.index` is its position in the previous config.
+    CandidateRemoved {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// The candidate that left.
+        candidate: CandidateRef,
+    },
     /// A chain probe's winner differs from the previous winner.
     WinnerChanged {
         /// Island.

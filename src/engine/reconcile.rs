@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::core::Core;
-use super::event::{EventKind, ProbeMode};
+use super::event::{CandidateRef, EventKind, ProbeMode};
 use super::probe::Prober;
 use super::snapshot::IslandWarning;
 use super::state::{CandState, IslandState, NodeState};
@@ -26,6 +26,7 @@ impl<P: Prober> Core<P> {
         let empty = Topology::default();
         let old_topology = if first { &empty } else { &self.config.topology };
         let diff = old_topology.diff(&new.topology);
+        let candidate_events = candidate_changes(old_topology, &new.topology);
         let old_settings = (!first).then(|| self.config.probe.clone());
         let shards_changed = self.config.shards != new.shards;
 
@@ -104,6 +105,9 @@ impl<P: Prober> Core<P> {
                     node: key.name.to_string(),
                 });
             }
+            for event in candidate_events {
+                self.log.emit(event);
+            }
         }
         // An island that left takes its warnings with it: say they are over.
         for (no, (_, warnings)) in old_islands {
@@ -160,6 +164,46 @@ impl<P: Prober> Core<P> {
             }
         }
     }
+}
+
+/// `candidate_removed` and `candidate_added` events for the nodes both topologies share, each
+/// candidate named by its position in the topology it belongs to.
+fn candidate_changes(old: &Topology, new: &Topology) -> Vec<EventKind> {
+    let named = |node: &Node, index: usize| {
+        let c = &node.candidates[index];
+        CandidateRef {
+            index,
+            login: c.login.clone(),
+            label: c.label.clone(),
+            fingerprint: c.id.fingerprint,
+        }
+    };
+    let mut events = Vec::new();
+    for node in new.nodes() {
+        let Some(before) = old.node(&node.key) else {
+            continue;
+        };
+        let listed = |n: &Node, id: &CandidateId| n.candidates.iter().any(|c| c.id == *id);
+        for (index, c) in before.candidates.iter().enumerate() {
+            if !listed(node, &c.id) {
+                events.push(EventKind::CandidateRemoved {
+                    island: node.key.island,
+                    node: node.key.name.to_string(),
+                    candidate: named(before, index),
+                });
+            }
+        }
+        for (index, c) in node.candidates.iter().enumerate() {
+            if !listed(before, &c.id) {
+                events.push(EventKind::CandidateAdded {
+                    island: node.key.island,
+                    node: node.key.name.to_string(),
+                    candidate: named(node, index),
+                });
+            }
+        }
+    }
+    events
 }
 
 /// A kept node under its new config: candidate states follow their identities; a job in flight

@@ -172,7 +172,10 @@ impl Theme {
         match kind {
             EventKind::ConfigApplied { .. } => self.fg(Color::Cyan),
             EventKind::ConfigFailed { .. } => self.bad(),
-            EventKind::NodeAdded { .. } | EventKind::NodeRemoved { .. } => self.fg(Color::Blue),
+            EventKind::NodeAdded { .. }
+            | EventKind::NodeRemoved { .. }
+            | EventKind::CandidateAdded { .. }
+            | EventKind::CandidateRemoved { .. } => self.fg(Color::Blue),
             EventKind::WinnerChanged { to: None, .. } => self.bad(),
             EventKind::WinnerChanged { .. } | EventKind::RoleChanged { .. } => {
                 self.fg(Color::Magenta)

@@ -46,8 +46,14 @@ async fn a_reload_keeps_the_winner_history_and_remembered_best_of_kept_nodes() {
     let c = node(&s, "db-c");
     assert_eq!(c.health, Health::Unknown);
     let events = h.events();
+    let app_a = |password: &str| crate::engine::event::CandidateRef {
+        index: 0,
+        login: "app_a".into(),
+        label: None,
+        fingerprint: crate::secret::Password::new(password).fingerprint(),
+    };
     assert_eq!(
-        events[..3],
+        events[..5],
         [
             EventKind::ConfigApplied {
                 path: "fake.toml".into(),
@@ -63,6 +69,17 @@ async fn a_reload_keeps_the_winner_history_and_remembered_best_of_kept_nodes() {
             EventKind::NodeAdded {
                 island: IslandNo(1),
                 node: "db-c".into()
+            },
+            // a kept node says which of its candidates left and came
+            EventKind::CandidateRemoved {
+                island: IslandNo(0),
+                node: "db-a".into(),
+                candidate: app_a("a-old"),
+            },
+            EventKind::CandidateAdded {
+                island: IslandNo(0),
+                node: "db-a".into(),
+                candidate: app_a("a-new"),
             },
         ]
     );

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use super::format::{ago, clock, width, wrap};
 use crate::engine::snapshot::{Health, Snapshot};
+use crate::text::plural;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::ViewState;
 
@@ -92,7 +93,7 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
         Span::styled(format!("{n} {}", h.as_str()), style)
     };
     segs.push(vec![
-        Span::raw(format!("{} nodes: ", s.nodes)),
+        Span::raw(format!("{}: ", plural(s.nodes, "node"))),
         count(s.ok, Health::Ok),
         Span::raw(", "),
         count(s.degraded, Health::Degraded),
@@ -107,12 +108,7 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
     ))]);
     if s.warnings > 0 {
         segs.push(vec![Span::styled(
-            format!(
-                "{} {} warning{}",
-                theme::WARN,
-                s.warnings,
-                if s.warnings == 1 { "" } else { "s" }
-            ),
+            format!("{} {}", theme::WARN, plural(s.warnings, "warning")),
             t.bad(),
         )]);
     }

@@ -11,6 +11,7 @@ use super::format::{clip, compact, fit, fit_right, latency, login_label, short_n
 use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
+use crate::text::plural;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
 
@@ -186,7 +187,7 @@ fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
 fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(format!("island {}", island.no), t.strong())];
     let count = if shown == island.nodes.len() {
-        format!(" · {} node{}", shown, if shown == 1 { "" } else { "s" })
+        format!(" · {}", plural(shown, "node"))
     } else {
         format!(" · {shown} of {} nodes", island.nodes.len())
     };

@@ -10,6 +10,7 @@ use super::format::{candidate_ref, clock, short_name, truncate};
 use super::pane;
 use crate::engine::event::{Event, EventKind};
 use crate::engine::snapshot::{Health, Snapshot};
+use crate::text::plural;
 use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, ViewState};
@@ -59,8 +60,10 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
         } => (
             "✓",
             format!(
-                "config applied: generation {generation} · {islands} islands, {nodes} nodes, \
-                 {candidates} candidates"
+                "config applied: generation {generation} · {}, {}, {}",
+                plural(*islands, "island"),
+                plural(*nodes, "node"),
+                plural(*candidates, "candidate")
             ),
         ),
         EventKind::ConfigFailed { error, .. } => (
@@ -71,6 +74,32 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
         EventKind::NodeRemoved { island, node: n } => {
             ("-", format!("{} removed", node(*island, n)))
         }
+        EventKind::CandidateAdded {
+            island,
+            node: n,
+            candidate,
+        } => (
+            "+",
+            format!(
+                "{} {} {} added to the config",
+                node(*island, n),
+                candidate_ref(candidate),
+                candidate.fingerprint
+            ),
+        ),
+        EventKind::CandidateRemoved {
+            island,
+            node: n,
+            candidate,
+        } => (
+            "-",
+            format!(
+                "{} {} {} left the config",
+                node(*island, n),
+                candidate_ref(candidate),
+                candidate.fingerprint
+            ),
+        ),
         EventKind::WinnerChanged {
             island,
             node: n,
