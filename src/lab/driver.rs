@@ -449,6 +449,12 @@ enum Work {
     Command(LabCommand),
 }
 
+/// True when `pid` is a live process (a zombie counts as dead), for checking that no server
+/// outlives its lab.
+pub fn process_alive(pid: u32) -> bool {
+    super::os::alive(pid)
+}
+
 /// A lab password: random, lowercase alphanumeric (safe in every file format and URL).
 fn new_password() -> Password {
     Password::new(random_token(20))
