@@ -177,6 +177,25 @@ fn without_postgresql_binaries_it_says_how_to_install_them() {
 }
 
 #[test]
+fn options_that_cannot_work_are_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["--config", "x.toml"][..], "writes its own config"),
+        (
+            &["--failover-every", "30s", "--replicas", "0"],
+            "needs a replica",
+        ),
+    ] {
+        let mut all = vec!["lab", "--no-tui", "--dir", "never-made"];
+        all.extend(args);
+        let mut lab = Rotascope::spawn(&all, tmp.path());
+        assert_eq!(lab.wait(WITHIN).code(), Some(3), "{args:?}");
+        assert!(lab.stderr().contains(says), "{args:?}: {}", lab.stderr());
+        assert!(!tmp.path().join("never-made").exists());
+    }
+}
+
+#[test]
 fn the_dashboard_mode_refuses_a_pipe_before_starting_anything() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");

@@ -28,7 +28,18 @@ use crate::lab::{Lab, LabError};
 use crate::report::Exit;
 
 /// Runs `rotascope lab` until the TUI quits or a signal arrives.
-pub(super) async fn lab(args: &LabArgs) -> Result<Exit, Failure> {
+pub(super) async fn lab(config: Option<&Path>, args: &LabArgs) -> Result<Exit, Failure> {
+    if config.is_some() {
+        return Err(Failure::Config(anyhow!(
+            "`rotascope lab` writes its own config (rotascope.toml in the lab directory); \
+             --config does not apply to it"
+        )));
+    }
+    if args.failover_every.is_some() && args.replicas == 0 {
+        return Err(Failure::Config(anyhow!(
+            "--failover-every needs a replica to promote: drop --replicas 0"
+        )));
+    }
     if !args.no_tui && !io::stdout().is_terminal() {
         // Fail before minutes of nobody watching: the dashboard needs a terminal.
         return Err(run_err(anyhow!(
@@ -69,8 +80,11 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
     let driver = tokio::select! {
         started = Driver::start(lab, settings, notes) => started
             .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?,
-        // Dropping the half-made lab stops what it started.
-        () = shutdown.cancelled() => return Ok(Exit::Ok),
+        // Dropping the half-made lab (when this returns) stops what it started.
+        () = shutdown.cancelled() => {
+            eprintln!("rotascope lab: interrupted while starting; nothing is left running");
+            return Ok(Exit::Ok);
+        }
     };
     let config_path = driver.config_path();
     let (commands, receiver) = mpsc::channel(16);

@@ -58,7 +58,7 @@ pub async fn run(cli: Cli) -> Exit {
         Some(Command::Config(ConfigCommand::Check)) => config_check(path).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
-        Some(Command::Lab(args)) => super::lab::lab(args).await,
+        Some(Command::Lab(args)) => super::lab::lab(path, args).await,
     };
     match result {
         Ok(exit) => exit,

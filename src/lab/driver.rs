@@ -223,53 +223,44 @@ impl Driver {
     }
 
     async fn command(&mut self, command: LabCommand) {
-        let result = match command {
-            LabCommand::Rotate => {
-                self.rotate().await;
-                return;
+        let outcome = match command {
+            LabCommand::Rotate => return self.rotate().await,
+            LabCommand::Failover(island) if island < self.cluster.island_count() => {
+                return self.plan_failover(island)
             }
-            LabCommand::Failover(island) => {
-                if island >= self.cluster.island_count() {
-                    Err(format!("there is no island {island}"))
-                } else {
-                    self.plan_failover(island);
-                    return;
-                }
-            }
+            LabCommand::Failover(island) => Err(format!("there is no island {island}")),
             LabCommand::Status => {
                 for line in self.cluster.status().await {
                     self.note(&line);
                 }
                 return;
             }
-            LabCommand::Help => {
-                self.note(HELP);
-                return;
-            }
-            LabCommand::Stop(node) => self.cluster.stop(node).await.map(|()| "stopped"),
-            LabCommand::Start(node) => self.cluster.start_node(node).await.map(|()| "started"),
-            LabCommand::Promote(node) => self.cluster.promote(node).await.map(|()| "promoted"),
+            LabCommand::Help => return self.note(HELP),
+            LabCommand::Stop(node) => self.cluster.stop(node).await.map(|()| (node, "stopped")),
+            LabCommand::Start(node) => self
+                .cluster
+                .start_node(node)
+                .await
+                .map(|()| (node, "started")),
+            LabCommand::Promote(node) => self
+                .cluster
+                .promote(node)
+                .await
+                .map(|()| (node, "promoted")),
         };
-        match (command, result) {
-            (
-                LabCommand::Stop(node) | LabCommand::Start(node) | LabCommand::Promote(node),
-                Ok(done),
-            ) => self.note(&format!("{node} {done}")),
-            (_, Err(e)) => self.note(&format!("{command:?} failed: {e}")),
-            _ => {}
+        match outcome {
+            Ok((node, done)) => self.note(&format!("{node} {done}")),
+            Err(e) => self.note(&format!("`{command}` failed: {e}")),
         }
     }
 
     /// Starts a rotation now; steps of the previous one still waiting are carried out first.
     async fn rotate(&mut self) {
-        let pending: Vec<Action> = {
-            let (rotation, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
-                .into_iter()
-                .partition(|(_, a)| matches!(a, Action::Rotation { .. }));
-            self.queue = rest;
-            rotation.into_iter().map(|(_, a)| a).collect()
-        };
-        for action in pending {
+        let (pending, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|(_, a)| matches!(a, Action::Rotation { .. }));
+        self.queue = rest;
+        for (_, action) in pending {
             self.perform(action).await;
         }
         let no = self.rotation.count() + 1;

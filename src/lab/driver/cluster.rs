@@ -149,16 +149,27 @@ impl DemoCluster {
         Ok(state_of(self.server(node)?).await)
     }
 
-    /// The nodes of `island` that are masters now (several in a split brain).
-    pub async fn masters(&self, island: usize) -> Vec<NodeRef> {
-        let mut masters = Vec::new();
-        for index in 0..self.islands.get(island).map_or(0, Vec::len) {
-            let node = NodeRef { island, index };
-            if self.state(node).await == Ok(NodeState::Master) {
-                masters.push(node);
+    /// The nodes of `island` in `state` now, in order.
+    async fn in_state(&self, island: usize, state: NodeState) -> Vec<(NodeRef, &Server)> {
+        let mut found = Vec::new();
+        for (index, server) in self.islands.get(island).into_iter().flatten().enumerate() {
+            if state_of(server).await == state {
+                found.push((NodeRef { island, index }, server));
             }
         }
-        masters
+        found
+    }
+
+    /// The nodes of `island` that are masters now (several in a split brain).
+    pub async fn masters(&self, island: usize) -> Vec<NodeRef> {
+        let masters = self.in_state(island, NodeState::Master).await;
+        masters.into_iter().map(|(node, _)| node).collect()
+    }
+
+    /// The first running replica of `island`.
+    pub async fn first_replica(&self, island: usize) -> Option<NodeRef> {
+        let replicas = self.in_state(island, NodeState::Replica).await;
+        replicas.first().map(|(node, _)| *node)
     }
 
     /// Sets `login`'s password on every master of `island`; returns how many took it (0: the
@@ -169,9 +180,8 @@ impl DemoCluster {
         login: &str,
         password: &Password,
     ) -> Result<usize, LabError> {
-        let masters = self.masters(island).await;
-        for node in &masters {
-            let server = self.server(*node).map_err(LabError::NotRunning)?;
+        let masters = self.in_state(island, NodeState::Master).await;
+        for (_, server) in &masters {
             server.set_password(login, password.expose()).await?;
         }
         Ok(masters.len())
@@ -205,17 +215,6 @@ impl DemoCluster {
                 .map_err(|e| e.to_string()),
             other => Err(format!("{node} is {other}, not a replica")),
         }
-    }
-
-    /// The first running replica of `island`.
-    pub async fn first_replica(&self, island: usize) -> Option<NodeRef> {
-        for index in 0..self.islands.get(island).map_or(0, Vec::len) {
-            let node = NodeRef { island, index };
-            if self.state(node).await == Ok(NodeState::Replica) {
-                return Some(node);
-            }
-        }
-        None
     }
 
     /// After a failover: removes the island's stopped nodes (their servers and directories go)

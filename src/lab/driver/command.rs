@@ -1,6 +1,7 @@
 //! Commands a person gives a running lab (`rotascope lab --no-tui` reads them on stdin), one per
 //! line: `rotate`, `stop 0.0`, `start 0.0`, `promote 0.1`, `failover 0`, `status`, `help`.
 
+use std::fmt;
 use std::str::FromStr;
 
 use super::cluster::NodeRef;
@@ -56,6 +57,21 @@ impl FromStr for LabCommand {
     }
 }
 
+/// As typed: `stop 0.0`.
+impl fmt::Display for LabCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabCommand::Rotate => f.write_str("rotate"),
+            LabCommand::Stop(node) => write!(f, "stop {node}"),
+            LabCommand::Start(node) => write!(f, "start {node}"),
+            LabCommand::Promote(node) => write!(f, "promote {node}"),
+            LabCommand::Failover(island) => write!(f, "failover {island}"),
+            LabCommand::Status => f.write_str("status"),
+            LabCommand::Help => f.write_str("help"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +93,8 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(line.parse::<LabCommand>(), Ok(want), "{line}");
+            // Printed as typed, so it parses back.
+            assert_eq!(want.to_string().parse::<LabCommand>(), Ok(want));
         }
     }
 
