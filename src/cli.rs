@@ -5,16 +5,21 @@
 //! rotascope config check [--config PATH]             load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
 //! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
+//! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui] ...
+//!                                                    a demo cluster with rotations, in the TUI
 //! ```
 //!
-//! Exit codes live in [`crate::report::exit`]. `lab` is defined ([`LabArgs`]) but not registered
-//! until `crate::lab` can run it: no subcommand pretends to work.
+//! Exit codes live in [`crate::report::exit`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::lab::driver::Scheme;
+
+mod lab;
 pub mod logging;
 pub mod run;
 pub mod signals;
@@ -65,7 +70,17 @@ pub enum Command {
     ///
     /// Runs until SIGINT or SIGTERM (exit 0); SIGHUP reloads the config.
     Watch(WatchArgs),
-    // WIRE: add `Lab(LabArgs)` here once `crate::lab` can run it (see `run::lab`).
+    /// Start a local demo cluster that rotates passwords, and open the TUI on it.
+    ///
+    /// Needs the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup). Every server it
+    /// started is removed on exit (q, Ctrl-C, SIGTERM). With --dir, rotascope.toml and
+    /// secrets.json stay in DIR afterwards; without it, the whole temp dir goes.
+    #[command(
+        after_help = "With --no-tui, these commands are read on stdin, one per line:\n  \
+                            rotate | stop I.N | start I.N | promote I.N | failover I | status | help\n\
+                            (I.N = island.index: `stop 0.0` stops island 0's first node, its master)."
+    )]
+    Lab(LabArgs),
 }
 
 /// `rotascope config ...`.
@@ -104,14 +119,14 @@ pub struct WatchArgs {
     pub record: Option<PathBuf>,
 }
 
-/// `rotascope lab` options: defined now, registered when `crate::lab` lands.
+/// `rotascope lab` options.
 #[derive(Clone, Debug, PartialEq, Eq, Args)]
 pub struct LabArgs {
     /// Directory for the servers, config and secrets file (default: a new temp dir).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// How often the rotation driver rotates a password.
-    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration)]
     pub rotate_every: Duration,
     /// How long after the database change the secrets file is updated (the degraded window).
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
@@ -119,25 +134,59 @@ pub struct LabArgs {
     /// Rotation scheme.
     #[arg(long, value_enum, default_value_t = Scheme::Alternating)]
     pub scheme: Scheme,
-    /// Do not open the TUI: print the config path and keep rotating until Ctrl-C.
+    /// Do not open the TUI: print the config path and keep rotating until Ctrl-C; read lab
+    /// commands on stdin.
     #[arg(long)]
     pub no_tui: bool,
+    /// Islands, each a master and its replicas.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub islands: u8,
+    /// Streaming replicas per island.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub replicas: u8,
+    /// Fail island 0 over this often: stop its master, promote its replica a few seconds later,
+    /// then replace the stopped node by a new replica (the config file follows). Off by default.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub failover_every: Option<Duration>,
 }
 
-/// How the lab rotates credentials.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Scheme {
-    /// Two logins; the previous one gets a new password, then the secrets file follows.
-    #[default]
-    Alternating,
-    /// One login with two passwords (previous/current), as behind PgBouncer `auth_query`.
-    Single,
+/// A humantime duration greater than zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+// The lab's own type, so there is one Scheme; clap's side of it lives here, not in the lab.
+impl ValueEnum for Scheme {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Scheme::Alternating, Scheme::Single]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Scheme::Alternating => PossibleValue::new("alternating").help(
+                "Two logins (app_a, app_b): the previous one gets a new password, the secrets \
+                 file follows --config-lag later",
+            ),
+            Scheme::Single => PossibleValue::new("single").help(
+                "One login (app): the secrets file lists its current and next password while \
+                 the database switches",
+            ),
+        })
+    }
 }
 
 impl Cli {
     /// True when this invocation hands the terminal to the TUI, so logs must not go to stderr.
     pub fn owns_terminal(&self) -> bool {
-        self.command.is_none()
+        match &self.command {
+            None => true,
+            Some(Command::Lab(args)) => !args.no_tui,
+            Some(_) => false,
+        }
     }
 }
 
@@ -239,10 +288,12 @@ mod tests {
     }
 
     #[test]
-    fn lab_is_not_registered_yet() {
-        // Until `crate::lab` exists the subcommand must not pretend to work.
-        let err = parse(&["lab"]).unwrap_err();
-        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
+    fn lab_is_a_command_and_owns_the_terminal_unless_headless() {
+        let cli = parse(&["lab"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Lab(_))));
+        assert!(cli.owns_terminal());
+        let cli = parse(&["lab", "--no-tui", "--dir", "/tmp/l"]).unwrap();
+        assert!(!cli.owns_terminal());
     }
 
     #[derive(Debug, Parser)]
@@ -262,6 +313,9 @@ mod tests {
                 config_lag: Duration::from_secs(3),
                 scheme: Scheme::Alternating,
                 no_tui: false,
+                islands: 2,
+                replicas: 1,
+                failover_every: None,
             }
         );
         let a = LabOnly::try_parse_from([
@@ -275,6 +329,12 @@ mod tests {
             "--scheme",
             "single",
             "--no-tui",
+            "--islands",
+            "1",
+            "--replicas",
+            "0",
+            "--failover-every",
+            "45s",
         ])
         .unwrap()
         .args;
@@ -283,7 +343,18 @@ mod tests {
         assert_eq!(a.config_lag, Duration::from_millis(500));
         assert_eq!(a.scheme, Scheme::Single);
         assert!(a.no_tui);
-        assert!(LabOnly::try_parse_from(["lab", "--rotate-every", "soon"]).is_err());
+        assert_eq!((a.islands, a.replicas), (1, 0));
+        assert_eq!(a.failover_every, Some(Duration::from_secs(45)));
+        for bad in [
+            &["lab", "--rotate-every", "soon"][..],
+            &["lab", "--rotate-every", "0s"],
+            &["lab", "--failover-every", "0s"],
+            &["lab", "--islands", "0"],
+            &["lab", "--replicas", "9"],
+            &["lab", "--scheme", "triple"],
+        ] {
+            assert!(LabOnly::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

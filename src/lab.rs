@@ -31,6 +31,7 @@ use rand::Rng;
 use crate::secret::Password;
 
 mod bins;
+pub mod driver;
 mod exec;
 mod hung;
 mod os;
@@ -39,6 +40,7 @@ mod text;
 mod tls;
 
 pub use bins::PgBins;
+pub use driver::{DemoSettings, Driver};
 pub use hung::HungServer;
 pub use server::{candidate_for, Server};
 

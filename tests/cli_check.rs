@@ -66,7 +66,6 @@ fn a_bad_command_line_exits_3_not_2() {
         &["chek"],
         &["config"],
         &["watch", "--record"],
-        &["lab"],
     ] {
         let out = rotascope(args, dir.path());
         assert_eq!(

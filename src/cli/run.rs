@@ -46,7 +46,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-fn run_err(e: impl Into<anyhow::Error>) -> Failure {
+pub(super) fn run_err(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
 }
 
@@ -58,7 +58,7 @@ pub async fn run(cli: Cli) -> Exit {
         Some(Command::Config(ConfigCommand::Check)) => config_check(path).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
-        // WIRE: Some(Command::Lab(args)) => lab(args).await, calling into crate::lab.
+        Some(Command::Lab(args)) => super::lab::lab(path, args).await,
     };
     match result {
         Ok(exit) => exit,
@@ -100,28 +100,12 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     let config = wire::load_config(path).await.map_err(Failure::Config)?;
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
-    let running = Running::start(config, Hangup::Reload)?;
-    let mut items = running.engine.feed.subscribe();
-    // Events the engine emitted before we subscribed are in the snapshot's ring.
-    let backlog = running
-        .engine
-        .snapshots
-        .borrow()
-        .events
-        .iter()
-        .cloned()
-        .collect();
-
-    let end = stream(
-        &mut items,
-        backlog,
-        &mut writer,
-        &*running.clock,
-        &running.shutdown,
-    )
-    .await;
+    let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
+    // Subscribed before the first config was applied: every item from its `config_applied` on.
+    let mut items = running.engine.feed_from_start;
+    let end = stream(&mut items, &mut writer, &*running.clock, &running.shutdown).await;
     drop(items);
-    let stopped = running.stop().await;
+    let stopped = stop(running.shutdown, running.engine.task, running.signal_task).await;
 
     match end.map_err(|e| run_err(anyhow!(e).context("writing the stream")))? {
         StreamEnd::Shutdown | StreamEnd::OutputClosed => stopped.map(|()| Exit::Ok),
@@ -135,8 +119,17 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
 /// No subcommand: the live TUI on the engine.
 async fn tui(path: Option<&Path>) -> Result<Exit, Failure> {
     let config = wire::load_config(path).await.map_err(Failure::Config)?;
+    dashboard(config, CancellationToken::new()).await
+}
+
+/// The live TUI on `config` until the user quits, a signal, or `shutdown` is cancelled; on the
+/// way out `shutdown` is cancelled (so whatever else shares it stops too).
+pub(super) async fn dashboard(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<Exit, Failure> {
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
-    let running = Running::start(config, Hangup::Stop)?;
+    let running = Running::start(config, Hangup::Stop, shutdown)?;
     let ui = crate::ui::run_terminal(
         &running.engine,
         running.clock.clone(),
@@ -167,13 +160,13 @@ struct Running {
 
 impl Running {
     /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
-    /// the reload task and the engine on the PostgreSQL prober.
-    fn start(config: Config, hangup: Hangup) -> Result<Self, Failure> {
+    /// the reload task and the engine on the PostgreSQL prober. Everything stops when `shutdown`
+    /// is cancelled: by a signal, by [`Running::stop`], or by the caller.
+    fn start(config: Config, hangup: Hangup, shutdown: CancellationToken) -> Result<Self, Failure> {
         let signals = Signals::register()
             .context("signal handlers")
             .map_err(run_err)?;
         let clock: SharedClock = Arc::new(SystemClock);
-        let shutdown = CancellationToken::new();
         let feed = wire::spawn_reload(config, clock.clone(), shutdown.clone());
         let engine = Engine::spawn(feed, clock.clone(), wire::pg_prober(), shutdown.clone());
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
@@ -186,22 +179,32 @@ impl Running {
         })
     }
 
-    /// Cancels the token and awaits the tasks, at most [`SHUTDOWN_GRACE`]. A panicked engine is
-    /// a failure; a task that will not stop is logged and left to the runtime's shutdown.
+    /// Cancels the token and awaits the tasks (see [`stop`]).
     async fn stop(self) -> Result<(), Failure> {
-        self.shutdown.cancel();
-        let all = async { (self.engine.task.await, self.signal_task.await) };
-        match tokio::time::timeout(SHUTDOWN_GRACE, all).await {
-            Ok((engine, signals)) => {
-                if let Err(e) = signals {
-                    tracing::warn!("signal task: {e}");
-                }
-                engine.map_err(|e| run_err(anyhow!("the engine task failed: {e}")))
+        stop(self.shutdown, self.engine.task, self.signal_task).await
+    }
+}
+
+/// Cancels `shutdown` and awaits the engine and signal tasks, at most [`SHUTDOWN_GRACE`]. A
+/// panicked engine is a failure; a task that will not stop is logged and left to the runtime's
+/// shutdown. (A function of the parts, for `watch`, which moves the feed out of the handle.)
+async fn stop(
+    shutdown: CancellationToken,
+    engine: JoinHandle<()>,
+    signals: JoinHandle<()>,
+) -> Result<(), Failure> {
+    shutdown.cancel();
+    let all = async { (engine.await, signals.await) };
+    match tokio::time::timeout(SHUTDOWN_GRACE, all).await {
+        Ok((engine, signals)) => {
+            if let Err(e) = signals {
+                tracing::warn!("signal task: {e}");
             }
-            Err(_) => {
-                tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
-                Ok(())
-            }
+            engine.map_err(|e| run_err(anyhow!("the engine task failed: {e}")))
+        }
+        Err(_) => {
+            tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
+            Ok(())
         }
     }
 }

@@ -1,9 +1,8 @@
 //! The `watch` loop: the engine's feed, printed as NDJSON until shutdown.
 //!
-//! A broadcast receiver only sees what is sent after it subscribed, and the engine may already
-//! have emitted its first events (`config_applied`, ...) by then. So the loop first prints the
-//! snapshot's event ring (the backlog) and then skips those same events if they also arrive on
-//! the feed. When the printer falls behind and the channel drops items, it prints a
+//! It reads the engine's `feed_from_start` subscription, taken before the first config was
+//! applied, so the first `config_applied` and everything after it are printed exactly once. When
+//! the printer falls behind and the channel drops items, it prints a
 //! `{"type":"lagged","missed":N}` line and carries on instead of dying.
 
 use std::io::{self, Write};
@@ -15,7 +14,7 @@ use tokio::sync::broadcast::{
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::engine::{Event, Feed};
+use crate::engine::Feed;
 use crate::report::NdjsonWriter;
 
 /// Why the stream stopped.
@@ -29,29 +28,25 @@ pub enum StreamEnd {
     FeedClosed,
 }
 
-/// Prints `backlog` then every feed item until shutdown, output closed, or feed closed.
-/// Write errors other than a closed pipe (a full disk under `--record`) are returned.
+/// Prints every feed item until shutdown, output closed, or feed closed. Write errors other
+/// than a closed pipe (a full disk under `--record`) are returned.
 pub async fn stream<W: Write>(
     feed: &mut broadcast::Receiver<Feed>,
-    backlog: Vec<Event>,
     writer: &mut NdjsonWriter<W>,
     clock: &dyn Clock,
     shutdown: &CancellationToken,
 ) -> io::Result<StreamEnd> {
-    let mut printer = Printer {
-        writer,
-        clock,
-        backlog: Vec::new(),
+    let print = |writer: &mut NdjsonWriter<W>, item: Result<&Feed, u64>| {
+        let written = match item {
+            Ok(feed) => writer.write_feed(feed).map(drop),
+            Err(missed) => writer.write_lagged(missed, clock.now()),
+        };
+        match written {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(StreamEnd::OutputClosed)),
+            Err(e) => Err(e),
+        }
     };
-    for event in backlog {
-        let item = Feed::Event(event);
-        if let Some(end) = printer.print(Ok(&item))? {
-            return Ok(end);
-        }
-        if let Feed::Event(event) = item {
-            printer.backlog.push(event);
-        }
-    }
     loop {
         let received = tokio::select! {
             biased;
@@ -59,8 +54,8 @@ pub async fn stream<W: Write>(
             r = feed.recv() => r,
         };
         let result = match &received {
-            Ok(item) => printer.print(Ok(item)),
-            Err(RecvError::Lagged(n)) => printer.print(Err(*n)),
+            Ok(item) => print(writer, Ok(item)),
+            Err(RecvError::Lagged(n)) => print(writer, Err(*n)),
             Err(RecvError::Closed) => return Ok(StreamEnd::FeedClosed),
         };
         if let Some(end) = result? {
@@ -70,8 +65,8 @@ pub async fn stream<W: Write>(
     // Shutting down: print what is already queued, without waiting for more.
     loop {
         let result = match feed.try_recv() {
-            Ok(item) => printer.print(Ok(&item)),
-            Err(TryRecvError::Lagged(n)) => printer.print(Err(n)),
+            Ok(item) => print(writer, Ok(&item)),
+            Err(TryRecvError::Lagged(n)) => print(writer, Err(n)),
             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         };
         if let Some(end) = result? {
@@ -79,43 +74,6 @@ pub async fn stream<W: Write>(
         }
     }
     Ok(StreamEnd::Shutdown)
-}
-
-struct Printer<'a, W: Write> {
-    writer: &'a mut NdjsonWriter<W>,
-    clock: &'a dyn Clock,
-    /// Events printed from the snapshot's ring that may still arrive on the feed.
-    backlog: Vec<Event>,
-}
-
-impl<W: Write> Printer<'_, W> {
-    /// Prints an item (`Ok`) or a lag notice (`Err(missed)`). `Some(end)` when the stream must
-    /// stop because the output is closed.
-    fn print(&mut self, item: Result<&Feed, u64>) -> io::Result<Option<StreamEnd>> {
-        let written = match item {
-            Ok(Feed::Event(e)) if self.already_printed(e) => Ok(()),
-            Ok(feed) => self.writer.write_feed(feed).map(drop),
-            Err(missed) => self.writer.write_lagged(missed, self.clock.now()),
-        };
-        match written {
-            Ok(()) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(StreamEnd::OutputClosed)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// True when `e` was printed from the backlog already (and forgets it).
-    fn already_printed(&mut self, e: &Event) -> bool {
-        // The feed is in time order: backlog events older than `e` can no longer arrive.
-        self.backlog.retain(|b| b.at >= e.at);
-        match self.backlog.iter().position(|b| b == e) {
-            Some(i) => {
-                self.backlog.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -139,9 +97,7 @@ mod tests {
         shutdown.cancel();
         let mut w = NdjsonWriter::new(Vec::new(), true, None);
         let clock = ManualClock::new(fixtures::at(0));
-        let end = stream(&mut rx, vec![], &mut w, &clock, &shutdown)
-            .await
-            .unwrap();
+        let end = stream(&mut rx, &mut w, &clock, &shutdown).await.unwrap();
         assert_eq!(end, StreamEnd::Shutdown);
         assert_eq!(types(&w), fixtures::FEED_TYPES);
     }
@@ -163,9 +119,7 @@ mod tests {
             })
         };
         let mut w = NdjsonWriter::new(Vec::new(), false, None);
-        let end = stream(&mut rx, vec![], &mut w, &clock, &shutdown)
-            .await
-            .unwrap();
+        let end = stream(&mut rx, &mut w, &clock, &shutdown).await.unwrap();
         drop(sender.await.unwrap());
         assert_eq!(end, StreamEnd::Shutdown);
         assert_eq!(
@@ -188,7 +142,7 @@ mod tests {
         drop(tx);
         let mut w = NdjsonWriter::new(Vec::new(), true, None);
         let clock = ManualClock::new(fixtures::at(5));
-        let end = stream(&mut rx, vec![], &mut w, &clock, &CancellationToken::new())
+        let end = stream(&mut rx, &mut w, &clock, &CancellationToken::new())
             .await
             .unwrap();
         assert_eq!(end, StreamEnd::FeedClosed);
@@ -198,40 +152,6 @@ mod tests {
         assert_eq!(first["missed"], 4);
         assert_eq!(first["at"], "2026-11-28T10:00:05.000Z");
         assert_eq!(types(&w), ["lagged", "winner_changed", "warning"]);
-    }
-
-    #[tokio::test]
-    async fn the_backlog_is_printed_once_even_if_the_feed_repeats_it() {
-        let events = fixtures::events();
-        let (tx, mut rx) = broadcast::channel(16);
-        // Subscribed after the first two events; the ring holds the first three, so the third
-        // arrives on both paths.
-        tx.send(Feed::Event(events[2].clone())).unwrap();
-        tx.send(Feed::Probe(fixtures::probe_record())).unwrap();
-        tx.send(Feed::Event(events[3].clone())).unwrap();
-        drop(tx);
-        let mut w = NdjsonWriter::new(Vec::new(), true, None);
-        let clock = ManualClock::new(fixtures::at(0));
-        let end = stream(
-            &mut rx,
-            events[..3].to_vec(),
-            &mut w,
-            &clock,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(end, StreamEnd::FeedClosed);
-        assert_eq!(
-            types(&w),
-            [
-                "config_applied",
-                "candidate_changed",
-                "winner_changed",
-                "probe",
-                "warning"
-            ]
-        );
     }
 
     #[tokio::test]
@@ -247,10 +167,16 @@ mod tests {
         }
         async fn run(kind: io::ErrorKind) -> io::Result<StreamEnd> {
             let clock = ManualClock::new(fixtures::at(0));
-            let (_tx, mut rx) = broadcast::channel::<Feed>(4);
+            // The sender stays open: the end must come from the failing write.
+            let (tx, mut rx) = broadcast::channel::<Feed>(16);
+            for f in fixtures::feed() {
+                tx.send(f).unwrap();
+            }
             let mut w = NdjsonWriter::new(Failing(kind), false, None);
             let shutdown = CancellationToken::new();
-            stream(&mut rx, fixtures::events(), &mut w, &clock, &shutdown).await
+            let end = stream(&mut rx, &mut w, &clock, &shutdown).await;
+            drop(tx);
+            end
         }
         let end = run(io::ErrorKind::BrokenPipe).await.unwrap();
         assert_eq!(end, StreamEnd::OutputClosed);

@@ -1,0 +1,266 @@
+//! `rotascope lab`: a demo cluster rotating its passwords, shown in the TUI through the same code
+//! as `rotascope --config <lab>/rotascope.toml`, or headless (`--no-tui`) with lab commands read
+//! on stdin.
+//!
+//! Choices:
+//! - Failover is made visible with `--failover-every` (both modes) and with stdin commands
+//!   (`--no-tui`: `stop 0.0`, `promote 0.1`, `failover 0`, ...). The TUI gets no lab keys: it
+//!   stays the plain dashboard and knows nothing of the lab.
+//! - Every server the lab started is stopped on every way out (`q`, Ctrl-C, SIGINT, SIGTERM,
+//!   SIGHUP, an error): the driver owns them and is dropped before this command returns. Without
+//!   `--dir` the temp directory goes too; with `--dir` the directory stays with its
+//!   `rotascope.toml` and `secrets.json` (what the lab last wrote), the servers' data goes.
+//! - A lab that cannot start (no PostgreSQL server binaries, ...) exits 3 like every "nothing was
+//!   checked" failure, with the lab's message saying how to install them.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{dashboard, run_err, Failure};
+use super::signals::Signals;
+use super::{wire, LabArgs};
+use crate::lab::driver::{DemoSettings, Driver, LabCommand, Notes, Scheme, Shape, HELP};
+use crate::lab::{Lab, LabError};
+use crate::report::Exit;
+
+/// Runs `rotascope lab` until the TUI quits or a signal arrives.
+pub(super) async fn lab(config: Option<&Path>, args: &LabArgs) -> Result<Exit, Failure> {
+    if config.is_some() {
+        return Err(Failure::Config(anyhow!(
+            "`rotascope lab` writes its own config (rotascope.toml in the lab directory); \
+             --config does not apply to it"
+        )));
+    }
+    if args.failover_every.is_some() && args.replicas == 0 {
+        return Err(Failure::Config(anyhow!(
+            "--failover-every needs a replica to promote: drop --replicas 0"
+        )));
+    }
+    if !args.no_tui && !io::stdout().is_terminal() {
+        // Fail before minutes of nobody watching: the dashboard needs a terminal.
+        return Err(run_err(anyhow!(
+            "stdout is not a terminal, and the dashboard needs one; run `rotascope lab --no-tui` \
+             and point `rotascope check` or `rotascope watch` at the config it prints"
+        )));
+    }
+    let shutdown = CancellationToken::new();
+    // Before any server exists: from here on a signal stops the lab cleanly instead of killing
+    // the process with servers left behind.
+    let signal_task = Signals::register()
+        .context("signal handlers")
+        .map_err(run_err)?
+        .spawn(None, shutdown.clone());
+    let result = run_lab(args, shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = signal_task.await;
+    result
+}
+
+async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Failure> {
+    let settings = settings(args);
+    let lab = open_lab(args.dir.as_deref())
+        .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?;
+    let dir = lab.dir().to_path_buf();
+    let kept = args.dir.is_some();
+    eprintln!(
+        "rotascope lab: starting {} in {} ...",
+        shape_text(settings.shape),
+        dir.display()
+    );
+    let notes: Notes = if args.no_tui {
+        Box::new(print_note)
+    } else {
+        // The TUI owns the terminal: notes go to the log (`-v --log-file FILE` keeps them).
+        Box::new(|line| tracing::info!(target: "rotascope::lab", "{line}"))
+    };
+    let driver = tokio::select! {
+        started = Driver::start(lab, settings, notes) => started
+            .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?,
+        // Dropping the half-made lab (when this returns) stops what it started.
+        () = shutdown.cancelled() => {
+            eprintln!("rotascope lab: interrupted while starting; nothing is left running");
+            return Ok(Exit::Ok);
+        }
+    };
+    let config_path = driver.config_path();
+    let (commands, receiver) = mpsc::channel(16);
+    if args.no_tui {
+        let mut intro = intro(&driver, &config_path);
+        intro.extend(driver.cluster().status().await);
+        intro.push(HELP.to_owned());
+        intro.push("Ctrl-C stops the lab and removes its servers".to_owned());
+        print_lines(&intro);
+        read_commands(commands);
+    } else {
+        // The dashboard has no lab keys: nothing sends commands.
+        drop(commands);
+    }
+
+    let front = async {
+        let result = if args.no_tui {
+            shutdown.cancelled().await;
+            Ok(Exit::Ok)
+        } else {
+            match wire::load_config(Some(&config_path)).await {
+                Ok(config) => dashboard(config, shutdown.clone()).await,
+                Err(e) => Err(Failure::Config(e)),
+            }
+        };
+        // However the front ends, the driver follows.
+        shutdown.cancel();
+        result
+    };
+    // The driver (and every server with it) is dropped when `run` returns.
+    let (result, ()) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
+    if kept {
+        eprintln!(
+            "rotascope lab: servers stopped and removed; {} and its secrets file are kept",
+            config_path.display()
+        );
+    } else {
+        eprintln!("rotascope lab: servers stopped; {} removed", dir.display());
+    }
+    result
+}
+
+fn settings(args: &LabArgs) -> DemoSettings {
+    DemoSettings {
+        shape: Shape {
+            islands: args.islands.into(),
+            replicas: args.replicas.into(),
+        },
+        scheme: args.scheme,
+        rotate_every: args.rotate_every,
+        config_lag: args.config_lag,
+        failover_every: args.failover_every,
+    }
+}
+
+/// A lab in a new temp dir, or in `dir`. A `dir` we create here (not the lab) is not the lab's
+/// to remove, so it outlives the lab with the config files in it.
+fn open_lab(dir: Option<&Path>) -> Result<Lab, LabError> {
+    let Some(dir) = dir else {
+        return Lab::new();
+    };
+    if !dir.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |what: &str| {
+            let what = format!("{what} {}", dir.display());
+            move |source| LabError::Io { what, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("creating"))?;
+        // The servers' user must be able to enter it whatever our umask.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(io("chmod"))?;
+    }
+    Lab::in_dir(dir)
+}
+
+fn shape_text(shape: Shape) -> String {
+    let replicas = match shape.replicas {
+        0 => "no replica".to_owned(),
+        1 => "1 replica".to_owned(),
+        n => format!("{n} replicas"),
+    };
+    let islands = if shape.islands == 1 {
+        "island"
+    } else {
+        "islands"
+    };
+    format!("{} {islands} × (master + {replicas})", shape.islands)
+}
+
+/// What `--no-tui` prints first: where the config is and what the lab does.
+fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
+    let s = driver.settings();
+    let every = humantime::format_duration(s.rotate_every);
+    let lag = humantime::format_duration(s.config_lag);
+    let scheme = match s.scheme {
+        Scheme::Alternating => {
+            format!("alternating users (app_a, app_b), secrets file {lag} after the database")
+        }
+        Scheme::Single => format!(
+            "one login (app): next password published, the database {lag} later, the old \
+             password dropped {lag} after that"
+        ),
+    };
+    let mut lines = vec![
+        format!(
+            "rotascope lab: {} in {}",
+            shape_text(s.shape),
+            driver.cluster().lab().dir().display()
+        ),
+        format!("config: {}", config_path.display()),
+        format!(
+            "watch it: rotascope --config {}   (in another terminal)",
+            config_path.display()
+        ),
+        format!("rotating every {every}: {scheme}"),
+    ];
+    if let Some(f) = s.failover_every {
+        lines.push(format!(
+            "failing island 0 over every {}",
+            humantime::format_duration(f)
+        ));
+    }
+    lines
+}
+
+/// Reads lab commands from stdin on a thread of its own (a blocked read must not hold up the
+/// runtime's shutdown); a bad line is answered, the end of input just ends the commands.
+fn read_commands(commands: mpsc::Sender<LabCommand>) {
+    let spawned = std::thread::Builder::new()
+        .name("lab-stdin".into())
+        .spawn(move || {
+            for line in io::stdin().lines() {
+                let Ok(line) = line else { break };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match line.parse::<LabCommand>() {
+                    Ok(command) => {
+                        if commands.blocking_send(command).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => print_note(&e),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        print_note(&format!("cannot read commands from stdin: {e}"));
+    }
+}
+
+/// A note with the local time, on stdout; a closed stdout is ignored (the lab goes on).
+fn print_note(line: &str) {
+    let at = chrono::Local::now().format("%H:%M:%S");
+    print_lines(&[format!("{at} {line}")]);
+}
+
+fn print_lines(lines: &[String]) {
+    let mut out = io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_read_naturally() {
+        let s = |islands, replicas| shape_text(Shape { islands, replicas });
+        assert_eq!(s(2, 1), "2 islands × (master + 1 replica)");
+        assert_eq!(s(1, 0), "1 island × (master + no replica)");
+        assert_eq!(s(3, 2), "3 islands × (master + 2 replicas)");
+    }
+}
