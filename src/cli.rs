@@ -24,7 +24,6 @@ pub mod logging;
 pub mod run;
 pub mod signals;
 pub mod watch;
-mod wire;
 
 /// Watch PostgreSQL credential rotation live and prove it caused no downtime.
 ///

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::run::{dashboard, run_err, Failure};
 use super::signals::Signals;
-use super::{wire, LabArgs};
+use super::LabArgs;
 use crate::lab::driver::{DemoSettings, Driver, LabCommand, Notes, Scheme, Shape, HELP};
 use crate::lab::{Lab, LabError};
 use crate::report::Exit;
@@ -105,7 +105,7 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
             shutdown.cancelled().await;
             Ok(Exit::Ok)
         } else {
-            match wire::load_config(Some(&config_path)).await {
+            match super::run::load_config(Some(&config_path)).await {
                 Ok(config) => dashboard(config, shutdown.clone()).await,
                 Err(e) => Err(Failure::Config(e)),
             }

@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
 use super::watch::{stream, StreamEnd};
-use super::{wire, CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
+use super::{CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::engine::{Engine, EngineHandle};
+use crate::engine::pg::PgProber;
+use crate::engine::{check_once, Engine, EngineHandle};
 use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
 
 /// How long background tasks get to finish after shutdown before the process exits anyway.
@@ -46,6 +47,13 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// Resolves the config path (`--config`, ./rotascope.toml, $XDG_CONFIG_HOME/rotascope/config.toml)
+/// and loads it. The error is redacted by the config module; the caller exits 3.
+pub(super) async fn load_config(cli_path: Option<&Path>) -> anyhow::Result<Config> {
+    let path = crate::config::resolve_path(cli_path)?;
+    Ok(crate::config::load(&path).await?)
+}
+
 pub(super) fn run_err(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
 }
@@ -71,8 +79,8 @@ pub async fn run(cli: Cli) -> Exit {
 
 /// `rotascope config check`: the normalized topology, exit 0.
 async fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).await.map_err(Failure::Config)?;
-    let mut text = wire::describe(&config);
+    let config = load_config(path).await.map_err(Failure::Config)?;
+    let mut text = crate::config::describe::describe(&config);
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -82,9 +90,9 @@ async fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
 
 /// `rotascope check`: one pass, printed, exit by verdict.
 async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).await.map_err(Failure::Config)?;
+    let config = load_config(path).await.map_err(Failure::Config)?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let snapshot = wire::check_once(config, clock, wire::pg_prober()).await;
+    let snapshot = check_once(config, clock, PgProber::new()).await;
     let mut out = Vec::new();
     match args.format {
         Format::Table => write_check_table(&mut out, &snapshot),
@@ -97,7 +105,7 @@ async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
 
 /// `rotascope watch`: the engine headless, NDJSON until SIGINT/SIGTERM or the reader leaves.
 async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).await.map_err(Failure::Config)?;
+    let config = load_config(path).await.map_err(Failure::Config)?;
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
     let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
@@ -118,7 +126,9 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
 
 /// No subcommand: the live TUI on the engine.
 async fn tui(path: Option<&Path>) -> Result<Exit, Failure> {
-    let config = wire::load_config(path).await.map_err(Failure::Config)?;
+    // Refuse before probing anything: a dashboard nobody can see would only log in for nothing.
+    crate::ui::ensure_terminal().map_err(|e| Failure::Run(e.into()))?;
+    let config = load_config(path).await.map_err(Failure::Config)?;
     dashboard(config, CancellationToken::new()).await
 }
 
@@ -167,8 +177,13 @@ impl Running {
             .context("signal handlers")
             .map_err(run_err)?;
         let clock: SharedClock = Arc::new(SystemClock);
-        let feed = wire::spawn_reload(config, clock.clone(), shutdown.clone());
-        let engine = Engine::spawn(feed, clock.clone(), wire::pg_prober(), shutdown.clone());
+        let feed = crate::config::reload::spawn(
+            config.path.clone(),
+            config,
+            clock.clone(),
+            shutdown.clone(),
+        );
+        let engine = Engine::spawn(feed, clock.clone(), PgProber::new(), shutdown.clone());
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
         let signal_task = signals.spawn(reload, shutdown.clone());
         Ok(Running {

@@ -56,9 +56,10 @@ impl Signals {
                     Some(()) = self.hangup.recv() => match &reload {
                         Some(commands) => match commands.try_send(Command::Reload) {
                             Ok(()) => tracing::info!("SIGHUP: reloading the config"),
-                            // A queued reload will read the newest files anyway.
+                            // The queue is full of work the engine has not taken yet; this
+                            // SIGHUP is dropped, but the periodic reload reads the files anyway.
                             Err(TrySendError::Full(_)) => {
-                                tracing::warn!("SIGHUP: the engine is busy, a reload is queued")
+                                tracing::warn!("SIGHUP: the engine is busy; this reload was dropped")
                             }
                             Err(TrySendError::Closed(_)) => break,
                         },

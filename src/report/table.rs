@@ -118,11 +118,11 @@ fn render(s: &Snapshot) -> String {
     let sum = s.summary();
     let _ = writeln!(
         t,
-        "\nverdict: {} (exit {})  {} nodes: {} ok, {} degraded, {} down, {} unknown; \
+        "\nverdict: {} (exit {})  {}: {} ok, {} degraded, {} down, {} unknown; \
          {}/{} candidates valid",
         verdict.as_str().to_uppercase(),
         Exit::from_verdict(verdict).code(),
-        sum.nodes,
+        crate::text::plural(sum.nodes, "node"),
         sum.ok,
         sum.degraded,
         sum.down,
