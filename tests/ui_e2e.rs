@@ -9,16 +9,13 @@
 
 mod support;
 
-use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::Stream;
-use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
-use ratatui::buffer::Cell;
-use ratatui::layout::{Position, Size};
+use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -28,7 +25,7 @@ use rotascope::clock::{SharedClock, SystemClock};
 use rotascope::engine::event::{ProbeMode, ProbeRecordOutcome};
 use rotascope::engine::probe::ErrorKind;
 use rotascope::lab::ServerOptions;
-use rotascope::ui::{fixtures, run, Options, Theme, UiError};
+use rotascope::ui::{run, Options, Theme, UiError};
 use support::{assert_no_secret, lab_server, secret, ConfigFile, Running, Settings, PATIENCE};
 
 const A1: &str = "e2e-ui-a1-Rm5t8w";
@@ -36,51 +33,7 @@ const A2: &str = "e2e-ui-a2-Jd3q6z";
 const B1: &str = "e2e-ui-b1-Cv9n2k";
 const B2: &str = "e2e-ui-b2-Uf4h7p";
 
-/// A `TestBackend` that sends every flushed frame, as plain text, to the test.
-struct Tap {
-    inner: TestBackend,
-    frames: mpsc::UnboundedSender<String>,
-}
-
-impl Backend for Tap {
-    type Error = Infallible;
-
-    fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
-    where
-        I: Iterator<Item = (u16, u16, &'a Cell)>,
-    {
-        self.inner.draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
-        self.inner.get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
-        self.inner.set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Infallible> {
-        self.inner.clear()
-    }
-    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
-        self.inner.clear_region(clear_type)
-    }
-    fn size(&self) -> Result<Size, Infallible> {
-        self.inner.size()
-    }
-    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
-        self.inner.window_size()
-    }
-    fn flush(&mut self) -> Result<(), Infallible> {
-        self.inner.flush()?;
-        let _ = self.frames.send(fixtures::screen_text(self.inner.buffer()));
-        Ok(())
-    }
-}
+use rotascope::ui::fixtures::FrameTap as Tap;
 
 type Keys = Pin<Box<dyn Stream<Item = io::Result<Event>> + Send>>;
 

@@ -5,7 +5,6 @@
 //! of the command channel. Time is tokio's paused clock, so ticks cost nothing and nothing sleeps
 //! for real; the test waits for frames, never for time.
 
-use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,9 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::Stream;
-use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
-use ratatui::buffer::Cell;
-use ratatui::layout::{Position, Size};
+use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -28,57 +25,7 @@ use rotascope::engine::Command;
 use rotascope::ui::fixtures;
 use rotascope::ui::{run, Options, Theme, UiError};
 
-/// A `TestBackend` that reports every flushed frame (as plain text) to the test.
-struct Tap {
-    inner: TestBackend,
-    frames: mpsc::UnboundedSender<String>,
-}
-
-impl Tap {
-    fn text(&self) -> String {
-        fixtures::screen_text(self.inner.buffer())
-    }
-}
-
-impl Backend for Tap {
-    type Error = Infallible;
-
-    fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
-    where
-        I: Iterator<Item = (u16, u16, &'a Cell)>,
-    {
-        self.inner.draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
-        self.inner.get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
-        self.inner.set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Infallible> {
-        self.inner.clear()
-    }
-    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
-        self.inner.clear_region(clear_type)
-    }
-    fn size(&self) -> Result<Size, Infallible> {
-        self.inner.size()
-    }
-    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
-        self.inner.window_size()
-    }
-    fn flush(&mut self) -> Result<(), Infallible> {
-        self.inner.flush()?;
-        let _ = self.frames.send(self.text());
-        Ok(())
-    }
-}
+use rotascope::ui::fixtures::FrameTap as Tap;
 
 /// A wall clock that moves with tokio's (paused) clock, so relative times age as ticks pass.
 struct TokioClock {

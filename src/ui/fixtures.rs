@@ -550,6 +550,66 @@ fn push_down_events(
     }
 }
 
+/// A `TestBackend` that sends every flushed frame, as plain text, to a test: the way the loop
+/// tests wait for "a frame showing X" instead of sleeping.
+pub struct FrameTap {
+    /// The backend drawn on.
+    pub inner: ratatui::backend::TestBackend,
+    /// Where each flushed frame's text goes.
+    pub frames: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl FrameTap {
+    /// The text of the current buffer.
+    pub fn text(&self) -> String {
+        screen_text(self.inner.buffer())
+    }
+}
+
+impl ratatui::backend::Backend for FrameTap {
+    type Error = std::convert::Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        position: P,
+    ) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush()?;
+        // A test that stopped listening is no reason to fail the draw.
+        let _ = self.frames.send(self.text());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
