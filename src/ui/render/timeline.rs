@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::format::{candidate_ref, clock, short_name, truncate};
 use super::pane;
-use crate::engine::event::{Event, EventKind};
+use crate::engine::event::{CandidateRef, Event, EventKind};
 use crate::engine::snapshot::{Health, Snapshot};
 use crate::text::plural;
 use crate::topology::IslandNo;
@@ -105,15 +105,20 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
             node: n,
             from,
             to,
-        } => (
-            "⇄",
-            format!(
-                "{} winner {} → {}",
-                node(*island, n),
-                from.as_ref().map_or("none".to_owned(), candidate_ref),
-                to.as_ref().map_or("none".to_owned(), candidate_ref)
-            ),
-        ),
+        } => {
+            // Same login and label on both sides: only the password changed, so say which.
+            let same_name = matches!((from, to), (Some(f), Some(t))
+                if f.login == t.login && f.label == t.label);
+            let name = |c: &Option<CandidateRef>| match c {
+                None => "none".to_owned(),
+                Some(c) if same_name => format!("{} {}", candidate_ref(c), c.fingerprint),
+                Some(c) => candidate_ref(c),
+            };
+            (
+                "⇄",
+                format!("{} winner {} → {}", node(*island, n), name(from), name(to)),
+            )
+        }
         EventKind::CandidateChanged {
             island,
             node: n,
@@ -184,4 +189,39 @@ fn event_line(e: &Event, view: &ViewState, t: Theme, width: usize) -> Line<'stat
         Span::styled(time, t.dim()),
         Span::styled(truncate(&format!("{symbol} {text}"), room), style),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Fingerprint;
+
+    fn cand(login: &str, password: &str) -> CandidateRef {
+        CandidateRef {
+            index: 0,
+            login: login.into(),
+            label: None,
+            fingerprint: Fingerprint::with_key(b"test", password),
+        }
+    }
+
+    fn winner(from: CandidateRef, to: CandidateRef) -> String {
+        describe(&EventKind::WinnerChanged {
+            island: IslandNo(0),
+            node: "db".into(),
+            from: Some(from),
+            to: Some(to),
+        })
+        .1
+    }
+
+    #[test]
+    fn a_winner_switch_within_one_login_names_the_fingerprints() {
+        let (old, new) = (cand("app", "p1"), cand("app", "p2"));
+        let text = winner(old.clone(), new.clone());
+        assert!(text.contains(&old.fingerprint.to_string()), "{text}");
+        assert!(text.contains(&new.fingerprint.to_string()), "{text}");
+        let text = winner(cand("app_a", "p1"), cand("app_b", "p2"));
+        assert_eq!(text, "0/db winner #0 app_a → #0 app_b");
+    }
 }
