@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 FONT_DIR = "/usr/share/fonts/truetype/dejavu/"
 SIZE = 15
 BG = (24, 26, 33)
+BLOCKS = "▁▂▃▄▅▆▇█"
 FG = (210, 214, 222)
 BASE16 = [
     (40, 42, 54), (230, 80, 80), (80, 200, 120), (230, 190, 80),
@@ -116,7 +117,11 @@ def main():
             px, py = pad + x * cw, pad + y * ch
             if b != BG:
                 draw.rectangle([px, py, px + cw, py + ch], fill=b)
-            if c != " ":
+            if c in BLOCKS:
+                # Lower block elements: draw them, fonts disagree on their metrics.
+                h = ch * (BLOCKS.index(c) + 1) // 8
+                draw.rectangle([px, py + ch - h, px + cw - 1, py + ch - 1], fill=f)
+            elif c != " ":
                 draw.text((px, py + 1), c, font=bold_font if bold else regular, fill=f)
     img.save(dst)
 
