@@ -40,6 +40,8 @@ mod chain;
 pub mod classify;
 mod core;
 pub mod event;
+// Test support (integration tests and benches use it), not part of the product's API.
+#[doc(hidden)]
 pub mod fake;
 mod health;
 mod islands;

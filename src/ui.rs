@@ -7,6 +7,8 @@
 //! (snapshot, view state, now). [`run::run`] is the loop, generic over the backend and the input
 //! stream so tests drive it without a terminal; [`run::run_terminal`] is the real-terminal entry.
 
+// Test support (render snapshots, loop tests), not part of the product's API.
+#[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;
 pub mod render;
