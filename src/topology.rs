@@ -125,6 +125,30 @@ pub struct Candidate {
     pub label: Option<String>,
 }
 
+impl Candidate {
+    /// A candidate of node `node`; its identity follows from the node, login and password.
+    pub fn new(
+        node: Arc<str>,
+        target: Arc<ConnTarget>,
+        login: impl Into<String>,
+        password: Password,
+        label: Option<String>,
+    ) -> Candidate {
+        let login = login.into();
+        Candidate {
+            id: CandidateId {
+                node,
+                login: login.clone(),
+                fingerprint: password.fingerprint(),
+            },
+            target,
+            login,
+            password,
+            label,
+        }
+    }
+}
+
 /// One PostgreSQL server of an island, with its candidates in config order.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -259,18 +283,13 @@ mod tests {
             candidates: creds
                 .iter()
                 .map(|(login, pw)| {
-                    let password = Password::new(*pw);
-                    Candidate {
-                        id: CandidateId {
-                            node: name.clone(),
-                            login: login.to_string(),
-                            fingerprint: password.fingerprint(),
-                        },
-                        target: target.clone(),
-                        login: login.to_string(),
-                        password,
-                        label: None,
-                    }
+                    Candidate::new(
+                        name.clone(),
+                        target.clone(),
+                        *login,
+                        Password::new(*pw),
+                        None,
+                    )
                 })
                 .collect(),
         }

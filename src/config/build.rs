@@ -17,9 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::secret::Password;
-use crate::topology::{
-    Candidate, CandidateId, ConnTarget, Island, IslandNo, Node, NodeKey, Topology,
-};
+use crate::topology::{Candidate, ConnTarget, Island, IslandNo, Node, NodeKey, Topology};
 
 use super::conn::{self, ConnError, ParsedConn};
 use super::error::{ConfigError, KeyPath, Origin};
@@ -58,21 +56,17 @@ impl IslandDraft {
             }
         };
         let node = &mut self.nodes[pos];
-        let id = CandidateId {
-            node: node.name.clone(),
-            login: cred.login.clone(),
-            fingerprint: cred.password.fingerprint(),
-        };
-        if node.candidates.iter().any(|c| c.id == id) {
+        let candidate = Candidate::new(
+            node.name.clone(),
+            target.clone(),
+            cred.login,
+            cred.password,
+            cred.label,
+        );
+        if node.candidates.iter().any(|c| c.id == candidate.id) {
             return;
         }
-        node.candidates.push(Candidate {
-            id,
-            target: target.clone(),
-            login: cred.login,
-            password: cred.password,
-            label: cred.label,
-        });
+        node.candidates.push(candidate);
     }
 }
 

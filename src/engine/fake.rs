@@ -22,9 +22,7 @@ use super::probe::{
 };
 use crate::config::{Config, ProbeSettings, ReloadSettings, ShardSettings};
 use crate::secret::{Fingerprint, Password};
-use crate::topology::{
-    Candidate, CandidateId, ConnTarget, Island, IslandNo, Node, NodeKey, SslMode, Topology,
-};
+use crate::topology::{Candidate, ConnTarget, Island, IslandNo, Node, NodeKey, SslMode, Topology};
 
 /// A simulated server.
 #[derive(Clone, Debug)]
@@ -273,24 +271,19 @@ fn failure(kind: ErrorKind, message: &str) -> ProbeOutcome {
 
 /// A candidate of node `node` logging in as `login` with `password`.
 pub fn candidate(node: &str, login: &str, password: &str) -> Candidate {
-    let password = Password::new(password);
     let target = ConnTarget {
         pg: tokio_postgres::Config::new(),
         ssl: SslMode::Disable,
         sslrootcert: None,
         display: format!("postgresql://{node}/app"),
     };
-    Candidate {
-        id: CandidateId {
-            node: node.into(),
-            login: login.to_owned(),
-            fingerprint: password.fingerprint(),
-        },
-        target: Arc::new(target),
-        login: login.to_owned(),
-        password,
-        label: None,
-    }
+    Candidate::new(
+        node.into(),
+        Arc::new(target),
+        login,
+        Password::new(password),
+        None,
+    )
 }
 
 /// A node of island `island` with one candidate per `(login, password)`, in that order.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::exec::{prepare_std, run};
 use super::{os, text, LabError, LabShared, SUPERUSER};
 use crate::secret::Password;
-use crate::topology::{Candidate, CandidateId, ConnTarget, SslMode};
+use crate::topology::{Candidate, ConnTarget, SslMode};
 
 mod create;
 mod sql;
@@ -284,18 +284,8 @@ impl Drop for Server {
 /// A candidate for `target` logging in as `login` with `password`; its node name is the
 /// target's display string.
 pub fn candidate_for(target: ConnTarget, login: &str, password: &str) -> Candidate {
-    let password = Password::new(password);
-    Candidate {
-        id: CandidateId {
-            node: target.display.as_str().into(),
-            login: login.to_owned(),
-            fingerprint: password.fingerprint(),
-        },
-        target: Arc::new(target),
-        login: login.to_owned(),
-        password,
-        label: None,
-    }
+    let node = target.display.as_str().into();
+    Candidate::new(node, Arc::new(target), login, Password::new(password), None)
 }
 
 /// The last `n` lines of `text`.
