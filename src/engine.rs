@@ -23,6 +23,9 @@
 //!   every candidate-level failure (`auth_failed`, `login_not_permitted`, `role_conn_limit`), and to
 //!   chain probes of a node whose candidates were all refused.
 //! - The first config's nodes get no `node_added` events (its `config_applied` counts them).
+//! - Snapshots for probe results are coalesced: at most one per 50 ms, the latest state always
+//!   published in the end (events and probe records on the feed are never held back); a config
+//!   change or a command is published at once.
 
 use std::sync::Arc;
 

@@ -152,6 +152,11 @@ impl<P: Prober> Core<P> {
     }
 
     /// Folds one job report into the state.
+    ///
+    /// Its island is refreshed only when the node's island inputs changed: in practice when a
+    /// chain finished with another winner, role, health or shard list. An attempt changes only
+    /// candidate states (health `ok` ↔ `degraded` at most, which no island warning reads), and a
+    /// steady chain changes nothing, so most reports cost O(1), not O(nodes).
     pub(crate) fn on_report(&mut self, report: Report) {
         let (key, job) = match &report {
             Report::Attempt { node, job, .. } | Report::Done { node, job } => (node, *job),
@@ -164,6 +169,8 @@ impl<P: Prober> Core<P> {
         if st.in_flight.as_ref().is_none_or(|f| f.id != job) {
             return; // a late report of an aborted job
         }
+        let before = islands::NodeInputs::of(st);
+        let mut new_shards = false;
         match report {
             Report::Attempt {
                 candidate, outcome, ..
@@ -175,14 +182,23 @@ impl<P: Prober> Core<P> {
             Report::Done { .. } => {
                 if let Some(flight) = st.in_flight.take() {
                     match flight.mode {
-                        ProbeMode::Chain => chain::finish(st, flight, &mut cx),
+                        ProbeMode::Chain => {
+                            // A winning chain replaces the node's shards.
+                            new_shards = flight
+                                .success
+                                .as_ref()
+                                .is_some_and(|(_, s)| s.shards != st.shards);
+                            chain::finish(st, flight, &mut cx);
+                        }
                         ProbeMode::Audit => audit::finish(st, flight),
                     }
                 }
             }
         }
         health::refresh(st, &mut cx);
-        islands::refresh(islands, cx.log);
+        if new_shards || islands::NodeInputs::of(st) != before {
+            islands::refresh_island(islands, i, cx.log);
+        }
         self.dirty = true;
     }
 

@@ -15,25 +15,100 @@ use crate::topology::IslandNo;
 const DETAIL_SHARDS: usize = 5;
 
 /// Recomputes every island's shards and warnings, emitting events for warnings raised, changed or
-/// cleared.
+/// cleared (after a reload; a probe report needs only [`refresh_island`]).
 pub(crate) fn refresh(islands: &mut [IslandState], log: &mut Journal) {
     for island in islands.iter_mut() {
-        if let Some(shards) = island_shards(island) {
-            island.shards = Some(shards);
-        }
+        update_shards(island);
     }
     let conflicts = shard_conflicts(islands);
     for island in islands.iter_mut() {
+        let wanted = master_warnings(island);
+        settle(island, wanted, &conflicts, log);
+    }
+}
+
+/// Recomputes island `i` after one of its nodes changed: O(its nodes), not O(every node). Other
+/// islands are touched only when `i`'s shard list changed, and then only their `shard_conflict`
+/// (their master warnings depend on their own nodes alone).
+pub(crate) fn refresh_island(islands: &mut [IslandState], i: usize, log: &mut Journal) {
+    let Some(island) = islands.get_mut(i) else {
+        return;
+    };
+    if !update_shards(island) {
         let mut wanted = master_warnings(island);
-        if let Some(detail) = conflicts.get(&island.no) {
-            wanted.push(IslandWarning {
-                kind: WarningKind::ShardConflict,
-                detail: detail.clone(),
-            });
-        }
+        wanted.extend(conflict_of(&island.warnings).cloned());
         announce(island.no, &island.warnings, &wanted, log);
         island.warnings = wanted;
+        return;
     }
+    let conflicts = shard_conflicts(islands);
+    for (k, island) in islands.iter_mut().enumerate() {
+        let wanted = if k == i {
+            master_warnings(island)
+        } else {
+            let mut kept = island.warnings.clone();
+            kept.retain(|w| w.kind != WarningKind::ShardConflict);
+            kept
+        };
+        settle(island, wanted, &conflicts, log);
+    }
+}
+
+/// What of a node its island's conclusions read, besides its shards (compared apart, only when a
+/// chain brings new ones) and its name. Keep in step with `master_warnings` and `island_shards`:
+/// the engine refreshes an island only when one of its nodes' inputs changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeInputs {
+    reachable: bool,
+    role: Role,
+    health: Health,
+}
+
+impl NodeInputs {
+    /// The node's inputs now.
+    pub(crate) fn of(st: &NodeState) -> Self {
+        NodeInputs {
+            reachable: st.winner.is_some(),
+            role: st.role,
+            health: st.health,
+        }
+    }
+}
+
+/// Takes the island's shards from its nodes (kept when no reachable node reports any); true when
+/// they changed.
+fn update_shards(island: &mut IslandState) -> bool {
+    let found = island_shards(island).filter(|&shards| island.shards.as_ref() != Some(shards));
+    let Some(shards) = found.cloned() else {
+        return false;
+    };
+    island.shards = Some(shards);
+    true
+}
+
+/// Sets the island's warnings to its master warnings plus its shard conflict, if any, announcing
+/// the difference.
+fn settle(
+    island: &mut IslandState,
+    mut wanted: Vec<IslandWarning>,
+    conflicts: &BTreeMap<IslandNo, String>,
+    log: &mut Journal,
+) {
+    if let Some(detail) = conflicts.get(&island.no) {
+        wanted.push(IslandWarning {
+            kind: WarningKind::ShardConflict,
+            detail: detail.clone(),
+        });
+    }
+    announce(island.no, &island.warnings, &wanted, log);
+    island.warnings = wanted;
+}
+
+/// The island's active `shard_conflict` warning.
+fn conflict_of(warnings: &[IslandWarning]) -> Option<&IslandWarning> {
+    warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::ShardConflict)
 }
 
 /// The current master's WAL position, for replica lag (the first reachable master).
@@ -95,12 +170,12 @@ fn master_warnings(island: &IslandState) -> Vec<IslandWarning> {
 
 /// Shards read from the island's master, else from a reachable replica; `None` when no reachable
 /// node reported any (the caller then keeps the last known list).
-fn island_shards(island: &IslandState) -> Option<Vec<String>> {
+fn island_shards(island: &IslandState) -> Option<&Vec<String>> {
     let reachable = || island.nodes.iter().filter(|st| st.winner.is_some());
     reachable()
         .find(|st| st.role == Role::Master && st.shards.is_some())
         .or_else(|| reachable().find(|st| st.shards.is_some()))
-        .and_then(|st| st.shards.clone())
+        .and_then(|st| st.shards.as_ref())
 }
 
 /// For each island holding a shard that another island holds too, the warning detail.

@@ -26,8 +26,16 @@ pub(crate) struct Wiring {
     pub snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
+/// The least time between two snapshots published for probe reports. Building one clones every
+/// node and the event ring, and a busy engine folds in hundreds of reports a second while no
+/// screen shows more than a few frames: reports within the gap are coalesced into one snapshot,
+/// published when the gap is over (the feed's events still go out as they happen). A config
+/// change or a command is published at once: those are rare, and someone may be waiting on them.
+const PUBLISH_GAP: Duration = Duration::from_millis(50);
+
 /// The engine task: starts due jobs, folds in reports, config changes and commands, publishes a
-/// snapshot after each change, until `shutdown`.
+/// snapshot after each change (changes by reports coalesced to one per [`PUBLISH_GAP`], the
+/// latest state always published in the end), until `shutdown`.
 pub(crate) async fn engine<P: Prober>(
     mut core: Core<P>,
     mut wiring: Wiring,
@@ -37,15 +45,31 @@ pub(crate) async fn engine<P: Prober>(
     // dropped command sender just means nobody asks for extra work.
     let mut feed_open = true;
     let mut commands_open = true;
+    // `spawn` published the first snapshot just now.
+    let mut published = Instant::now();
+    // A config change or a command since the last turn: publish without waiting out the gap.
+    let mut urgent = false;
     loop {
         core.dispatch_ready();
         core.reap();
+        // A change not yet published: now if the gap is over, else when it is.
+        let mut publish_at = None;
         if core.dirty {
-            wiring.snapshots.send_replace(Arc::new(core.snapshot()));
+            let due = published + PUBLISH_GAP;
+            let now = Instant::now();
+            if urgent || now >= due {
+                wiring.snapshots.send_replace(Arc::new(core.snapshot()));
+                published = now;
+            } else {
+                publish_at = Some(due);
+            }
         }
         let wake = core.next_wake();
         let sleep = tokio::time::sleep_until(wake.unwrap_or_else(far_future));
-        // Rare inputs first (they cannot starve the reports); reports before timers.
+        let publish = tokio::time::sleep_until(publish_at.unwrap_or_else(far_future));
+        urgent = false;
+        // Rare inputs first (they cannot starve the reports); reports before timers. Reports
+        // cannot starve the publish timer either: each turn publishes once the gap is over.
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
@@ -53,22 +77,31 @@ pub(crate) async fn engine<P: Prober>(
                 Ok(()) => {
                     let state = wiring.feed.state.borrow_and_update().clone();
                     core.on_config(&state);
+                    urgent = true;
                 }
                 Err(_) => feed_open = false,
             },
             command = wiring.commands.recv(), if commands_open => match command {
-                Some(command) => core.on_command(command, wiring.feed.reload.as_ref()),
+                Some(command) => {
+                    core.on_command(command, wiring.feed.reload.as_ref());
+                    urgent = true;
+                }
                 None => commands_open = false,
             },
             Some(report) = wiring.reports.recv() => {
                 core.on_report(report);
-                // Fold in everything already waiting, then publish once.
+                // Fold in everything already waiting before the next turn.
                 while let Ok(report) = wiring.reports.try_recv() {
                     core.on_report(report);
                 }
             }
+            _ = publish, if publish_at.is_some() => {}
             _ = sleep, if wake.is_some() => {}
         }
+    }
+    // The last state seen is the last one published, even when the gap was not over.
+    if core.dirty {
+        wiring.snapshots.send_replace(Arc::new(core.snapshot()));
     }
     core.stop_jobs().await;
 }

@@ -286,3 +286,166 @@ async fn the_first_chain_tells_its_story_in_events_with_every_field() {
     assert!(!shown.contains("wrong-pw") && !shown.contains("right-pw"));
     h.stop().await;
 }
+
+/// Island state built by hand, for the island refresh on its own (no engine, no prober).
+mod refresh_one {
+    use super::*;
+    use crate::engine::islands;
+    use crate::engine::journal::Journal;
+    use crate::engine::snapshot::IslandWarning;
+    use crate::engine::state::{IslandState, NodeState, Winner};
+
+    /// Island 0: master `m0`, replica `r0`; island 1: master `m1`. All reachable, shards apart.
+    fn cluster() -> Vec<IslandState> {
+        let now = Instant::now();
+        let island = |no: u32, nodes: &[(&str, Role, &[&str])]| IslandState {
+            no: IslandNo(no),
+            nodes: nodes
+                .iter()
+                .map(|&(name, role, held)| {
+                    let mut st = NodeState::new(fake::node(no, name, &[("app", "pw")]), now, t0());
+                    st.winner = Some(Winner {
+                        id: st.node.candidates[0].id.clone(),
+                        named: st.named(0),
+                    });
+                    st.role = role;
+                    st.health = Health::Ok;
+                    st.shards = shards(held);
+                    st
+                })
+                .collect(),
+            shards: None,
+            warnings: Vec::new(),
+        };
+        vec![
+            island(
+                0,
+                &[
+                    ("m0", Role::Master, &["sh1", "sh2"]),
+                    ("r0", Role::Replica, &["sh1", "sh2"]),
+                ],
+            ),
+            island(1, &[("m1", Role::Master, &["sh3"])]),
+        ]
+    }
+
+    fn journal() -> (Journal, broadcast::Receiver<Feed>) {
+        let (tx, rx) = broadcast::channel(64);
+        (Journal::new(Arc::new(ManualClock::new(t0())), tx), rx)
+    }
+
+    fn events(rx: &mut broadcast::Receiver<Feed>) -> Vec<EventKind> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|f| match f {
+                Feed::Event(e) => Some(e.kind),
+                Feed::Probe(_) => None,
+            })
+            .collect()
+    }
+
+    fn state(islands: &[IslandState]) -> Vec<(Option<Vec<String>>, Vec<IslandWarning>)> {
+        islands
+            .iter()
+            .map(|i| (i.shards.clone(), i.warnings.clone()))
+            .collect()
+    }
+
+    /// Two copies of the cluster, one refreshed whole and one island at a time: after each change
+    /// to one node, both must hold the same shards and warnings and have told the same events.
+    #[tokio::test(start_paused = true)]
+    async fn refreshing_only_the_changed_island_concludes_what_a_full_refresh_does() {
+        let (mut whole, mut one) = (cluster(), cluster());
+        let (mut log_whole, mut rx_whole) = journal();
+        let (mut log_one, mut rx_one) = journal();
+        islands::refresh(&mut whole, &mut log_whole);
+        islands::refresh(&mut one, &mut log_one);
+        assert!(events(&mut rx_whole).is_empty() && events(&mut rx_one).is_empty());
+
+        /// Which node (island, index) changes, how, and the warning events that must follow.
+        type Step = (
+            (usize, usize),
+            fn(&mut NodeState),
+            &'static [(u32, WarningKind, bool)],
+        );
+        let steps: [Step; 5] = [
+            // a shard of island 0 shows up on island 1: both islands conflict
+            (
+                (1, 0),
+                |st| st.shards = shards(&["sh2", "sh3"]),
+                &[
+                    (0, WarningKind::ShardConflict, true),
+                    (1, WarningKind::ShardConflict, true),
+                ],
+            ),
+            // island 0 loses its master: no_master there; its replica's shards keep the conflict
+            (
+                (0, 0),
+                |st| {
+                    st.winner = None;
+                    st.health = Health::Down;
+                },
+                &[(0, WarningKind::NoMaster, true)],
+            ),
+            // the replica is promoted: island 0 only
+            (
+                (0, 1),
+                |st| st.role = Role::Master,
+                &[(0, WarningKind::NoMaster, false)],
+            ),
+            // the promoted master reports another shard list: both conflict details change
+            (
+                (0, 1),
+                |st| st.shards = shards(&["sh2", "sh3"]),
+                &[
+                    (0, WarningKind::ShardConflict, true),
+                    (1, WarningKind::ShardConflict, true),
+                ],
+            ),
+            // island 1 moves to a shard of its own: the conflict clears on both islands
+            (
+                (1, 0),
+                |st| st.shards = shards(&["sh4"]),
+                &[
+                    (0, WarningKind::ShardConflict, false),
+                    (1, WarningKind::ShardConflict, false),
+                ],
+            ),
+        ];
+        for (step, ((i, n), change, expected)) in steps.into_iter().enumerate() {
+            change(&mut whole[i].nodes[n]);
+            change(&mut one[i].nodes[n]);
+            islands::refresh(&mut whole, &mut log_whole);
+            islands::refresh_island(&mut one, i, &mut log_one);
+            assert_eq!(state(&one), state(&whole), "step {step}");
+            let told = events(&mut rx_one);
+            assert_eq!(told, events(&mut rx_whole), "step {step}");
+            assert_eq!(warnings(&told), expected, "step {step}");
+        }
+        assert_eq!(one[0].warnings, []);
+        assert_eq!(one[1].warnings, []);
+    }
+
+    /// Refreshing island 1 leaves island 0's master warnings as they were, even when stale: they
+    /// are refreshed when one of island 0's own nodes changes.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_on_one_island_does_not_walk_the_others() {
+        let mut cluster = cluster();
+        let (mut log, mut rx) = journal();
+        islands::refresh(&mut cluster, &mut log);
+        // island 0's master goes down without a refresh of island 0
+        cluster[0].nodes[0].winner = None;
+        cluster[0].nodes[0].health = Health::Down;
+        islands::refresh_island(&mut cluster, 1, &mut log);
+        assert!(kinds_of(&cluster[0]).is_empty());
+        islands::refresh_island(&mut cluster, 0, &mut log);
+        assert_eq!(kinds_of(&cluster[0]), [WarningKind::NoMaster]);
+        assert_eq!(
+            warnings(&events(&mut rx)),
+            [(0, WarningKind::NoMaster, true)]
+        );
+    }
+
+    fn kinds_of(island: &IslandState) -> Vec<WarningKind> {
+        island.warnings.iter().map(|w| w.kind).collect()
+    }
+}

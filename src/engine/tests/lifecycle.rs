@@ -1,6 +1,7 @@
 //! Starting, reloading by command, losing the config feed, and shutting down.
 
 use super::*;
+use crate::engine::snapshot::CandidateState;
 
 #[tokio::test(start_paused = true)]
 async fn the_first_snapshot_lists_every_node_before_any_probe() {
@@ -77,4 +78,76 @@ async fn the_engine_keeps_running_on_its_last_config_when_the_feed_goes_away() {
     assert!(matches!(waited, Ok(Ok(_))));
     shutdown.cancel();
     handle.task.await.expect("clean end");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_results_is_published_in_few_snapshots_with_every_result_in_the_last() {
+    // 40 nodes probed at once, answering 1 ms apart: 40 results spread over 40 ms
+    const NODES: usize = 40;
+    let fake = FakeProber::new();
+    let names: Vec<String> = (0..NODES).map(|i| format!("db{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let role = if i == 0 { Role::Master } else { Role::Replica };
+        fake.server(name, role).password(name, "app", "pw");
+        fake.update(name, |s| s.latency = Duration::from_millis(i as u64 + 1));
+    }
+    let topo = fake::topology(
+        names
+            .iter()
+            .map(|name| fake::node(0, name, &[("app", "pw")]))
+            .collect(),
+    );
+    let wide = ProbeSettings {
+        concurrency: 64,
+        ..settings()
+    };
+    let mut h = Harness::start(&fake, topo, wide);
+
+    // Events and probe records go out as they happen, not with the snapshot
+    let first_probe = loop {
+        match h.feed.recv().await.expect("feed open") {
+            Feed::Probe(record) => break record,
+            Feed::Event(_) => {}
+        }
+    };
+    assert_eq!(first_probe.node, "db00");
+    assert!(h.secs(Instant::now()) < 0.002, "probe record held back");
+    assert!(
+        h.snapshots
+            .borrow()
+            .nodes()
+            .all(|n| n.health == Health::Unknown),
+        "the snapshot waits out the gap"
+    );
+
+    let mut seen = 0;
+    let all_ok = loop {
+        tokio::time::timeout(Duration::from_secs(60), h.snapshots.changed())
+            .await
+            .expect("a snapshot comes")
+            .expect("engine running");
+        seen += 1;
+        let s = h.snapshots.borrow_and_update().clone();
+        if s.nodes().all(|n| n.health == Health::Ok) {
+            break s;
+        }
+    };
+    // every result is in (the last one came 40 ms in), yet they were published at most twice
+    assert!(seen <= 2, "{seen} snapshots for {NODES} results");
+    assert!(h.secs(Instant::now()) < 0.1, "published within the gap");
+    for n in all_ok.nodes() {
+        assert_eq!(n.latency.samples.len(), 1, "{}", n.key.name);
+        assert_eq!(n.candidates[0].state, CandidateState::Valid);
+    }
+    let probes = h
+        .drain()
+        .into_iter()
+        .filter(|f| matches!(f, Feed::Probe(_)))
+        .count();
+    assert_eq!(
+        probes + 1,
+        NODES,
+        "one record per node (the first taken above)"
+    );
+    h.stop().await;
 }
