@@ -109,11 +109,24 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
     let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
+    // A reader that stops reading (a full pipe) blocks our writes to stdout, and no await point
+    // can interrupt a blocked write. So once a signal asks us to stop, the stream gets
+    // SHUTDOWN_GRACE to drain, then the process leaves with the status a signal promises.
+    let watchdog = tokio::spawn({
+        let shutdown = running.shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            tracing::warn!("stdout is not being read; exiting without draining it");
+            std::process::exit(i32::from(Exit::Ok.code()));
+        }
+    });
     // Subscribed before the first config was applied: every item from its `config_applied` on.
     let mut items = running.engine.feed_from_start;
     let end = stream(&mut items, &mut writer, &*running.clock, &running.shutdown).await;
     drop(items);
     let stopped = stop(running.shutdown, running.engine.task, running.signal_task).await;
+    watchdog.abort();
 
     match end.map_err(|e| run_err(anyhow!(e).context("writing the stream")))? {
         StreamEnd::Shutdown | StreamEnd::OutputClosed => stopped.map(|()| Exit::Ok),
