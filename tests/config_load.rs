@@ -1216,6 +1216,20 @@ async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last
 }
 
 #[tokio::test]
+async fn a_password_cut_by_the_stderr_limit_is_still_masked() {
+    // The cut keeps the last 2000 bytes; this line puts the cut inside the password, 6 bytes
+    // before its end, so masking after cutting would show "Q9z7Wk".
+    let pw = "straddle-secret-Q9z7Wk";
+    let line = format!("{}{pw}{}", "a".repeat(100), "b".repeat(1994));
+    let c = Case::new(&format!(
+        "islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"fail.sh\"]\n\
+         [[secrets]]\nlogin = \"app\"\npassword = \"{pw}\"\n"
+    ));
+    c.file("fail.sh", &format!("echo '{line}' >&2\nexit 1\n"));
+    check(&c.err().await, &["bbbb"], &[pw, "Q9z7Wk", "z7Wk"]);
+}
+
+#[tokio::test]
 async fn a_node_name_carrying_a_password_is_refused() {
     for name in [
         "postgres://app:name-secret-1@db/app",

@@ -307,7 +307,8 @@ impl Loader<'_> {
                 at,
                 program: program.clone(),
                 status: output.status.to_string(),
-                stderr: self.redactor.redact(&shorten(stderr.trim())),
+                // Mask first, then cut: a cut through a password would leave a tail no mask matches.
+                stderr: shorten(&self.redactor.redact(stderr.trim())),
             });
         }
         self.feed("secrets_command stdout", stdout.as_bytes());

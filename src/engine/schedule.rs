@@ -32,9 +32,12 @@ impl Jitter {
         base.mul_f64(1.0 + self.0.random_range(0.0..JITTER))
     }
 
-    /// `base × backoff_factor(failures)`, stretched by a random 0–20%.
+    /// `base × backoff_factor(failures)`, stretched by a random 0–20%, and never more than
+    /// [`BACKOFF_CAP`] × `base`: the cap is a promise ("up to 10× the interval"), jitter included.
     pub(crate) fn backoff(&mut self, base: Duration, failures: u32) -> Duration {
+        let cap = base.saturating_mul(BACKOFF_CAP);
         self.stretch(base.saturating_mul(backoff_factor(failures)))
+            .min(cap)
     }
 }
 
@@ -67,6 +70,17 @@ mod tests {
         let factors: Vec<u32> = (0..7).map(backoff_factor).collect();
         assert_eq!(factors, [1, 2, 4, 8, 10, 10, 10]);
         assert_eq!(backoff_factor(u32::MAX), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn backoff_with_jitter_never_exceeds_ten_intervals() {
+        let base = Duration::from_secs(30);
+        let mut j = Jitter::new(3);
+        let waits: Vec<Duration> = (0..1000).map(|_| j.backoff(base, 9)).collect();
+        assert!(waits.iter().all(|d| *d <= base * BACKOFF_CAP), "{waits:?}");
+        // below the cap the jitter still spreads monitors apart
+        let early: Vec<Duration> = (0..100).map(|_| j.backoff(base, 1)).collect();
+        assert!(early.iter().any(|d| *d > base * 2), "{early:?}");
     }
 
     #[test]
