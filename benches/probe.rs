@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rotascope::engine::pg::PgProber;
-use rotascope::engine::probe::{ProbeRequest, Prober};
+use rotascope::engine::probe::{ProbeRequest, Prober, TimeoutOrigin};
 use rotascope::lab::{Lab, Server, ServerOptions};
 use rotascope::topology::{Candidate, SslMode};
 use tokio_postgres::NoTls;
@@ -89,7 +89,7 @@ async fn run(plan: Plan) -> Result<(), Box<dyn std::error::Error>> {
 fn candidate(server: &Server, ssl: SslMode) -> Candidate {
     let mut c = server.candidate("app", PASSWORD, "postgres");
     let mut target = (*c.target).clone();
-    target.ssl = ssl;
+    target.tls.mode = ssl;
     c.target = Arc::new(target);
     c
 }
@@ -99,6 +99,7 @@ fn request(candidate: Candidate) -> ProbeRequest {
         candidate,
         connect_timeout: Duration::from_secs(3),
         timeout: Duration::from_secs(10),
+        timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
     }
 }

@@ -31,6 +31,7 @@ pub mod reload;
 mod schema;
 mod secrets;
 mod source;
+mod tls_files;
 
 pub use error::ConfigError;
 pub use load::{load, resolve_path};

@@ -63,7 +63,7 @@ mod state;
 mod tests;
 
 pub use event::{Event, EventKind, Feed};
-pub use probe::{ErrorKind, ProbeOutcome, ProbeRequest, Prober, Role};
+pub use probe::{ErrorKind, ProbeOutcome, ProbeRequest, Prober, Role, TimeoutOrigin};
 pub use snapshot::{Health, Snapshot};
 
 use self::core::{Core, Mode};

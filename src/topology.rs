@@ -7,12 +7,18 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::secret::{Fingerprint, Password};
+
+mod target;
+
+pub use target::{
+    AuthMethod, AuthPolicy, CertFile, ChannelBinding, ClientCert, ConnTarget, CrlFile, Endpoint,
+    SessionAttrs, SslMode, TlsSettings, DEFAULT_PORT,
+};
 
 /// An island's number (`no` in the config): the index in the compact form, explicit otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -49,65 +55,6 @@ pub struct CandidateId {
     pub login: String,
     /// The fingerprint of the password used.
     pub fingerprint: Fingerprint,
-}
-
-/// How the prober should use TLS, with libpq's names and meanings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SslMode {
-    /// Plain TCP only.
-    Disable,
-    /// TLS when the server offers it (no certificate check), plain otherwise. libpq's default.
-    #[default]
-    Prefer,
-    /// TLS required, certificate not checked.
-    Require,
-    /// TLS required, certificate chain checked against `sslrootcert`.
-    VerifyCa,
-    /// As `verify-ca`, and the certificate must name the host.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// Parses libpq's spelling (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "disable" => SslMode::Disable,
-            "prefer" | "allow" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => return None,
-        })
-    }
-
-    /// libpq's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-/// Where and how to connect, without credentials: parsed from a URL or libpq `key=value` string.
-///
-/// `pg` never carries a user or password (the candidate supplies both), and its own TLS mode is
-/// left at its default: [`ConnTarget::ssl`] is the one that counts, since tokio-postgres knows no
-/// `verify-ca`/`verify-full`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnTarget {
-    /// Hosts, ports, dbname, options and timeouts; user and password unset.
-    pub pg: tokio_postgres::Config,
-    /// TLS mode.
-    pub ssl: SslMode,
-    /// CA bundle for `verify-ca` / `verify-full`.
-    pub sslrootcert: Option<PathBuf>,
-    /// The connection string with any password removed: what screens and JSON show.
-    pub display: String,
 }
 
 /// One way to log in to a node.
@@ -267,12 +214,7 @@ mod tests {
     use super::*;
 
     fn node(island: u32, name: &str, creds: &[(&str, &str)]) -> Node {
-        let target = Arc::new(ConnTarget {
-            pg: tokio_postgres::Config::new(),
-            ssl: SslMode::Disable,
-            sslrootcert: None,
-            display: name.to_owned(),
-        });
+        let target = Arc::new(ConnTarget::tcp("h", 5432, "postgres", name));
         let name: Arc<str> = name.into();
         Node {
             key: NodeKey {

@@ -152,11 +152,9 @@ password = "previous-secret-1"
     let node = c.topology.nodes().next().expect("a node");
     assert_eq!(node.address, "postgres://urluser@host-a/db");
     let target = &node.candidates[0].target;
-    assert_eq!(target.pg.get_user(), None);
-    assert_eq!(target.pg.get_password(), None);
-    assert_eq!(target.pg.get_dbname(), Some("db"));
+    assert_eq!(target.dbname, "db");
     let third = c.topology.islands[1].nodes[0].candidates[0].target.clone();
-    assert_eq!(third.ssl, SslMode::Require);
+    assert_eq!(third.tls.mode, SslMode::Require);
     assert!(!format!("{c:?}").contains("secret-1"));
 }
 
@@ -226,7 +224,7 @@ url = "postgres://bob:b-pw@h-b/db"
         a1.candidates[1].target.display,
         "postgres://app@pooler-a1:6432/db"
     );
-    assert_eq!(a1.candidates[1].target.pg.get_ports(), &[6432]);
+    assert_eq!(a1.candidates[1].target.endpoint.port(), 6432);
 }
 
 #[tokio::test]
@@ -479,11 +477,7 @@ async fn the_example_config_loads() {
     assert_eq!(cfg.topology.islands.len(), 3);
     assert_eq!(cfg.topology.nodes().count(), 4);
     let b1 = &cfg.topology.islands[1].nodes[0].candidates[0].target;
-    assert_eq!(b1.ssl, SslMode::VerifyFull);
-    assert_eq!(
-        b1.sslrootcert.as_deref(),
-        Some(path.with_file_name("ca.pem").as_path())
-    );
+    assert_eq!(b1.tls.mode, SslMode::VerifyFull);
     let c1 = &cfg.topology.islands[2].nodes[0];
     assert_eq!(&*c1.key.name, "c1");
     assert_eq!(c1.candidates.len(), 2);
@@ -1039,9 +1033,7 @@ async fn nasty_url_passwords_never_show_in_names_describe_debug_or_errors() {
             vec![cred("app", password, None)]
         );
         let target = &cfg.topology.nodes().next().expect("node").candidates[0].target;
-        assert_eq!(target.pg.get_password(), None);
-        assert_eq!(target.pg.get_user(), None);
-        assert_eq!(target.pg.get_dbname(), Some("app"));
+        assert_eq!(target.dbname, "app");
         no_leak(&target.display, written, password);
         no_leak(&describe(&cfg), written, password);
         no_leak(&format!("{cfg:?}"), written, password);
@@ -1105,8 +1097,6 @@ async fn nasty_key_value_passwords_never_show_in_names_describe_debug_or_errors(
         let name = "host=db dbname=app user=app";
         assert_eq!(node_names(&cfg), vec![(0, name.to_owned())]);
         assert_eq!(creds(&cfg, 0, name), vec![cred("app", password, None)]);
-        let target = &cfg.topology.nodes().next().expect("node").candidates[0].target;
-        assert_eq!(target.pg.get_password(), None);
         no_leak(&describe(&cfg), written, password);
         no_leak(&format!("{cfg:?}"), written, password);
 
@@ -1376,21 +1366,12 @@ async fn without_dbname_the_database_is_postgres() {
     )
     .ok()
     .await;
-    let dbnames: Vec<Option<String>> = cfg
+    let dbnames: Vec<&str> = cfg
         .topology
         .nodes()
-        .map(|n| n.candidates[0].target.pg.get_dbname().map(str::to_owned))
+        .map(|n| n.candidates[0].target.dbname.as_str())
         .collect();
-    assert_eq!(
-        dbnames,
-        [
-            Some("postgres"),
-            Some("postgres"),
-            Some("app"),
-            Some("postgres")
-        ]
-        .map(|d| d.map(str::to_owned))
-    );
+    assert_eq!(dbnames, ["postgres", "postgres", "app", "postgres"]);
     // The node is still named as written.
     assert_eq!(node_names(&cfg)[0], (0, "postgres://h1/".to_owned()));
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use rotascope::engine::pg::PgProber;
 use rotascope::engine::probe::{
-    ErrorKind, ProbeError, ProbeOutcome, ProbeRequest, ProbeSuccess, Prober, Role,
+    ErrorKind, ProbeError, ProbeOutcome, ProbeRequest, ProbeSuccess, Prober, Role, TimeoutOrigin,
 };
 use rotascope::lab::{candidate_for, HungServer, Lab, LabError, Server, ServerOptions};
-use rotascope::topology::{Candidate, ConnTarget, SslMode};
+use rotascope::topology::{Candidate, CertFile, ConnTarget, Endpoint, SslMode};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 const PW_APP: &str = "app-Secret-0001";
 const PW_WRONG: &str = "wrong-Secret-0002";
@@ -21,6 +23,7 @@ fn request(candidate: Candidate) -> ProbeRequest {
         candidate,
         connect_timeout: Duration::from_secs(3),
         timeout: Duration::from_secs(10),
+        timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
     }
 }
@@ -69,8 +72,14 @@ fn failure(outcome: ProbeOutcome, kind: ErrorKind) -> ProbeError {
 /// A candidate for `target` with another TLS mode / root certificate.
 fn with_ssl(c: &Candidate, ssl: SslMode, rootcert: Option<std::path::PathBuf>) -> Candidate {
     let mut target: ConnTarget = (*c.target).clone();
-    target.ssl = ssl;
-    target.sslrootcert = rootcert;
+    target.tls.mode = ssl;
+    target.tls.root_cert = rootcert.map(|path| {
+        let pem = std::fs::read(&path).expect("CA file");
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM");
+        Arc::new(CertFile { path, certs })
+    });
     Candidate {
         target: Arc::new(target),
         ..c.clone()
@@ -250,6 +259,7 @@ async fn a_hung_server_costs_one_probe_timeout() {
         let outcome = PgProber::new()
             .probe(ProbeRequest {
                 timeout: limit,
+                timeout_origin: TimeoutOrigin::Settings,
                 ..request(candidate)
             })
             .await;
@@ -288,6 +298,7 @@ async fn connect_timeout_bounds_a_tcp_connect_that_never_completes() {
         .probe(ProbeRequest {
             connect_timeout: Duration::from_millis(400),
             timeout: Duration::from_secs(20),
+            timeout_origin: TimeoutOrigin::Settings,
             ..request(candidate)
         })
         .await;
@@ -387,13 +398,11 @@ async fn tls_modes_check_what_libpq_checks() {
 
     // A host name the certificate does not carry: verify-ca accepts, verify-full refuses.
     let mut wrong_name = (*plain.target).clone();
-    wrong_name.pg = tokio_postgres::Config::new();
-    wrong_name
-        .pg
-        .host("db.example.invalid")
-        .hostaddr("127.0.0.1".parse().unwrap())
-        .port(pg.port())
-        .dbname("postgres");
+    wrong_name.endpoint = Endpoint::Tcp {
+        host: Some("db.example.invalid".into()),
+        addr: Some("127.0.0.1".parse().unwrap()),
+        port: pg.port(),
+    };
     let wrong_name = Candidate {
         target: Arc::new(wrong_name),
         ..plain.clone()
@@ -404,17 +413,6 @@ async fn tls_modes_check_what_libpq_checks() {
         ErrorKind::Tls,
     );
     assert!(e.message.contains("not valid for name"), "{}", e.message);
-
-    let e = failure(
-        probe(with_ssl(
-            &plain,
-            SslMode::VerifyFull,
-            Some(lab.dir().join("missing.crt")),
-        ))
-        .await,
-        ErrorKind::Tls,
-    );
-    assert!(e.message.contains("missing.crt"), "{}", e.message);
 }
 
 #[tokio::test]
@@ -432,13 +430,12 @@ async fn require_against_a_server_without_tls_is_a_tls_failure() {
 
 /// A candidate for `app` at `host:port` (database `postgres`, no TLS).
 fn candidate_at(host: &str, port: u16) -> Candidate {
-    let mut pg = tokio_postgres::Config::new();
-    pg.host(host).port(port).dbname("postgres");
-    let target = ConnTarget {
-        pg,
-        ssl: SslMode::Disable,
-        sslrootcert: None,
-        display: format!("postgres://{host}:{port}/postgres"),
-    };
+    let mut target = ConnTarget::tcp(
+        host,
+        port,
+        "postgres",
+        format!("postgres://{host}:{port}/postgres"),
+    );
+    target.tls.mode = SslMode::Disable;
     candidate_for(target, "app", PW_APP)
 }

@@ -34,7 +34,11 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::secret::Password;
-use crate::topology::{ConnTarget, SslMode};
+use std::sync::Arc;
+
+use crate::topology::{
+    AuthPolicy, ConnTarget, Endpoint, SessionAttrs, SslMode, TlsSettings, DEFAULT_PORT,
+};
 
 /// A parsed connection string: where to connect, plus the credentials it carried, if any.
 #[derive(Debug)]
@@ -85,7 +89,7 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
             _ => sslrootcert = Some(base_dir.join(value)),
         }
     }
-    let mut pg = tokio_postgres::Config::from_str(&split.for_pg).map_err(|e| {
+    let pg = tokio_postgres::Config::from_str(&split.for_pg).map_err(|e| {
         // tokio-postgres says "invalid connection string"; the cause says what is invalid.
         let reason = match std::error::Error::source(&e) {
             Some(cause) => cause.to_string(),
@@ -97,18 +101,68 @@ pub(crate) fn parse(s: &str, base_dir: &Path) -> Result<ParsedConn, ConnError> {
         return Err(ConnError::Invalid("no host given".into()));
     }
     check_no_credentials(&pg)?;
-    if pg.get_dbname().is_none_or(str::is_empty) {
-        pg.dbname(DEFAULT_DBNAME);
-    }
+    let target = to_target(&pg, ssl, sslrootcert, split.display)?;
     Ok(ParsedConn {
-        target: ConnTarget {
-            pg,
-            ssl,
-            sslrootcert,
-            display: split.display,
-        },
+        target,
         user: split.user.filter(|u| !u.is_empty()),
         password: split.password.filter(|p| !p.is_empty()).map(Password::new),
+    })
+}
+
+/// The rotascope target of a one-host tokio-postgres config.
+// Interim: the libpq-exact conninfo parser replaces this whole module (issue 8).
+fn to_target(
+    pg: &tokio_postgres::Config,
+    ssl: SslMode,
+    sslrootcert: Option<std::path::PathBuf>,
+    display: String,
+) -> Result<ConnTarget, ConnError> {
+    use tokio_postgres::config::Host;
+    if pg.get_hosts().len() > 1 {
+        return Err(ConnError::Invalid(
+            "several hosts in one connection string: list each host as its own node".into(),
+        ));
+    }
+    let port = pg.get_ports().first().copied().unwrap_or(DEFAULT_PORT);
+    let endpoint = match &pg.get_hosts()[0] {
+        Host::Tcp(h) => Endpoint::Tcp {
+            host: Some(h.clone()),
+            addr: pg.get_hostaddrs().first().copied(),
+            port,
+        },
+        Host::Unix(dir) => Endpoint::Unix {
+            dir: dir.clone(),
+            port,
+        },
+    };
+    let root_cert = match sslrootcert {
+        Some(path) => Some(Arc::new(
+            super::tls_files::read_certs(&path).map_err(ConnError::Invalid)?,
+        )),
+        None => None,
+    };
+    Ok(ConnTarget {
+        endpoint,
+        dbname: pg
+            .get_dbname()
+            .filter(|d| !d.is_empty())
+            .unwrap_or(DEFAULT_DBNAME)
+            .to_owned(),
+        application_name: pg.get_application_name().map(str::to_owned),
+        options: pg.get_options().map(str::to_owned),
+        client_encoding: None,
+        tls: TlsSettings {
+            mode: ssl,
+            root_cert,
+            client_cert: None,
+            crl: None,
+            sni: true,
+        },
+        auth: AuthPolicy::default(),
+        connect_timeout: pg.get_connect_timeout().copied(),
+        session_attrs: SessionAttrs::Any,
+        display,
+        from_string: None,
     })
 }
 
@@ -383,23 +437,30 @@ mod tests {
 
     #[test]
     fn url_credentials_are_taken_out_of_pg_and_display() {
-        let c = p("postgres://app:s%40cret@db1:5433,db2/main?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=4");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), TEST_CA).unwrap();
+        let c = parse(
+            "postgres://app:s%40cret@db1:5433/main?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=4",
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(c.user.as_deref(), Some("app"));
         assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("s@cret"));
-        assert_eq!(c.target.ssl, SslMode::VerifyFull);
+        assert_eq!(c.target.tls.mode, SslMode::VerifyFull);
         assert_eq!(
-            c.target.sslrootcert.as_deref(),
-            Some(Path::new("/etc/rotascope/ca.pem"))
+            c.target.tls.root_cert.as_ref().map(|f| f.path.clone()),
+            Some(dir.path().join("ca.pem"))
         );
         assert_eq!(
             c.target.display,
-            "postgres://app@db1:5433,db2/main?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=4"
+            "postgres://app@db1:5433/main?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=4"
         );
-        assert_eq!(c.target.pg.get_user(), None);
-        assert_eq!(c.target.pg.get_password(), None);
-        assert_eq!(c.target.pg.get_dbname(), Some("main"));
-        assert_eq!(c.target.pg.get_hosts().len(), 2);
-        assert_eq!(c.target.pg.get_ports(), &[5433, 5432]);
+        assert_eq!(c.target.dbname, "main");
+        assert_eq!(c.target.endpoint.to_string(), "db1:5433");
+        assert_eq!(
+            c.target.connect_timeout,
+            Some(std::time::Duration::from_secs(4))
+        );
     }
 
     #[test]
@@ -414,13 +475,12 @@ mod tests {
     fn key_value_strings() {
         let c = p("host=b port=5433 dbname=db user=app password='it\\'s x' sslmode=require");
         assert_eq!(c.user.as_deref(), Some("app"));
-        assert_eq!(c.target.ssl, SslMode::Require);
+        assert_eq!(c.target.tls.mode, SslMode::Require);
         assert_eq!(
             c.target.display,
             "host=b port=5433 dbname=db user=app sslmode=require"
         );
-        assert_eq!(c.target.pg.get_ports(), &[5433]);
-        assert_eq!(c.target.pg.get_user(), None);
+        assert_eq!(c.target.endpoint.port(), 5433);
         let q = p("host=b password='a b\\'c'");
         assert_eq!(q.password.as_ref().map(|p| p.expose()), Some("a b'c"));
     }
@@ -443,10 +503,8 @@ mod tests {
                 c.target.display,
                 "postgres://app@db:5433/app?connect_timeout=4"
             );
-            assert_eq!(c.target.pg.get_hosts().len(), 1, "{s}");
-            assert_eq!(c.target.pg.get_ports(), &[5433]);
-            assert_eq!(c.target.pg.get_dbname(), Some("app"));
-            assert_eq!(c.target.pg.get_password(), None);
+            assert_eq!(c.target.endpoint.to_string(), "db:5433", "{s}");
+            assert_eq!(c.target.dbname, "app");
             assert_eq!(embedded_password(&s).as_deref(), Some(password));
         }
     }
@@ -456,9 +514,8 @@ mod tests {
         let c = p("postgres://h/d@b?application_name=me@corp&password=q@p");
         assert!(c.user.is_none());
         assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("q@p"));
-        assert_eq!(c.target.pg.get_dbname(), Some("d@b"));
-        assert_eq!(c.target.pg.get_application_name(), Some("me@corp"));
-        assert_eq!(c.target.pg.get_user(), None);
+        assert_eq!(c.target.dbname, "d@b");
+        assert_eq!(c.target.application_name.as_deref(), Some("me@corp"));
         assert_eq!(
             c.target.display,
             "postgres://h/d@b?application_name=me@corp"
@@ -479,9 +536,9 @@ mod tests {
             "host=h",
             "host=h dbname=''",
         ] {
-            assert_eq!(p(s).target.pg.get_dbname(), Some(DEFAULT_DBNAME), "{s}");
+            assert_eq!(p(s).target.dbname, DEFAULT_DBNAME, "{s}");
         }
-        assert_eq!(p("host=h dbname=app").target.pg.get_dbname(), Some("app"));
+        assert_eq!(p("host=h dbname=app").target.dbname, "app");
         // Shown as written: the default is not part of the node name.
         assert_eq!(p("postgres://h/").target.display, "postgres://h/");
     }
@@ -501,10 +558,21 @@ mod tests {
         assert!(check_no_credentials(&pg).is_err());
     }
 
+    /// A self-signed CA certificate (PEM), for parsing only.
+    const TEST_CA: &str = include_str!("../../tests/data/test-ca.pem");
+
+    #[test]
+    fn several_hosts_are_refused_for_now() {
+        assert!(matches!(
+            parse("postgres://db1:5433,db2/main", Path::new("/")),
+            Err(ConnError::Invalid(m)) if m.contains("several hosts")
+        ));
+    }
+
     #[test]
     fn defaults_and_errors() {
         let c = p("postgres://h/db");
-        assert_eq!(c.target.ssl, SslMode::Prefer);
+        assert_eq!(c.target.tls.mode, SslMode::Prefer);
         assert!(c.user.is_none() && c.password.is_none());
         assert_eq!(
             parse("postgres://h/db?sslmode=sometimes", Path::new("/")).unwrap_err(),

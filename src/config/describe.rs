@@ -130,9 +130,9 @@ fn describe_node(out: &mut String, node: &Node) {
 }
 
 fn target_line(t: &ConnTarget) -> String {
-    let mut s = format!("{} (sslmode {}", t.display, t.ssl.as_str());
-    if let Some(ca) = &t.sslrootcert {
-        let _ = write!(s, ", sslrootcert {}", ca.display());
+    let mut s = format!("{} (sslmode {}", t.display, t.tls.mode.as_str());
+    if let Some(ca) = &t.tls.root_cert {
+        let _ = write!(s, ", sslrootcert {}", ca.path.display());
     }
     s.push(')');
     s

@@ -271,12 +271,8 @@ fn failure(kind: ErrorKind, message: &str) -> ProbeOutcome {
 
 /// A candidate of node `node` logging in as `login` with `password`.
 pub fn candidate(node: &str, login: &str, password: &str) -> Candidate {
-    let target = ConnTarget {
-        pg: tokio_postgres::Config::new(),
-        ssl: SslMode::Disable,
-        sslrootcert: None,
-        display: format!("postgresql://{node}/app"),
-    };
+    let mut target = ConnTarget::tcp(node, 5432, "app", format!("postgresql://{node}/app"));
+    target.tls.mode = SslMode::Disable;
     Candidate::new(
         node.into(),
         Arc::new(target),

@@ -88,12 +88,12 @@ pub(crate) async fn run<P: Prober>(
             return;
         };
         let id = candidate.id.clone();
-        let request = ProbeRequest {
+        let request = ProbeRequest::new(
             candidate,
-            connect_timeout: job.connect_timeout,
-            timeout: job.timeout,
-            shard_pattern: job.shard_pattern.clone(),
-        };
+            job.connect_timeout,
+            job.timeout,
+            job.shard_pattern.clone(),
+        );
         let outcome = bounded(prober.as_ref(), request).await;
         let stop = ends_job(job.mode, &outcome);
         let sent = reports.send(Report::Attempt {

@@ -12,6 +12,8 @@ use tokio::time::Instant;
 use tokio_postgres::{Connection, SimpleQueryMessage};
 
 use super::classify::{classify, one_line, timeout_error};
+use crate::topology::{ConnTarget, Endpoint};
+
 use super::probe::{
     ErrorKind, PhaseLatency, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeSuccess,
     Prober,
@@ -60,11 +62,10 @@ impl PgProber {
                 Ok(Err(message)) => return fail(plain_error(ErrorKind::Tls, &message, &secrets)),
                 Ok(Ok(c)) => c,
             };
-        let mut config = candidate.target.pg.clone();
+        let mut config = pg_config(&candidate.target);
         config
             .user(&candidate.login)
             .password(candidate.password.expose())
-            .application_name(APPLICATION_NAME)
             .connect_timeout(request.connect_timeout)
             .ssl_mode(ssl_mode);
 
@@ -110,6 +111,37 @@ impl Prober for PgProber {
     ) -> impl std::future::Future<Output = ProbeOutcome> + Send {
         self.run(request)
     }
+}
+
+/// The tokio-postgres config of a target, without credentials.
+fn pg_config(target: &ConnTarget) -> tokio_postgres::Config {
+    let mut pg = tokio_postgres::Config::new();
+    match &target.endpoint {
+        Endpoint::Tcp { host, addr, port } => {
+            match (host, addr) {
+                (Some(h), _) => pg.host(h),
+                (None, Some(a)) => pg.host(a.to_string()),
+                (None, None) => &mut pg,
+            };
+            if let Some(a) = addr {
+                pg.hostaddr(*a);
+            }
+            pg.port(*port);
+        }
+        Endpoint::Unix { dir, port } => {
+            pg.host_path(dir).port(*port);
+        }
+    }
+    pg.dbname(&target.dbname).application_name(
+        target
+            .application_name
+            .as_deref()
+            .unwrap_or(APPLICATION_NAME),
+    );
+    if let Some(options) = &target.options {
+        pg.options(options);
+    }
+    pg
 }
 
 /// Runs `query` while driving `connection` (which does the actual I/O).

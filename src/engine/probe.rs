@@ -211,6 +211,27 @@ pub struct ProbeFailure {
 /// The result of one probe. Failures are data, not errors.
 pub type ProbeOutcome = Result<ProbeSuccess, ProbeFailure>;
 
+/// Which setting a probe's deadline came from, so a timeout can say which knob to turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutOrigin {
+    /// `[probe] timeout` (or `connect_timeout`) in rotascope's config.
+    #[default]
+    Settings,
+    /// `connect_timeout` inside the node's connection string, which is smaller.
+    ConnString,
+}
+
+impl TimeoutOrigin {
+    /// How messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TimeoutOrigin::Settings => "probe.timeout",
+            TimeoutOrigin::ConnString => "connect_timeout of the connection string",
+        }
+    }
+}
+
 /// Everything a prober needs for one probe.
 #[derive(Clone, Debug)]
 pub struct ProbeRequest {
@@ -220,8 +241,35 @@ pub struct ProbeRequest {
     pub connect_timeout: Duration,
     /// Bound on the whole probe; the prober must return a `timeout` failure by then.
     pub timeout: Duration,
+    /// Where `timeout` came from.
+    pub timeout_origin: TimeoutOrigin,
     /// Shard schema pattern (`sh%04d`), when discovery is on.
     pub shard_pattern: Option<String>,
+}
+
+impl ProbeRequest {
+    /// The request for `candidate` under the config's limits: the connection string's own
+    /// `connect_timeout`, when smaller, bounds both the connect and the whole probe (libpq's
+    /// `connect_timeout` covers the whole connection set-up).
+    pub fn new(
+        candidate: Candidate,
+        connect_timeout: Duration,
+        timeout: Duration,
+        shard_pattern: Option<String>,
+    ) -> ProbeRequest {
+        let own = candidate.target.connect_timeout;
+        let (timeout, timeout_origin) = match own {
+            Some(t) if t < timeout => (t, TimeoutOrigin::ConnString),
+            _ => (timeout, TimeoutOrigin::Settings),
+        };
+        ProbeRequest {
+            connect_timeout: own.map_or(connect_timeout, |t| t.min(connect_timeout)),
+            candidate,
+            timeout,
+            timeout_origin,
+            shard_pattern,
+        }
+    }
 }
 
 /// Something that can probe a candidate: the PostgreSQL prober, or a scripted fake in tests.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::topology::{Candidate, ConnTarget, SslMode};
+use crate::topology::{Candidate, ConnTarget};
 
 /// Accepts TCP connections on `127.0.0.1` and holds them open without reading or writing.
 ///
@@ -68,14 +68,7 @@ impl HungServer {
 
     /// A candidate aimed at it, like [`crate::lab::Server::candidate`] (sslmode `prefer`).
     pub fn candidate(&self, login: &str, password: &str, db: &str) -> Candidate {
-        let mut pg = tokio_postgres::Config::new();
-        pg.host("127.0.0.1").port(self.port()).dbname(db);
-        let target = ConnTarget {
-            pg,
-            ssl: SslMode::Prefer,
-            sslrootcert: None,
-            display: self.conn_string(db),
-        };
+        let target = ConnTarget::tcp("127.0.0.1", self.port(), db, self.conn_string(db));
         super::candidate_for(target, login, password)
     }
 }

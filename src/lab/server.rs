@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::exec::{prepare_std, run};
 use super::{os, text, LabError, LabShared, SUPERUSER};
 use crate::secret::Password;
-use crate::topology::{Candidate, ConnTarget, SslMode};
+use crate::topology::{Candidate, ConnTarget};
 
 mod create;
 mod sql;
@@ -101,14 +101,7 @@ impl Server {
     /// A [`ConnTarget`] for database `db` (sslmode `prefer`, no `sslrootcert`; the fields are
     /// public to adjust).
     pub fn target(&self, db: &str) -> ConnTarget {
-        let mut pg = tokio_postgres::Config::new();
-        pg.host("127.0.0.1").port(self.port()).dbname(db);
-        ConnTarget {
-            pg,
-            ssl: SslMode::Prefer,
-            sslrootcert: None,
-            display: self.conn_string(db),
-        }
+        ConnTarget::tcp("127.0.0.1", self.port(), db, self.conn_string(db))
     }
 
     /// A [`Candidate`] logging in to database `db` as `login` with `password`; its node name is

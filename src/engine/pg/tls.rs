@@ -14,7 +14,6 @@
 //! Without `sslrootcert`, the verify modes use the Mozilla roots (webpki-roots). The root file is
 //! read on each probe, so a rotated CA bundle is picked up without a restart; it is small.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -27,7 +26,7 @@ use rustls::{
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::topology::{ConnTarget, SslMode};
+use crate::topology::{CertFile, ConnTarget, SslMode};
 
 /// Builds the TLS connector of each probe. The crypto provider is passed explicitly: a tree
 /// with two providers would panic on rustls' process-wide default.
@@ -64,28 +63,29 @@ impl TlsSetup {
         let checked = |verifier: Arc<dyn ServerCertVerifier>| {
             MakeRustlsConnect::new(client_config(&self.provider, verifier))
         };
-        Ok(match target.ssl {
+        let root = target.tls.root_cert.as_deref();
+        Ok(match target.tls.mode {
             SslMode::Disable => (PgSslMode::Disable, self.unchecked.clone()),
-            SslMode::Prefer => (PgSslMode::Prefer, self.unchecked.clone()),
+            SslMode::Allow | SslMode::Prefer => (PgSslMode::Prefer, self.unchecked.clone()),
             SslMode::Require => (PgSslMode::Require, self.unchecked.clone()),
             SslMode::VerifyCa => {
-                let chain = self.chain_verifier(target.sslrootcert.as_deref()).await?;
+                let chain = self.chain_verifier(root)?;
                 (PgSslMode::Require, checked(Arc::new(IgnoreHostName(chain))))
             }
             SslMode::VerifyFull => {
-                let chain = self.chain_verifier(target.sslrootcert.as_deref()).await?;
+                let chain = self.chain_verifier(root)?;
                 (PgSslMode::Require, checked(chain))
             }
         })
     }
 
-    async fn chain_verifier(
+    fn chain_verifier(
         &self,
-        rootcert: Option<&Path>,
+        rootcert: Option<&CertFile>,
     ) -> Result<Arc<WebPkiServerVerifier>, String> {
         match rootcert {
-            Some(path) => {
-                let roots = load_roots(path).await?;
+            Some(file) => {
+                let roots = load_roots(file)?;
                 verifier(roots, &self.provider)
             }
             None => self
@@ -134,23 +134,16 @@ fn verifier(
         .map_err(|e| format!("cannot build the certificate verifier: {e}"))
 }
 
-/// The CA certificates of a PEM file.
-async fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let pem = tokio::fs::read(path)
-        .await
-        .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
+/// The CA certificates of a file read at config load.
+fn load_roots(file: &CertFile) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        let cert = cert.map_err(|e| format!("bad sslrootcert {}: {e}", path.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("bad certificate in sslrootcert {}: {e}", path.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "sslrootcert {} holds no certificate",
-            path.display()
-        ));
+    for cert in &file.certs {
+        roots.add(cert.clone()).map_err(|e| {
+            format!(
+                "bad certificate in sslrootcert {}: {e}",
+                file.path.display()
+            )
+        })?;
     }
     Ok(roots)
 }
@@ -263,13 +256,10 @@ impl ServerCertVerifier for AcceptAnyCert {
 mod tests {
     use super::*;
 
-    fn target(ssl: SslMode, rootcert: Option<&str>) -> ConnTarget {
-        ConnTarget {
-            pg: tokio_postgres::Config::new(),
-            ssl,
-            sslrootcert: rootcert.map(Into::into),
-            display: "t".into(),
-        }
+    fn target(ssl: SslMode) -> ConnTarget {
+        let mut t = ConnTarget::tcp("h", 5432, "postgres", "t");
+        t.tls.mode = ssl;
+        t
     }
 
     #[tokio::test]
@@ -277,34 +267,14 @@ mod tests {
         let setup = TlsSetup::new();
         for (ssl, expected) in [
             (SslMode::Disable, PgSslMode::Disable),
+            (SslMode::Allow, PgSslMode::Prefer),
             (SslMode::Prefer, PgSslMode::Prefer),
             (SslMode::Require, PgSslMode::Require),
             (SslMode::VerifyCa, PgSslMode::Require),
             (SslMode::VerifyFull, PgSslMode::Require),
         ] {
-            let mode = setup.connector(&target(ssl, None)).await.unwrap().0;
+            let mode = setup.connector(&target(ssl)).await.unwrap().0;
             assert_eq!(mode, expected, "{ssl:?}");
         }
-    }
-
-    #[tokio::test]
-    async fn an_unreadable_or_empty_rootcert_is_an_error() {
-        let setup = TlsSetup::new();
-        let err = setup
-            .connector(&target(SslMode::VerifyFull, Some("/nonexistent/ca.crt")))
-            .await
-            .err()
-            .unwrap();
-        assert!(err.contains("/nonexistent/ca.crt"), "{err}");
-        let empty =
-            std::env::temp_dir().join(format!("rotascope-empty-{}.crt", std::process::id()));
-        std::fs::write(&empty, "no pem here").unwrap();
-        let err = setup
-            .connector(&target(SslMode::VerifyCa, empty.to_str()))
-            .await
-            .err()
-            .unwrap();
-        std::fs::remove_file(&empty).unwrap();
-        assert!(err.contains("no certificate"), "{err}");
     }
 }
