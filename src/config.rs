@@ -25,6 +25,7 @@ mod build;
 mod conn;
 pub mod describe;
 pub mod error;
+pub mod files;
 pub mod load;
 mod redact;
 pub mod reload;

@@ -31,6 +31,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::error::{ConfigError, KeyPath, Origin};
+use super::files::{read_file, FileError, MAX_FILE_BYTES};
 use super::redact::Redactor;
 use super::source::{Document, EnvSettings, Layers};
 use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest};
@@ -143,10 +144,9 @@ pub(crate) struct Loader<'a> {
 impl<'a> Loader<'a> {
     /// Reads the config file (once) and the environment overrides.
     async fn read(path: &Path, options: &'a LoadOptions) -> Result<Loader<'a>, ConfigError> {
-        // `try_exists` first: a missing file is its own, clearer error.
-        match tokio::fs::try_exists(path).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let bytes = match read_file(path, MAX_FILE_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(FileError::Missing) => {
                 return Err(ConfigError::FileMissing {
                     path: path.to_path_buf(),
                 })
@@ -157,13 +157,7 @@ impl<'a> Loader<'a> {
                     reason: e.to_string(),
                 })
             }
-        }
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| ConfigError::FileUnreadable {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        };
         let text = String::from_utf8(bytes).map_err(|e| ConfigError::FileUnreadable {
             path: path.to_path_buf(),
             reason: format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),

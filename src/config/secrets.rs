@@ -6,6 +6,7 @@
 //! compact-form node. Relative paths (and a relative program path containing `/`) are relative to
 //! the config file's directory; the command also runs there.
 
+use super::files::{read_file, MAX_FILE_BYTES};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -128,7 +129,7 @@ impl Loader<'_> {
                 path: path.clone(),
                 reason,
             };
-            let bytes = match tokio::fs::read(&path).await {
+            let bytes = match read_file(&path, MAX_FILE_BYTES).await {
                 Ok(b) => b,
                 Err(e) => return Err(bad(self, e.to_string())),
             };
@@ -160,7 +161,7 @@ impl Loader<'_> {
         let key = KeyPath::root().key("secrets_file");
         let path = self.base_dir.join(rel);
         self.watch(&path);
-        let text = match tokio::fs::read(&path).await {
+        let text = match read_file(&path, MAX_FILE_BYTES).await {
             Ok(bytes) => String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned()),
             Err(e) => Err(e.to_string()),
         };
