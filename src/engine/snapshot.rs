@@ -106,10 +106,13 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// What to do about it.
+    pub const ADVICE: &'static str = "raise probe.concurrency or probe.interval";
+
     /// The figures for people: the real interval against the configured one.
     pub fn figures(&self) -> String {
         format!(
-            "chain probes run every {} (median; longest {}), configured every {}",
+            "chain probes run every {} (median; longest {}) instead of every {}",
             seconds(self.real_p50),
             seconds(self.real_max),
             seconds(self.interval)
@@ -118,10 +121,7 @@ impl Pace {
 
     /// The warning's detail: the figures, and what to do.
     pub fn detail(&self) -> String {
-        format!(
-            "{}: raise probe.concurrency or probe.interval",
-            self.figures()
-        )
+        format!("{}: {}", self.figures(), Self::ADVICE)
     }
 }
 
@@ -527,7 +527,7 @@ mod tests {
         };
         assert_eq!(
             pace.detail(),
-            "chain probes run every 1.7 s (median; longest 12 s), configured every 1 s: raise \
+            "chain probes run every 1.7 s (median; longest 12 s) instead of every 1 s: raise \
              probe.concurrency or probe.interval"
         );
         assert_eq!(seconds(Duration::from_millis(850)), "850 ms");
