@@ -7,8 +7,8 @@
 //!
 //! Inside, one task owns all state (`engine/core.rs`, `engine/state.rs`); each probe job (a chain probe or an
 //! audit of one node) runs as its own task and reports every attempt back over a channel. At most
-//! one job per node is in flight, and probes across nodes share a semaphore of
-//! `probe.concurrency` permits.
+//! one job per node is in flight, and jobs across nodes share a semaphore of `probe.concurrency`
+//! permits.
 //!
 //! Decisions where the spec is silent:
 //! - A `Reprobe`/`Audit` asked for a node with a job in flight sets a flag: the work runs once
@@ -19,10 +19,24 @@
 //!   candidate), and scheduled audits wait while the node is unreachable.
 //! - Every try counts as a check, chain or audit; audits therefore mostly probe the candidates
 //!   chains do not reach, and a candidate refused by a chain waits out the backoff too.
-//! - The backoff (`interval × 2ⁿ` after n refusals in a row, capped at 10×, plus jitter) applies to
+//! - The backoff (`interval × 2ⁿ` after n refusals in a row, plus jitter, capped at exactly 10×
+//!   with the jitter included; one implementation, `Stretch::backoff`) applies to
 //!   every candidate-level failure (`auth_failed`, `login_not_permitted`, `role_conn_limit`), and to
 //!   chain probes of a node whose candidates were all refused.
 //! - The first config's nodes get no `node_added` events (its `config_applied` counts them).
+//! - A job holds its permit from its first probe to its end (`engine/job.rs`), rather than
+//!   taking one per probe: the failover to a chain's next candidate then starts at once instead of
+//!   queueing behind every other node's probe, which under load delayed it by seconds. A job runs
+//!   one probe at a time, so at most `probe.concurrency` probes are in flight all the same.
+//! - A reload never cuts a probe short: a job whose node left or whose candidates changed is
+//!   called off between probes (a token checked before each next candidate); the probe in
+//!   progress ends normally, its result kept when its candidate is still listed and dropped
+//!   otherwise, and the node's next job waits for it (`engine/reconcile.rs`). Stopping the engine
+//!   gives probes in progress a short grace the same way, then aborts what is left.
+//! - When chain probes run less often than `probe.interval` says (overload), the snapshot carries
+//!   the cluster-level `behind_schedule` warning with the measured real interval, raised and
+//!   cleared with `warning` events; the rule and thresholds are in `engine/pace.rs`. It does not
+//!   change the verdict: it is about the monitor, not the cluster.
 //! - Snapshots for probe results are coalesced: at most one per 50 ms, the latest state always
 //!   published in the end (events and probe records on the feed are never held back); a config
 //!   change or a command is published at once.
@@ -50,6 +64,7 @@ mod health;
 mod islands;
 mod job;
 mod journal;
+mod pace;
 pub mod pg;
 pub mod probe;
 mod publish;

@@ -20,7 +20,10 @@ pub mod view;
 
 pub use keymap::Action;
 pub use render::render;
-pub use run::{ensure_terminal, run, run_terminal, Options, UiError};
+pub use run::{
+    ensure_terminal, run, run_terminal, run_with, Console, JobControl, JobSignal, NoJobControl,
+    Options, UiError,
+};
 pub use theme::Theme;
 pub use update::update;
 pub use view::ViewState;

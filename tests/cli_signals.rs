@@ -1,7 +1,7 @@
 //! Signals for long-running commands, in a process of their own (signal handlers are global).
 //!
 //! Given registered handlers, when the process gets SIGHUP the engine is asked to reload, and
-//! SIGINT / SIGTERM cancel the shutdown token instead of killing the process.
+//! SIGINT / SIGTERM / SIGQUIT cancel the shutdown token instead of killing the process.
 
 use std::time::Duration;
 
@@ -37,8 +37,8 @@ async fn hangup_reloads_and_interrupt_or_terminate_stop_cleanly() {
         .unwrap();
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
 
-    // SIGTERM, and SIGHUP without a reload target (the TUI), both stop.
-    for sig in [libc::SIGTERM, libc::SIGHUP] {
+    // SIGTERM, SIGQUIT, and SIGHUP without a reload target (the TUI), all stop.
+    for sig in [libc::SIGTERM, libc::SIGQUIT, libc::SIGHUP] {
         let shutdown = CancellationToken::new();
         let task = Signals::register().unwrap().spawn(None, shutdown.clone());
         raise(sig);

@@ -9,7 +9,8 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
-use rotascope::engine::snapshot::Snapshot;
+use rotascope::engine::event::{Event, EventKind};
+use rotascope::engine::snapshot::{BehindSchedule, Pace, Snapshot, WarningKind};
 use rotascope::topology::NodeKey;
 use rotascope::ui::fixtures::{self, PASSWORDS};
 use rotascope::ui::view::{Focus, Input, Overlay, ViewState};
@@ -151,6 +152,45 @@ fn failover_no_master() {
 fn reload_error_banner() {
     let t = draw(&fixtures::reload_error(), &view(Theme::COLOR), 120, 40);
     insta::assert_snapshot!(t.backend());
+}
+
+/// `all_ok` with the engine behind schedule: 1 s configured, 1.7 s real (3.25 s at worst),
+/// raised a second ago.
+fn behind_schedule() -> Snapshot {
+    let mut s = fixtures::all_ok();
+    let pace = Pace {
+        interval: std::time::Duration::from_secs(1),
+        real_p50: std::time::Duration::from_millis(1700),
+        real_max: std::time::Duration::from_millis(3250),
+        samples: 812,
+    };
+    let since = s.generated_at;
+    s.settings.interval = pace.interval;
+    s.behind_schedule = Some(BehindSchedule { pace, since });
+    s.events.push_back(Event {
+        at: since,
+        kind: EventKind::ClusterWarning {
+            warning: WarningKind::BehindSchedule,
+            active: true,
+            detail: pace.detail(),
+            pace,
+        },
+    });
+    s
+}
+
+#[test]
+fn behind_schedule_in_the_header() {
+    let t = draw(&behind_schedule(), &view(Theme::COLOR), 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn behind_schedule_stays_on_a_narrow_screen() {
+    let t = draw(&behind_schedule(), &view(Theme::COLOR), 80, 24);
+    let first = text(t.backend().buffer());
+    let first = first.lines().next().unwrap();
+    assert!(first.contains("⚠ behind schedule"), "{first}");
 }
 
 #[test]

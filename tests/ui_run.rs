@@ -23,7 +23,7 @@ use rotascope::clock::{Clock, ManualClock, SharedClock};
 use rotascope::engine::snapshot::Snapshot;
 use rotascope::engine::Command;
 use rotascope::ui::fixtures;
-use rotascope::ui::{run, Options, Theme, UiError};
+use rotascope::ui::{run, run_with, Console, JobControl, JobSignal, Options, Theme, UiError};
 
 use rotascope::ui::fixtures::FrameTap as Tap;
 
@@ -433,4 +433,90 @@ async fn wait_for(frames: &mut mpsc::UnboundedReceiver<String>, what: &str) -> S
     tokio::time::timeout(Duration::from_secs(60), wait)
         .await
         .unwrap_or_else(|_| panic!("no frame with {what:?}"))
+}
+
+/// Records the loop's job-control calls.
+#[derive(Clone, Default)]
+struct Jobs(Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+impl JobControl for Jobs {
+    fn suspend(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap().push("suspend");
+        Ok(())
+    }
+
+    fn resume(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap().push("resume");
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_z_and_job_signals_hand_the_terminal_over_and_redraw_it_whole() {
+    let (_publish, snapshots) = watch::channel(Arc::new(fixtures::rotation_in_progress()));
+    let (commands, mut sent) = mpsc::channel(8);
+    let (frames_tx, mut frames) = mpsc::unbounded_channel();
+    let (keys, keys_rx) = mpsc::unbounded_channel();
+    let (signals, signals_rx) = mpsc::unbounded_channel();
+    let jobs = Jobs::default();
+    let console = Console {
+        keys: Box::pin(futures::stream::unfold(keys_rx, |mut rx| async move {
+            rx.recv().await.map(|k| (k, rx))
+        })) as Keys,
+        signals: Box::pin(futures::stream::unfold(signals_rx, |mut rx| async move {
+            rx.recv().await.map(|s| (s, rx))
+        })),
+        jobs: jobs.clone(),
+    };
+    let task = tokio::spawn(async move {
+        let mut terminal = Terminal::new(Tap {
+            inner: TestBackend::new(120, 40),
+            frames: frames_tx,
+        })
+        .unwrap();
+        let options = Options::utc(Theme::COLOR);
+        run_with(
+            &mut terminal,
+            snapshots,
+            commands,
+            clock(),
+            console,
+            CancellationToken::new(),
+            options,
+        )
+        .await
+    });
+    let first = wait_for(&mut frames, "rotascope").await;
+
+    // Each way in hands over through the job control, then the screen is drawn whole again:
+    // the backend was cleared, so a frame drawn as a diff would be mostly blank.
+    let ctrl_z = Event::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    let steps: [(&dyn Fn(), &[&str]); 3] = [
+        (&|| keys.send(Ok(ctrl_z.clone())).unwrap(), &["suspend"]),
+        (
+            &|| signals.send(JobSignal::Continued).unwrap(),
+            &["suspend", "resume"],
+        ),
+        (
+            &|| signals.send(JobSignal::Suspend).unwrap(),
+            &["suspend", "resume", "suspend"],
+        ),
+    ];
+    for (act, want) in steps {
+        act();
+        let frame = loop {
+            let frame = wait_for(&mut frames, "rotascope").await;
+            if jobs.0.lock().unwrap().len() == want.len() {
+                break frame;
+            }
+        };
+        assert_eq!(*jobs.0.lock().unwrap(), want);
+        assert_eq!(frame, first, "the whole screen is drawn again");
+    }
+    keys.send(ch('q')).unwrap();
+    task.await.unwrap().unwrap();
+    assert!(
+        sent.try_recv().is_err(),
+        "Ctrl-Z asks nothing of the engine"
+    );
 }

@@ -1,5 +1,8 @@
-//! Unix signals for long-running commands: SIGINT and SIGTERM stop cleanly (the shutdown token
-//! is cancelled, tasks finish, exit 0); SIGHUP asks the engine to reload the config.
+//! Unix signals for long-running commands: SIGINT, SIGTERM and SIGQUIT stop cleanly (the
+//! shutdown token is cancelled, tasks finish, the dashboard gives the terminal back, exit 0);
+//! SIGHUP asks the engine to reload the config. SIGQUIT's default action (a core dump) would leave
+//! the terminal raw, on the alternate screen, with the cursor hidden; a quit is a quit. Job
+//! control (SIGTSTP, SIGCONT) is the dashboard's own business (`ui/run.rs`).
 
 use std::io;
 
@@ -19,19 +22,21 @@ pub struct Signals {
     hangup: Signal,
     interrupt: Signal,
     terminate: Signal,
+    quit: Signal,
 }
 
 impl Signals {
-    /// Registers SIGHUP, SIGINT and SIGTERM. Needs a tokio runtime.
+    /// Registers SIGHUP, SIGINT, SIGTERM and SIGQUIT. Needs a tokio runtime.
     pub fn register() -> io::Result<Self> {
         Ok(Signals {
             hangup: signal(SignalKind::hangup())?,
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            quit: signal(SignalKind::quit())?,
         })
     }
 
-    /// Handles signals until `shutdown` is cancelled: SIGINT/SIGTERM cancel it; SIGHUP sends
+    /// Handles signals until `shutdown` is cancelled: SIGINT/SIGTERM/SIGQUIT cancel it; SIGHUP sends
     /// [`Command::Reload`] to `reload`, or — without one (the TUI, whose terminal just hung up) —
     /// cancels it too.
     pub fn spawn(
@@ -50,6 +55,11 @@ impl Signals {
                     }
                     Some(()) = self.terminate.recv() => {
                         tracing::info!("SIGTERM: shutting down");
+                        shutdown.cancel();
+                        break;
+                    }
+                    Some(()) = self.quit.recv() => {
+                        tracing::info!("SIGQUIT: shutting down");
                         shutdown.cancel();
                         break;
                     }

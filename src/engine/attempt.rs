@@ -4,7 +4,6 @@
 use super::core::Cx;
 use super::event::{EventKind, ProbeMode, ProbeRecord, ProbeRecordOutcome};
 use super::probe::{ProbeError, ProbeOutcome};
-use super::schedule::backoff_factor;
 use super::snapshot::{AttemptOutcome, CandidateState};
 use super::state::NodeState;
 use crate::secret::redact_all;
@@ -17,9 +16,9 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
     };
     // Every try counts as a check: an audit need not redo what a chain probe just did. A
     // refused candidate waits out the backoff, whichever mode refused it.
-    let base = match flight.mode {
-        ProbeMode::Audit => flight.audit_base,
-        ProbeMode::Chain => cx.jitter.stretch(cx.settings.audit_interval),
+    let stretch = match flight.mode {
+        ProbeMode::Audit => flight.audit_stretch,
+        ProbeMode::Chain => cx.jitter.draw(),
     };
     let id = st.node.candidates[index].id.clone();
     let c = &mut st.cands[index];
@@ -56,7 +55,7 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
     };
     c.latency = Some(latency);
     c.last_checked = Some(cx.at);
-    c.audit_due = cx.now + base.saturating_mul(backoff_factor(c.refusals));
+    c.audit_due = cx.now + stretch.backoff(cx.settings.audit_interval, c.refusals);
     let after = c.state;
     let error = c.error.clone();
     let mode = flight.mode;

@@ -25,8 +25,10 @@ pub(crate) fn plan(st: &NodeState) -> Vec<usize> {
 pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
     let interval = cx.settings.interval;
     if flight.attempts.is_empty() {
-        // Ended before any probe (the job died): no verdict, try again on schedule.
+        // Ended before any probe (the job died): no verdict, try again on schedule; the next
+        // chain's real interval is not measured from a chain that never ran.
         st.next_chain = cx.now + cx.jitter.stretch(interval);
+        st.last_chain_end = None;
         return;
     }
     let mut attempts: Vec<Attempt> = flight
@@ -52,7 +54,8 @@ pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
     let previous = st.winner.take();
     match &flight.success {
         Some((id, success)) => {
-            // The job is aborted when its node's candidates change, so the winner is listed.
+            // A job whose node's candidates changed is called off and concludes nothing, so the
+            // winner is listed.
             if let Some(index) = st.position(id) {
                 st.winner = Some(Winner {
                     id: id.clone(),
@@ -109,6 +112,7 @@ pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
         }
     }
     st.chain_ran = true;
+    st.last_chain_end = Some(cx.now);
     st.last_chain = Some(ChainRecord {
         at: cx.at,
         attempts,

@@ -12,17 +12,24 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::event::ProbeMode;
 use super::job::{self, Job, Report};
 use super::journal::Journal;
+use super::pace::PaceWatch;
 use super::probe::Prober;
-use super::schedule::Jitter;
+use super::schedule::{Jitter, Stretch};
 use super::snapshot::ConfigStatus;
 use super::state::{InFlight, IslandState, NodeState};
 use super::{attempt, audit, chain, health, islands, Command};
 use crate::config::{Config, ConfigState, ProbeSettings, ReloadFailure};
 use crate::topology::NodeKey;
+
+/// How long stopping the engine waits for probes in progress to end before it aborts them: long
+/// enough for a probe of a healthy server, short enough that quitting never feels stuck on a
+/// hung one.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How the core is driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +67,8 @@ pub(crate) struct Core<P: Prober> {
     pub(super) log: Journal,
     pub(super) permits: Arc<Semaphore>,
     pub(super) jitter: Jitter,
+    /// How chain probes keep their interval (`behind_schedule`).
+    pub(super) pace: PaceWatch,
     pub(super) jobs: JoinSet<()>,
     next_job: u64,
     reports: mpsc::UnboundedSender<Report>,
@@ -88,6 +97,7 @@ impl<P: Prober> Core<P> {
                 last_error: None,
             },
             permits: Arc::new(Semaphore::new(config.probe.concurrency.max(1))),
+            pace: PaceWatch::new(config.probe.interval, Instant::now()),
             config,
             islands: Vec::new(),
             index: HashMap::new(),
@@ -164,11 +174,25 @@ impl<P: Prober> Core<P> {
         let Some(&(i, n)) = self.index.get(key) else {
             return; // the node left the config
         };
+        let st = &self.islands[i].nodes[n];
+        let Some(flight) = st.in_flight.as_ref().filter(|f| f.id == job) else {
+            return; // a late report of a job that was replaced
+        };
+        if let Report::Attempt { started, .. } = &report {
+            if flight.mode == ProbeMode::Chain && flight.attempts.is_empty() {
+                // The chain's first probe: how late did it start?
+                match (self.mode, flight.paced) {
+                    (Mode::Run, Some(prev_end)) => {
+                        let real = started.saturating_duration_since(prev_end);
+                        self.pace.chain_started(*started, real, &mut self.log);
+                    }
+                    (Mode::Once, _) => self.pace.round_started(*started),
+                    (Mode::Run, None) => {}
+                }
+            }
+        }
         let (islands, mut cx) = self.split(Instant::now());
         let st = &mut islands[i].nodes[n];
-        if st.in_flight.as_ref().is_none_or(|f| f.id != job) {
-            return; // a late report of an aborted job
-        }
         let before = islands::NodeInputs::of(st);
         let mut new_shards = false;
         match report {
@@ -176,12 +200,15 @@ impl<P: Prober> Core<P> {
                 candidate, outcome, ..
             } => {
                 if let Some(index) = st.position(&candidate) {
-                    attempt::apply(st, index, outcome, &mut cx);
+                    attempt::apply(st, index, *outcome, &mut cx);
                 }
             }
             Report::Done { .. } => {
                 if let Some(flight) = st.in_flight.take() {
                     match flight.mode {
+                        // Called off by a reload: what it learned of candidates still listed is
+                        // folded in already; its verdict is the one of the job asked for instead.
+                        _ if flight.cancel.is_cancelled() => {}
                         ProbeMode::Chain => {
                             // A winning chain replaces the node's shards.
                             new_shards = flight
@@ -235,10 +262,19 @@ impl<P: Prober> Core<P> {
             .all(|st| st.in_flight.is_none())
     }
 
-    /// Stops every job and waits for the tasks to end.
+    /// Stops every job: each is called off and gets [`STOP_GRACE`] to finish its probe in
+    /// progress (so servers see connections closed, not reset); what is left then is aborted.
     pub(crate) async fn stop_jobs(&mut self) {
-        self.jobs.abort_all();
-        while self.jobs.join_next().await.is_some() {}
+        self.islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .filter_map(|st| st.in_flight.as_ref())
+            .for_each(|f| f.cancel.cancel());
+        let ended = async { while self.jobs.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_GRACE, ended).await.is_err() {
+            self.jobs.abort_all();
+            while self.jobs.join_next().await.is_some() {}
+        }
     }
 
     /// Forgets tasks that have ended (their reports came through the channel).
@@ -281,8 +317,13 @@ impl<P: Prober> Core<P> {
     fn start(&mut self, i: usize, n: usize, mode: ProbeMode, forced: bool, now: Instant) {
         let settings = &self.config.probe;
         let st = &mut self.islands[i].nodes[n];
+        let mut paced = None;
         let order = match mode {
             ProbeMode::Chain => {
+                // Only a chain that ran on schedule measures the pace (`pace.rs`).
+                if !st.pending_chain && st.refused_chains == 0 {
+                    paced = st.last_chain_end;
+                }
                 st.pending_chain = false;
                 chain::plan(st)
             }
@@ -312,11 +353,13 @@ impl<P: Prober> Core<P> {
             shard_pattern: self.config.shards.pattern.clone(),
         };
         let plan = job.plan.iter().map(|c| c.id.clone()).collect();
-        let abort = self.jobs.spawn(job::run(
+        let cancel = CancellationToken::new();
+        self.jobs.spawn(job::run(
             self.prober.clone(),
             self.permits.clone(),
             job,
             self.reports.clone(),
+            cancel.clone(),
         ));
         st.in_flight = Some(InFlight {
             id: self.next_job,
@@ -326,11 +369,12 @@ impl<P: Prober> Core<P> {
             attempts: Vec::new(),
             success: None,
             last_error: None,
-            audit_base: match mode {
-                ProbeMode::Audit => self.jitter.stretch(settings.audit_interval),
-                ProbeMode::Chain => Duration::ZERO,
+            audit_stretch: match mode {
+                ProbeMode::Audit => self.jitter.draw(),
+                ProbeMode::Chain => Stretch::NONE,
             },
-            abort,
+            paced,
+            cancel,
         });
         self.dirty = true;
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::probe::{ErrorKind, ProbeError, Role};
-use super::snapshot::{CandidateState, Health, WarningKind};
+use super::snapshot::{CandidateState, Health, Pace, WarningKind};
 use crate::secret::Fingerprint;
 use crate::topology::IslandNo;
 
@@ -156,6 +156,21 @@ pub enum EventKind {
         /// Human detail (node names, shard name).
         detail: String,
     },
+    /// A cluster-level warning (`behind_schedule`) was raised or cleared: a `warning` event like
+    /// the island ones, without `island`, with the measured figures (`interval_ms`,
+    /// `real_p50_ms`, `real_max_ms`, `samples`).
+    #[serde(rename = "warning")]
+    ClusterWarning {
+        /// Which warning.
+        warning: WarningKind,
+        /// Raised or cleared.
+        active: bool,
+        /// Human detail.
+        detail: String,
+        /// The figures when it was raised or cleared.
+        #[serde(flatten)]
+        pace: Pace,
+    },
 }
 
 /// One probe attempt, for `watch --probes`: streamed, never kept in the snapshot.
@@ -253,6 +268,35 @@ mod tests {
             v,
             serde_json::json!({"at": "2026-11-28T10:00:00.000Z", "type": "role_changed",
                 "island": 1, "node": "db-b", "from": "replica", "to": "master"})
+        );
+    }
+
+    #[test]
+    fn behind_schedule_is_a_warning_event_without_an_island() {
+        let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let pace = Pace {
+            interval: Duration::from_secs(1),
+            real_p50: Duration::from_millis(1700),
+            real_max: Duration::from_millis(3250),
+            samples: 812,
+        };
+        let e = Event {
+            at,
+            kind: EventKind::ClusterWarning {
+                warning: WarningKind::BehindSchedule,
+                active: true,
+                detail: pace.detail(),
+                pace,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"at": "2026-11-28T10:00:00.000Z", "type": "warning",
+                "warning": "behind_schedule", "active": true, "detail": pace.detail(),
+                "interval_ms": 1000.0, "real_p50_ms": 1700.0, "real_max_ms": 3250.0,
+                "samples": 812})
         );
     }
 

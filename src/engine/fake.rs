@@ -5,7 +5,9 @@
 //! table of logins with their current password. A probe with the right login and password
 //! succeeds; a wrong one is refused (`auth_failed`); a server can be made to fail every probe with
 //! a node-level kind, or to hang (the fake then honours `request.timeout`, as real probers must).
-//! Every call is logged with its tokio time, so tests can check order and spacing.
+//! Every call is logged with its tokio time, so tests can check order and spacing, and a probe
+//! whose future is dropped before it answers is counted (a real prober's connection would be
+//! torn down mid-conversation).
 //!
 //! Also here: small builders for topologies and configs, for unit and integration tests alike.
 
@@ -87,6 +89,7 @@ struct Inner {
     calls: Vec<FakeCall>,
     in_flight: usize,
     max_in_flight: usize,
+    dropped: usize,
 }
 
 /// The fake prober. Clones share the same simulated servers and call log.
@@ -174,6 +177,11 @@ impl FakeProber {
         self.lock().in_flight
     }
 
+    /// Probes whose future was dropped before it answered (cut off mid-connection).
+    pub fn dropped(&self) -> usize {
+        self.lock().dropped
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A test that panicked while holding the lock has failed already; carry on with the data.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -206,8 +214,12 @@ impl FakeProber {
 impl Prober for FakeProber {
     async fn probe(&self, request: ProbeRequest) -> ProbeOutcome {
         let (wait, outcome) = self.begin(&request);
-        let _counted = InFlightGuard(self.clone());
+        let mut counted = InFlightGuard {
+            fake: self.clone(),
+            answered: false,
+        };
         tokio::time::sleep(wait).await;
+        counted.answered = true;
         outcome.map_err(|mut f| {
             f.elapsed = wait;
             f
@@ -215,12 +227,17 @@ impl Prober for FakeProber {
     }
 }
 
-/// Counts a call out of flight when it ends, aborted or not.
-struct InFlightGuard(FakeProber);
+/// Counts a call out of flight when it ends, and as dropped when it ends before answering.
+struct InFlightGuard {
+    fake: FakeProber,
+    answered: bool,
+}
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.lock().in_flight -= 1;
+        let mut inner = self.fake.lock();
+        inner.in_flight -= 1;
+        inner.dropped += usize::from(!self.answered);
     }
 }
 

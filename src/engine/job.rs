@@ -1,16 +1,28 @@
 //! Probe jobs: one chain probe or one audit of one node, run as its own task.
 //!
-//! A job probes its plan's candidates one after another (never in parallel within a node), each
-//! under a permit of the engine's concurrency semaphore, and reports every attempt to the engine
-//! task over a channel; only the engine task changes state. When to stop is decided here, once,
-//! for both modes: a chain stops at its first success, and both stop at a node-level failure (a
-//! hung or refusing node costs one deadline, not one per candidate).
+//! A job probes its plan's candidates one after another (never in parallel within a node) and
+//! reports every attempt to the engine task over a channel; only the engine task changes state.
+//! When to stop is decided here, once, for both modes: a chain stops at its first success, and
+//! both stop at a node-level failure (a hung or refusing node costs one deadline, not one per
+//! candidate).
+//!
+//! A job takes one permit of the engine's concurrency semaphore before its first probe and keeps
+//! it to its end: the failover to a chain's next candidate starts at once, never behind other
+//! nodes' probes queued for a permit (issue 14). Probes in flight stay bounded by
+//! `probe.concurrency` all the same, since a job runs one probe at a time.
+//!
+//! A job is called off with its [`CancellationToken`] (a reload changed the node's candidates or
+//! removed the node, or the engine stops): the token is checked before each next candidate, so
+//! the probe in progress ends normally — its connection closed by the prober as usual, never
+//! dropped mid-handshake (a TCP reset in the server's log) — and no further probe of the plan
+//! starts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::event::ProbeMode;
 use super::probe::{ErrorKind, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, Prober};
@@ -25,7 +37,7 @@ pub(crate) const OVERRUN_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct Job {
     /// The node probed.
     pub node: NodeKey,
-    /// Unique job number, so late reports of an aborted job are recognised and dropped.
+    /// Unique job number, so late reports of a job called off are recognised and dropped.
     pub id: u64,
     /// Chain probe or audit.
     pub mode: ProbeMode,
@@ -50,10 +62,12 @@ pub(crate) enum Report {
         job: u64,
         /// The candidate probed.
         candidate: CandidateId,
-        /// The result.
-        outcome: ProbeOutcome,
+        /// When the probe started (its permit held).
+        started: Instant,
+        /// The result (boxed: a success is large, and reports queue up by the hundred).
+        outcome: Box<ProbeOutcome>,
     },
-    /// The job is over (normally, by panic or by abort: sent from a drop guard).
+    /// The job is over (normally, called off, by panic or by abort: sent from a drop guard).
     Done {
         /// The node.
         node: NodeKey,
@@ -70,12 +84,14 @@ pub(crate) fn ends_job(mode: ProbeMode, outcome: &ProbeOutcome) -> bool {
     }
 }
 
-/// Runs `job` to its end, reporting to `reports`.
+/// Runs `job` to its end, or until `cancel` is cancelled (checked between probes), reporting to
+/// `reports`.
 pub(crate) async fn run<P: Prober>(
     prober: Arc<P>,
     permits: Arc<Semaphore>,
     job: Job,
     reports: mpsc::UnboundedSender<Report>,
+    cancel: CancellationToken,
 ) {
     // Sent on every exit path, panics and aborts included, so a node is never stuck "in flight".
     let _done = DoneGuard {
@@ -83,10 +99,19 @@ pub(crate) async fn run<P: Prober>(
         node: job.node.clone(),
         job: job.id,
     };
+    // Waiting for a permit holds no connection: calling the job off here is free.
+    let permit = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return,
+        permit = permits.acquire_owned() => permit,
+    };
+    let Ok(_permit) = permit else {
+        return;
+    };
     for candidate in job.plan {
-        let Ok(_permit) = permits.acquire().await else {
+        if cancel.is_cancelled() {
             return;
-        };
+        }
         let id = candidate.id.clone();
         let request = ProbeRequest::new(
             candidate,
@@ -94,13 +119,15 @@ pub(crate) async fn run<P: Prober>(
             job.timeout,
             job.shard_pattern.clone(),
         );
+        let started = Instant::now();
         let outcome = bounded(prober.as_ref(), request).await;
         let stop = ends_job(job.mode, &outcome);
         let sent = reports.send(Report::Attempt {
             node: job.node.clone(),
             job: job.id,
             candidate: id,
-            outcome,
+            started,
+            outcome: Box::new(outcome),
         });
         if stop || sent.is_err() {
             return;

@@ -39,6 +39,7 @@ impl<P: Prober> Core<P> {
             settings: self.config.probe.clone(),
             islands,
             events: self.log.events.clone(),
+            behind_schedule: self.pace.current(),
         }
     }
 }

@@ -1,5 +1,11 @@
 //! Applying a config by keys: kept nodes and candidates keep their history, winner and remembered
 //! best; new ones start `unknown`/`untested`; removed ones leave with an event.
+//!
+//! A reload never cuts a probe short. A job whose node left, or whose node's candidates changed,
+//! is called off between probes (`job.rs`): its probe in progress ends normally, a result about
+//! a candidate still listed is kept, one about a removed candidate is dropped, and no other probe
+//! of its plan starts. A kept node then runs the job asked for again, with the new candidates, as
+//! soon as the old one has ended (never two jobs of one node at once).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,7 +70,7 @@ impl<P: Prober> Core<P> {
         }
         for gone in old.into_values() {
             if let Some(flight) = gone.in_flight {
-                flight.abort.abort();
+                flight.cancel.cancel();
             }
         }
         self.index = self
@@ -147,9 +153,10 @@ impl<P: Prober> Core<P> {
     fn adopt_settings(&mut self, old: &crate::config::ProbeSettings, now: Instant) {
         let new = self.config.probe.clone();
         if new.concurrency != old.concurrency {
-            // Jobs in flight finish under the old permits; new probes use the new ones.
+            // Jobs in flight finish under the old permits; new jobs use the new ones.
             self.permits = Arc::new(Semaphore::new(new.concurrency.max(1)));
         }
+        self.pace.retune(new.interval, &mut self.log);
         let nodes = self.islands.iter_mut().flat_map(|i| i.nodes.iter_mut());
         for st in nodes {
             if new.interval < old.interval {
@@ -207,8 +214,8 @@ fn candidate_changes(old: &Topology, new: &Topology) -> Vec<EventKind> {
 }
 
 /// A kept node under its new config: candidate states follow their identities; a job in flight
-/// over a changed candidate list is aborted and asked for again; the winner and remembered best
-/// stay while still listed.
+/// over a changed candidate list is called off (it ends after its probe in progress) and asked
+/// for again; the winner and remembered best stay while still listed.
 fn carry_over(mut st: NodeState, node: Node, now: Instant) -> NodeState {
     let mut old: HashMap<CandidateId, CandState> = st
         .node
@@ -227,12 +234,19 @@ fn carry_over(mut st: NodeState, node: Node, now: Instant) -> NodeState {
     st.node = node;
 
     if added || removed {
-        if let Some(flight) = st.in_flight.take() {
-            flight.abort.abort();
-            match flight.mode {
-                ProbeMode::Chain => st.pending_chain = true,
-                ProbeMode::Audit => st.pending_audit |= flight.forced,
-            }
+        // The node stays in flight until the job has ended: its next job waits for it.
+        let called_off = st
+            .in_flight
+            .as_ref()
+            .filter(|f| !f.cancel.is_cancelled())
+            .map(|f| {
+                f.cancel.cancel();
+                (f.mode, f.forced)
+            });
+        match called_off {
+            Some((ProbeMode::Chain, _)) => st.pending_chain = true,
+            Some((ProbeMode::Audit, forced)) => st.pending_audit |= forced,
+            None => {}
         }
     }
     match st.winner.as_ref().map(|w| st.position(&w.id)) {

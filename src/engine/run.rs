@@ -122,6 +122,7 @@ pub(crate) async fn once<P: Prober>(
             None => break,
         }
     }
+    core.pace.finish_round(&mut core.log);
     core.stop_jobs().await;
     Arc::new(core.snapshot())
 }

@@ -27,23 +27,54 @@ impl Jitter {
         Jitter(SmallRng::seed_from_u64(seed))
     }
 
-    /// `base` stretched by a random 0–20%.
-    pub(crate) fn stretch(&mut self, base: Duration) -> Duration {
-        base.mul_f64(1.0 + self.0.random_range(0.0..JITTER))
+    /// One draw: a stretch of 0–20%.
+    pub(crate) fn draw(&mut self) -> Stretch {
+        Stretch(1.0 + self.0.random_range(0.0..JITTER))
     }
 
-    /// `base × backoff_factor(failures)`, stretched by a random 0–20%, and never more than
-    /// [`BACKOFF_CAP`] × `base`: the cap is a promise ("up to 10× the interval"), jitter included.
+    /// `base` stretched by a random 0–20%.
+    pub(crate) fn stretch(&mut self, base: Duration) -> Duration {
+        self.draw().of(base)
+    }
+
+    /// The backoff after `failures` refusals in a row, with a fresh draw of jitter
+    /// ([`Stretch::backoff`]).
     pub(crate) fn backoff(&mut self, base: Duration, failures: u32) -> Duration {
+        self.draw().backoff(base, failures)
+    }
+}
+
+/// One draw of jitter: the factor (1.0 up to 1.2) an interval is stretched by. An audit draws
+/// one for all its candidates, so they stay in step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Stretch(f64);
+
+impl Stretch {
+    /// No stretch at all.
+    pub(crate) const NONE: Stretch = Stretch(1.0);
+
+    /// The largest stretch there is, for tests of the cap.
+    #[cfg(test)]
+    pub(crate) const MAX: Stretch = Stretch(1.0 + JITTER);
+
+    /// `base` stretched.
+    pub(crate) fn of(self, base: Duration) -> Duration {
+        base.mul_f64(self.0)
+    }
+
+    /// The one backoff of the engine (chains and audits alike): `base × backoff_factor(failures)`,
+    /// stretched, and never more than [`BACKOFF_CAP`] × `base`: the cap is a promise ("up to 10×
+    /// the interval"), jitter included.
+    pub(crate) fn backoff(self, base: Duration, failures: u32) -> Duration {
         let cap = base.saturating_mul(BACKOFF_CAP);
-        self.stretch(base.saturating_mul(backoff_factor(failures)))
+        self.of(base.saturating_mul(backoff_factor(failures)))
             .min(cap)
     }
 }
 
 /// How many intervals to wait after `failures` refusals in a row: 1 with none, then 2, 4, 8, and
 /// 10 from the fourth on (2ⁿ capped at [`BACKOFF_CAP`]).
-pub(crate) fn backoff_factor(failures: u32) -> u32 {
+fn backoff_factor(failures: u32) -> u32 {
     if failures >= 4 {
         BACKOFF_CAP
     } else {
@@ -81,6 +112,20 @@ mod tests {
         // below the cap the jitter still spreads monitors apart
         let early: Vec<Duration> = (0..100).map(|_| j.backoff(base, 1)).collect();
         assert!(early.iter().any(|d| *d > base * 2), "{early:?}");
+    }
+
+    #[test]
+    fn the_longest_backoff_is_exactly_ten_intervals() {
+        let base = Duration::from_secs(30);
+        // the largest jitter on the largest factor: 12 intervals before the cap, 10 after it
+        for failures in [4, 5, 100, u32::MAX] {
+            assert_eq!(Stretch::MAX.backoff(base, failures), base * 10);
+        }
+        // below the cap the stretch applies in full: 8 × 1.2 = 9.6 intervals
+        assert_eq!(
+            Stretch::MAX.backoff(base, 3),
+            base.mul_f64(8.0 * (1.0 + JITTER))
+        );
     }
 
     #[test]

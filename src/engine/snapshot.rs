@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::event::Event;
+use super::event::{millis, Event};
 use super::probe::{ErrorKind, ProbeError, Role, WalPosition};
 use crate::config::{ProbeSettings, ReloadFailure};
 use crate::secret::Fingerprint;
@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub islands: Vec<IslandView>,
     /// Recent events, oldest first (a bounded ring).
     pub events: VecDeque<Event>,
+    /// The cluster-level `behind_schedule` warning, while chain probes fall behind their interval.
+    pub behind_schedule: Option<BehindSchedule>,
 }
 
 /// The config as the engine applied it.
@@ -60,7 +62,7 @@ pub struct IslandView {
     pub warnings: Vec<IslandWarning>,
 }
 
-/// Island-level warning kinds (stable names).
+/// Warning kinds (stable names): island-level ones, and the cluster-level `behind_schedule`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
@@ -70,6 +72,8 @@ pub enum WarningKind {
     SplitBrain,
     /// A shard schema is also found on another island.
     ShardConflict,
+    /// Cluster-level: chain probes run less often than `probe.interval` says (overload).
+    BehindSchedule,
 }
 
 impl WarningKind {
@@ -79,7 +83,66 @@ impl WarningKind {
             WarningKind::NoMaster => "no_master",
             WarningKind::SplitBrain => "split_brain",
             WarningKind::ShardConflict => "shard_conflict",
+            WarningKind::BehindSchedule => "behind_schedule",
         }
+    }
+}
+
+/// How often chain probes really run, measured by the engine: the figures of `behind_schedule`.
+/// What a "real interval" is, and the rule, are documented in the engine (`engine/pace.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Pace {
+    /// The configured `probe.interval`.
+    #[serde(rename = "interval_ms", serialize_with = "millis")]
+    pub interval: Duration,
+    /// The median real interval of the recent window.
+    #[serde(rename = "real_p50_ms", serialize_with = "millis")]
+    pub real_p50: Duration,
+    /// The longest real interval of the recent window.
+    #[serde(rename = "real_max_ms", serialize_with = "millis")]
+    pub real_max: Duration,
+    /// How many chain probes the figures come from.
+    pub samples: usize,
+}
+
+impl Pace {
+    /// What to do about it.
+    pub const ADVICE: &'static str = "raise probe.concurrency or probe.interval";
+
+    /// The figures for people: the real interval against the configured one.
+    pub fn figures(&self) -> String {
+        format!(
+            "chain probes run every {} (median; longest {}) instead of every {}",
+            seconds(self.real_p50),
+            seconds(self.real_max),
+            seconds(self.interval)
+        )
+    }
+
+    /// The warning's detail: the figures, and what to do.
+    pub fn detail(&self) -> String {
+        format!("{}: {}", self.figures(), Self::ADVICE)
+    }
+}
+
+/// The active `behind_schedule` warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BehindSchedule {
+    /// The latest figures.
+    pub pace: Pace,
+    /// When it was raised.
+    pub since: DateTime<Utc>,
+}
+
+/// `850 ms`, `1.7 s`, `2 s`, `12 s`: a duration as people read an interval.
+fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 10_000 && !ms.is_multiple_of(1000) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs_f64().round())
     }
 }
 
@@ -381,6 +444,7 @@ impl Snapshot {
             settings,
             islands: Vec::new(),
             events: VecDeque::new(),
+            behind_schedule: None,
         }
     }
 
@@ -451,6 +515,22 @@ mod tests {
         h.push(sample(5000, false));
         assert_eq!(h.p50(), Some(Duration::from_millis(10)));
         assert_eq!(h.p95(), Some(Duration::from_millis(19)));
+    }
+
+    #[test]
+    fn the_pace_reads_as_people_say_intervals() {
+        let pace = Pace {
+            interval: Duration::from_secs(1),
+            real_p50: Duration::from_millis(1700),
+            real_max: Duration::from_millis(12_400),
+            samples: 400,
+        };
+        assert_eq!(
+            pace.detail(),
+            "chain probes run every 1.7 s (median; longest 12 s) instead of every 1 s: raise \
+             probe.concurrency or probe.interval"
+        );
+        assert_eq!(seconds(Duration::from_millis(850)), "850 ms");
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::event::{CandidateRef, ProbeMode};
 use super::probe::{ProbeError, ProbeSuccess, Role, WalPosition};
+use super::schedule::Stretch;
 use super::snapshot::{
     AttemptOutcome, CandidateState, ChainRecord, Health, IslandWarning, LatencyHistory,
 };
@@ -81,7 +82,7 @@ pub(crate) struct InFlight {
     pub id: u64,
     /// Chain probe or audit.
     pub mode: ProbeMode,
-    /// An audit asked for by hand (re-asked if a reload aborts it).
+    /// An audit asked for by hand (re-asked if a reload calls it off).
     pub forced: bool,
     /// Candidates in planned order.
     pub plan: Vec<CandidateId>,
@@ -91,10 +92,15 @@ pub(crate) struct InFlight {
     pub success: Option<(CandidateId, ProbeSuccess)>,
     /// The last failure seen.
     pub last_error: Option<ProbeError>,
-    /// The audit's jittered interval, shared by its candidates so they stay in step.
-    pub audit_base: Duration,
-    /// Aborts the job (node removed, candidates changed, shutdown).
-    pub abort: AbortHandle,
+    /// The audit's jitter, shared by its candidates so they stay in step.
+    pub audit_stretch: Stretch,
+    /// A chain probe that ran on schedule: when the node's previous chain probe ended, the start
+    /// of its real interval (`behind_schedule`). `None` for a chain asked for or backed off.
+    pub paced: Option<Instant>,
+    /// Calls the job off between probes (node removed, candidates changed, shutdown). Once
+    /// cancelled, the job's attempts on candidates still listed are folded in, and it concludes
+    /// nothing.
+    pub cancel: CancellationToken,
 }
 
 /// What the engine knows of a node.
@@ -120,6 +126,8 @@ pub(crate) struct NodeState {
     pub chain_ran: bool,
     /// The last chain probe.
     pub last_chain: Option<ChainRecord>,
+    /// When the last chain probe ended (tokio time).
+    pub last_chain_end: Option<Instant>,
     /// Why the last chain found no winner.
     pub down_cause: Option<String>,
     /// Chain latencies.
@@ -157,6 +165,7 @@ impl NodeState {
             remembered: None,
             chain_ran: false,
             last_chain: None,
+            last_chain_end: None,
             down_cause: None,
             latency: LatencyHistory::default(),
             wal: None,

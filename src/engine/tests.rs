@@ -22,8 +22,10 @@ use crate::topology::{IslandNo, Topology};
 mod audit;
 mod chain;
 mod check;
+mod inflight;
 mod islands;
 mod lifecycle;
+mod pace;
 mod reconcile;
 
 /// The fake's quick settings (chain 1s, audit 10s, deadline 2s).

@@ -16,11 +16,17 @@
 //!        "error": {"kind", "sqlstate", "message"} | null, "latency_ms", "last_checked",
 //!        "last_valid", "consecutive_failures", "next_audit"}]}]}],
 //!  "summary": {"islands", "nodes", "ok", "degraded", "down", "unknown", "warnings",
-//!    "candidates", "valid_candidates"}}
+//!    "candidates", "valid_candidates"},
+//!  "warnings": ["behind_schedule"],
+//!  "warning_details": [{"kind", "detail", "since", "interval_ms", "real_p50_ms", "real_max_ms",
+//!    "samples"}]}
 //! ```
 //!
 //! Decisions: `warnings` lists the warning kind names (what scripts match on) and
-//! `warning_details` carries the same warnings with their human detail. Node `latency_ms` is the
+//! `warning_details` carries the same warnings with their human detail. The top-level pair holds
+//! the cluster-level warnings (`behind_schedule`, with the measured real chain interval against
+//! the configured one; for `check`, the length of its one round, see the engine's `pace.rs`); it
+//! does not change `status` nor `summary.warnings`, which count island warnings. Node `latency_ms` is the
 //! winning probe's latency of the last chain probe, `null` without a winner. Latencies are float
 //! milliseconds ([`duration_ms`]), timestamps RFC 3339 with milliseconds ([`rfc3339`]).
 
@@ -33,8 +39,8 @@ use serde::{Serialize, Serializer};
 use crate::engine::event::{duration_ms, rfc3339};
 use crate::engine::probe::{ProbeError, Role, WalPosition};
 use crate::engine::snapshot::{
-    AttemptOutcome, CandidateState, CandidateView, ChainRecord, Health, IslandView, IslandWarning,
-    NodeView, Summary, Verdict, WarningKind,
+    AttemptOutcome, BehindSchedule, CandidateState, CandidateView, ChainRecord, Health, IslandView,
+    IslandWarning, NodeView, Pace, Summary, Verdict, WarningKind,
 };
 use crate::engine::Snapshot;
 use crate::secret::Fingerprint;
@@ -54,6 +60,25 @@ pub struct CheckReport<'a> {
     pub islands: Vec<IslandJson<'a>>,
     /// Counts.
     pub summary: Summary,
+    /// Active cluster-level warning kinds (`behind_schedule`).
+    pub warnings: Vec<WarningKind>,
+    /// The same warnings with their detail and figures.
+    pub warning_details: Vec<ClusterWarningJson>,
+}
+
+/// One entry of the top-level `warning_details`.
+#[derive(Debug, Serialize)]
+pub struct ClusterWarningJson {
+    /// Which warning.
+    pub kind: WarningKind,
+    /// Human detail.
+    pub detail: String,
+    /// Since when it is active.
+    #[serde(serialize_with = "rfc3339")]
+    pub since: DateTime<Utc>,
+    /// The measured figures (`interval_ms`, `real_p50_ms`, `real_max_ms`, `samples`).
+    #[serde(flatten)]
+    pub pace: Pace,
 }
 
 /// `config`.
@@ -223,6 +248,21 @@ pub fn check_report(snapshot: &Snapshot) -> CheckReport<'_> {
         },
         islands: snapshot.islands.iter().map(island).collect(),
         summary: snapshot.summary(),
+        warnings: snapshot
+            .behind_schedule
+            .iter()
+            .map(|_| WarningKind::BehindSchedule)
+            .collect(),
+        warning_details: snapshot.behind_schedule.iter().map(behind).collect(),
+    }
+}
+
+fn behind(w: &BehindSchedule) -> ClusterWarningJson {
+    ClusterWarningJson {
+        kind: WarningKind::BehindSchedule,
+        detail: w.pace.detail(),
+        since: w.since,
+        pace: w.pace,
     }
 }
 
@@ -512,6 +552,38 @@ mod tests {
             ok["islands"][0]["nodes"][0]["replication"]["current"],
             "0/3000148"
         );
+    }
+
+    #[test]
+    fn behind_schedule_is_a_top_level_warning_with_its_figures() {
+        let mut s = fixtures::all_ok();
+        let v = doc(&s);
+        assert_eq!(
+            (&v["warnings"], &v["warning_details"]),
+            (&json!([]), &json!([]))
+        );
+
+        let pace = Pace {
+            interval: Duration::from_secs(1),
+            real_p50: Duration::from_millis(1700),
+            real_max: Duration::from_millis(3250),
+            samples: 812,
+        };
+        s.behind_schedule = Some(BehindSchedule {
+            pace,
+            since: fixtures::at(-30),
+        });
+        let v = doc(&s);
+        assert_eq!(v["warnings"], json!(["behind_schedule"]));
+        assert_eq!(
+            v["warning_details"],
+            json!([{"kind": "behind_schedule", "detail": pace.detail(),
+                    "since": "2026-11-28T09:59:30.000Z", "interval_ms": 1000.0,
+                    "real_p50_ms": 1700.0, "real_max_ms": 3250.0, "samples": 812}])
+        );
+        // the cluster is as healthy as before: the monitor is what lags
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["summary"]["warnings"], 0);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!
 //! warnings:
 //!   island 1  no_master  no reachable node reports itself master
+//!   behind_schedule  chain probes run every 1.7 s (median; longest 3.2 s) instead of every 1 s
+//!                    raise probe.concurrency or probe.interval
 //!
 //! verdict: DOWN (exit 2)  3 nodes: 1 ok, 1 degraded, 1 down, 0 unknown; 3/6 candidates valid
 //! ```
@@ -21,7 +23,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::engine::event::{duration_ms, rfc3339};
-use crate::engine::snapshot::{CandidateState, CandidateView, NodeView};
+use crate::engine::snapshot::{CandidateState, CandidateView, NodeView, Pace, WarningKind};
 use crate::engine::Snapshot;
 use crate::report::exit::Exit;
 use crate::report::json::winning_latency;
@@ -98,7 +100,7 @@ fn render(s: &Snapshot) -> String {
         }
     }
 
-    let warnings: Vec<String> = s
+    let mut warnings: Vec<String> = s
         .islands
         .iter()
         .flat_map(|i| {
@@ -107,6 +109,12 @@ fn render(s: &Snapshot) -> String {
                 .map(move |w| format!("  island {}  {}  {}", i.no, w.kind.as_str(), w.detail))
         })
         .collect();
+    // The cluster-level warning: the figures, and what to do on a line of its own.
+    if let Some(b) = &s.behind_schedule {
+        let name = WarningKind::BehindSchedule.as_str();
+        warnings.push(format!("  {name}  {}", b.pace.figures()));
+        warnings.push(format!("  {}  {}", " ".repeat(name.len()), Pace::ADVICE));
+    }
     if !warnings.is_empty() {
         t.push_str("\nwarnings:\n");
         for w in warnings {
@@ -313,6 +321,38 @@ mod tests {
             .last()
             .unwrap()
             .starts_with("verdict: DOWN (exit 2)"));
+    }
+
+    #[test]
+    fn behind_schedule_is_listed_with_its_figures_and_advice() {
+        let mut s = fixtures::all_ok();
+        s.behind_schedule = Some(crate::engine::snapshot::BehindSchedule {
+            pace: Pace {
+                interval: std::time::Duration::from_secs(1),
+                real_p50: std::time::Duration::from_millis(1700),
+                real_max: std::time::Duration::from_millis(3250),
+                samples: 812,
+            },
+            since: fixtures::at(-30),
+        });
+        let text = table(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("behind_schedule"))
+            .unwrap();
+        assert_eq!(lines[at - 1], "warnings:");
+        assert_eq!(
+            lines[at],
+            "  behind_schedule  chain probes run every 1.7 s (median; longest 3.2 s) instead of \
+             every 1 s"
+        );
+        assert_eq!(
+            lines[at + 1],
+            "                   raise probe.concurrency or probe.interval"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH));
+        assert!(text.contains("verdict: OK (exit 0)"), "the cluster is fine");
     }
 
     #[test]

@@ -185,6 +185,7 @@ pub fn all_ok() -> Snapshot {
         settings: ProbeSettings::default(),
         islands,
         events,
+        behind_schedule: None,
     }
 }
 

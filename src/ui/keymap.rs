@@ -54,6 +54,8 @@ pub enum Action {
     ToggleHelp,
     /// Leave the dashboard.
     Quit,
+    /// Give the terminal back and stop, as Ctrl-Z does in a shell (`fg` resumes).
+    Suspend,
     /// One second passed (sent by the loop, not bound to a key): ages the footer message.
     Tick,
 }
@@ -103,6 +105,8 @@ const fn ch(c: char) -> KeyPattern {
 }
 
 const CTRL_C: KeyPattern = KeyPattern::Key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+// In raw mode the terminal sends no SIGTSTP for Ctrl-Z: it arrives as this key.
+const CTRL_Z: KeyPattern = KeyPattern::Key(KeyCode::Char('z'), KeyModifiers::CONTROL);
 
 const N: Context = Context::Normal;
 const F: Context = Context::Filter;
@@ -146,15 +150,18 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+    bind(N, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
     bind(F, &[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
     bind(F, &[key(KeyCode::Esc)], "Esc", Action::FilterClear, "clears it"),
     bind(F, &[key(KeyCode::Backspace)], "Bksp", Action::FilterBackspace, "deletes a character"),
     bind(F, &[key(KeyCode::Up)], "↑", Action::Up, "previous match"),
     bind(F, &[key(KeyCode::Down)], "↓", Action::Down, "next match"),
     bind(F, &[CTRL_C], "C-c", Action::Quit, "quits"),
+    bind(F, &[CTRL_Z], "C-z", Action::Suspend, "suspends"),
     bind(F, &[KeyPattern::AnyChar], "other keys", Action::FilterChar(' '), "type the text"),
     bind(H, &[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
     bind(H, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
+    bind(H, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
 ];
 
 /// Short hints for the footer: (keys, what), in the order shown.
@@ -287,6 +294,24 @@ mod tests {
         assert_eq!(
             action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE), h),
             Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn ctrl_z_suspends_everywhere() {
+        let z = press(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        for context in [Context::Normal, Context::Filter, Context::Help] {
+            assert_eq!(
+                action_for(&z, context),
+                Some(Action::Suspend),
+                "{context:?}"
+            );
+        }
+        let plain = press(KeyCode::Char('z'), KeyModifiers::NONE);
+        assert_eq!(action_for(&plain, Context::Normal), None);
+        assert_eq!(
+            action_for(&plain, Context::Filter),
+            Some(Action::FilterChar('z'))
         );
     }
 

@@ -82,18 +82,71 @@ impl Options {
     }
 }
 
-/// Runs the dashboard until `q`/`Ctrl-C`, the end of `input`, or `shutdown`.
-///
-/// Redraws when a snapshot arrives, on input, and once per `options.tick` (relative times age);
-/// otherwise it sleeps. Commands go to the engine with `try_send`, so a busy engine never freezes
-/// the screen (the footer says the command was not queued). When the engine stops, the last
-/// snapshot stays on screen.
+/// A job-control signal the dashboard acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobSignal {
+    /// SIGTSTP: suspend, as Ctrl-Z does.
+    Suspend,
+    /// SIGCONT: the process was continued; take the terminal again.
+    Continued,
+}
+
+/// How the loop hands the terminal back and takes it again. On the real terminal
+/// ([`TerminalJobs`]) suspending stops the process in between; tests record the calls.
+pub trait JobControl {
+    /// Gives the terminal back and stops the process; returns once the process is continued,
+    /// the terminal taken again.
+    fn suspend(&mut self) -> io::Result<()>;
+    /// Takes the terminal again after the process was continued by someone else.
+    fn resume(&mut self) -> io::Result<()>;
+}
+
+/// No job control: Ctrl-Z and job signals only redraw (a `TestBackend` has no process to stop).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoJobControl;
+
+impl JobControl for NoJobControl {
+    fn suspend(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn resume(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Job control of the real terminal ([`super::terminal::suspend`], [`super::terminal::retake`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TerminalJobs;
+
+impl JobControl for TerminalJobs {
+    fn suspend(&mut self) -> io::Result<()> {
+        super::terminal::suspend()
+    }
+
+    fn resume(&mut self) -> io::Result<()> {
+        super::terminal::retake()
+    }
+}
+
+/// What the loop reads besides the engine: keys, job-control signals, and how to act on them.
+pub struct Console<S, J, C> {
+    /// Terminal events (keys, resizes).
+    pub keys: S,
+    /// SIGTSTP and SIGCONT as they arrive.
+    pub signals: J,
+    /// How to suspend and resume.
+    pub jobs: C,
+}
+
+/// Runs the dashboard until `q`/`Ctrl-C`, the end of `input`, or `shutdown`, without job control
+/// (see [`run_with`]).
 pub async fn run<B, S>(
     terminal: &mut Terminal<B>,
-    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
     commands: mpsc::Sender<Command>,
     clock: SharedClock,
-    mut input: S,
+    input: S,
     shutdown: CancellationToken,
     options: Options,
 ) -> Result<(), UiError>
@@ -102,6 +155,45 @@ where
     B::Error: Send + Sync + 'static,
     S: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
+    let console = Console {
+        keys: input,
+        signals: futures::stream::pending(),
+        jobs: NoJobControl,
+    };
+    run_with(
+        terminal, snapshots, commands, clock, console, shutdown, options,
+    )
+    .await
+}
+
+/// Runs the dashboard until `q`/`Ctrl-C`, the end of the keys, or `shutdown`.
+///
+/// Redraws when a snapshot arrives, on input, and once per `options.tick` (relative times age);
+/// otherwise it sleeps. Commands go to the engine with `try_send`, so a busy engine never freezes
+/// the screen (the footer says the command was not queued). When the engine stops, the last
+/// snapshot stays on screen. Ctrl-Z and SIGTSTP suspend through `console.jobs`; after that, and
+/// after SIGCONT, the whole screen is redrawn.
+pub async fn run_with<B, S, J, C>(
+    terminal: &mut Terminal<B>,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    commands: mpsc::Sender<Command>,
+    clock: SharedClock,
+    console: Console<S, J, C>,
+    shutdown: CancellationToken,
+    options: Options,
+) -> Result<(), UiError>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    S: Stream<Item = io::Result<TermEvent>> + Unpin,
+    J: Stream<Item = JobSignal> + Unpin,
+    C: JobControl,
+{
+    let Console {
+        keys: mut input,
+        mut signals,
+        mut jobs,
+    } = console;
     let mut view = ViewState::new(options.theme, options.tz);
     // The snapshot frozen by `space`; the engine's newer ones are read and dropped meanwhile.
     let mut frozen: Option<Arc<Snapshot>> = None;
@@ -117,6 +209,8 @@ where
         }
         let shown = frozen.clone().unwrap_or(latest);
         draw(terminal, &shown, &mut view, clock.now())?;
+        // Set when the terminal was given back and taken again: the screen must be redrawn whole.
+        let mut job = None;
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(()),
@@ -125,8 +219,10 @@ where
                 Some(Err(e)) => return Err(UiError::Input(e)),
                 Some(Ok(TermEvent::Key(key))) => {
                     let Some(action) = action_for(&key, view.context()) else { continue };
-                    if action == Action::Quit {
-                        return Ok(());
+                    match action {
+                        Action::Quit => return Ok(()),
+                        Action::Suspend => job = Some(JobSignal::Suspend),
+                        _ => {}
                     }
                     if let Some(command) = update(&mut view, action, &shown) {
                         send(&commands, command, &mut view);
@@ -138,6 +234,7 @@ where
                 // Resize, focus, paste: the redraw at the top of the loop is all they need.
                 Some(Ok(_)) => {}
             },
+            Some(signal) = signals.next() => job = Some(signal),
             changed = snapshots.changed(), if engine_alive => {
                 if changed.is_err() {
                     if crate::ui::terminal::panicked() {
@@ -150,6 +247,14 @@ where
             _ = ticker.tick() => {
                 update(&mut view, Action::Tick, &shown);
             }
+        }
+        if let Some(signal) = job {
+            match signal {
+                JobSignal::Suspend => jobs.suspend(),
+                JobSignal::Continued => jobs.resume(),
+            }
+            .map_err(UiError::Terminal)?;
+            redraw_whole(terminal)?;
         }
     }
 }
@@ -176,6 +281,21 @@ where
     Ok(())
 }
 
+/// Makes the next draw paint every cell: the screen is cleared and ratatui forgets what it showed.
+/// (Not `Terminal::clear`: that asks the terminal where its cursor is, a round trip a terminal
+/// just taken back may never answer.)
+fn redraw_whole<B>(terminal: &mut Terminal<B>) -> Result<(), UiError>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let boxed = |e: B::Error| UiError::Draw(Box::new(e));
+    let size = terminal.size().map_err(boxed)?;
+    terminal
+        .resize(Rect::new(0, 0, size.width, size.height))
+        .map_err(boxed)
+}
+
 fn send(commands: &mpsc::Sender<Command>, command: Command, view: &mut ViewState) {
     let what = describe(&command);
     match commands.try_send(command) {
@@ -187,6 +307,22 @@ fn send(commands: &mpsc::Sender<Command>, command: Command, view: &mut ViewState
             view.notify("the engine stopped; nothing was sent", NoticeKind::Warn)
         }
     }
+}
+
+/// SIGTSTP and SIGCONT as a stream of [`JobSignal`]s.
+fn job_signals() -> io::Result<impl Stream<Item = JobSignal> + Unpin> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let stop = signal(SignalKind::from_raw(libc::SIGTSTP))?;
+    let cont = signal(SignalKind::from_raw(libc::SIGCONT))?;
+    let next = |(mut stop, mut cont): (Signal, Signal)| async move {
+        let signal = tokio::select! {
+            Some(()) = stop.recv() => JobSignal::Suspend,
+            Some(()) = cont.recv() => JobSignal::Continued,
+            else => return None,
+        };
+        Some((signal, (stop, cont)))
+    };
+    Ok(Box::pin(futures::stream::unfold((stop, cont), next)))
 }
 
 /// Fails with [`UiError::NotATerminal`] when stdout is not a terminal, so that a command can
@@ -212,14 +348,22 @@ pub async fn run_terminal(
 ) -> Result<(), UiError> {
     ensure_terminal()?;
     let options = Options::from_env(clock.now());
+    // Registered before raw mode: from now on SIGTSTP suspends through the loop (the terminal
+    // given back first) instead of stopping the process with the terminal still raw.
+    let signals = job_signals().map_err(UiError::Terminal)?;
     let result = match TerminalGuard::enter() {
         Ok(mut guard) => {
-            let result = run(
+            let console = Console {
+                keys: EventStream::new(),
+                signals,
+                jobs: TerminalJobs,
+            };
+            let result = run_with(
                 guard.terminal(),
                 engine.snapshots.clone(),
                 engine.commands.clone(),
                 clock,
-                EventStream::new(),
+                console,
                 shutdown,
                 options,
             )

@@ -2,6 +2,10 @@
 //! terminal given back on every way out — normal return, error, panic (a hook restores it before
 //! the panic message prints, so the message is readable) and signals (the loop ends on shutdown and
 //! the guard drops).
+//!
+//! Job control too: on Ctrl-Z (a key in raw mode) or SIGTSTP the dashboard gives the terminal
+//! back and stops ([`suspend`]); once continued (`fg`, SIGCONT) it takes the terminal again
+//! ([`retake`]) and redraws everything.
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +69,46 @@ pub fn restore() -> io::Result<()> {
     let screen = execute!(io::stdout(), LeaveAlternateScreen, Show);
     let raw = disable_raw_mode();
     screen.and(raw)
+}
+
+/// Gives the terminal back, stops the process as the shell expects of Ctrl-Z, and once the
+/// process is continued (`fg`, `bg`, SIGCONT) takes the terminal again. The caller redraws the
+/// whole screen afterwards (the shell drew over it).
+///
+/// The process stops itself with SIGSTOP, which cannot be caught: SIGTSTP has the engine's
+/// handler, and a handler cannot be set back to the default one under tokio.
+pub fn suspend() -> io::Result<()> {
+    restore()?;
+    // SAFETY: raise only sends a signal to this process; it returns once we are continued.
+    if unsafe { libc::raise(libc::SIGSTOP) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    retake()
+}
+
+/// Takes the terminal again after the process was continued: raw mode, alternate screen, hidden
+/// cursor. The shell may have put the terminal back in cooked mode while we were stopped (keys
+/// would then wait for Enter) while crossterm still believes raw mode is on, so when the terminal
+/// is found cooked, raw mode is turned off and on again to apply it for certain. Harmless when
+/// nothing was lost (a SIGCONT after our own suspension finds the terminal raw already).
+pub fn retake() -> io::Result<()> {
+    if !input_is_raw() {
+        let _ = disable_raw_mode();
+    }
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(io::stdout(), EnterAlternateScreen, Hide)
+}
+
+/// True when the terminal crossterm reads keys from (stdin) is in raw mode: no line editing, no
+/// echo. Unknown (stdin not a terminal: crossterm then uses /dev/tty) counts as not raw.
+fn input_is_raw() -> bool {
+    // SAFETY: tcgetattr only fills the struct for this fd; zeroed is a valid termios.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } != 0 {
+        return false;
+    }
+    t.c_lflag & (libc::ICANON | libc::ECHO) == 0
 }
 
 /// Chains a hook in front of the current one (once per process): restore, then report as usual.

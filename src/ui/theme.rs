@@ -182,8 +182,10 @@ impl Theme {
             }
             EventKind::CandidateChanged { to, .. } => self.candidate(*to),
             EventKind::HealthChanged { to, .. } => self.health(*to),
-            EventKind::Warning { active: true, .. } => self.bad(),
-            EventKind::Warning { active: false, .. } => self.good(),
+            EventKind::Warning { active: true, .. }
+            | EventKind::ClusterWarning { active: true, .. } => self.bad(),
+            EventKind::Warning { active: false, .. }
+            | EventKind::ClusterWarning { active: false, .. } => self.good(),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::engine::snapshot::Snapshot;
 use crate::engine::Command;
 
 /// Applies `action` to `view` (with `snapshot` being what is on screen) and returns the work to
-/// ask of the engine, if any. [`Action::Quit`] is the loop's business and changes nothing here.
+/// ask of the engine, if any. [`Action::Quit`] and [`Action::Suspend`] are the loop's business and change nothing here.
 pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Option<Command> {
     match action {
         Action::Up => scroll(view, snapshot, Step::By(-1)),
@@ -70,7 +70,7 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
                 Overlay::Help => Overlay::None,
             }
         }
-        Action::Quit => {}
+        Action::Quit | Action::Suspend => {}
         Action::Tick => {
             if let Some(n) = &mut view.notice {
                 n.ticks_left = n.ticks_left.saturating_sub(1);

@@ -49,7 +49,8 @@ fn probes_of(fake: &FakeProber, password: &str) -> Vec<Instant> {
         .collect()
 }
 
-/// Asserts consecutive gaps are `factor × audit_interval`, give or take the jitter.
+/// Asserts consecutive gaps are `factor × audit_interval`, stretched by the jitter but never
+/// past 10 intervals (plus the 1 ms the refusal takes to arrive).
 fn assert_backoff(times: &[Instant], factors: &[f64]) {
     let gaps: Vec<f64> = times
         .windows(2)
@@ -58,7 +59,7 @@ fn assert_backoff(times: &[Instant], factors: &[f64]) {
     assert!(gaps.len() >= factors.len(), "{gaps:?}");
     let audit = settings().audit_interval.as_secs_f64();
     for (gap, factor) in gaps.iter().zip(factors) {
-        let (low, high) = (factor * audit, factor * audit * 1.2 + 0.01);
+        let (low, high) = (factor * audit, (factor * 1.2).min(10.0) * audit + 0.001);
         assert!(
             *gap >= low && *gap <= high,
             "gaps {gaps:?}, factors {factors:?}"
@@ -90,6 +91,21 @@ async fn a_refused_candidate_is_audited_with_a_doubling_backoff_capped_at_ten_in
     assert_eq!(bad.consecutive_failures, 6);
     assert!(bad.last_checked.is_some() && bad.next_audit > bad.last_checked);
     assert_eq!(node(&s, "db").health, Health::Degraded);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_backoff_is_exactly_ten_audit_intervals() {
+    // The README promises "up to 10× the interval", jitter included: from the fourth refusal in
+    // a row on, every audit of the refused candidate comes ten intervals after the last refusal
+    let (fake, topo) = good_and_bad();
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until_done("db", "bad", 9).await;
+    let refusal = Duration::from_millis(1);
+    let ten = settings().audit_interval * 10 + refusal;
+    let times = probes_of(&fake, "stale");
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps[3..], [ten; 5], "{gaps:?}");
     h.stop().await;
 }
 

@@ -1,5 +1,6 @@
-//! The header: verdict with counts, paused indicator, config path and reload status, probe
-//! intervals, and a banner when the latest reload failed.
+//! The header: verdict with counts, paused indicator, `behind schedule` when chain probes run
+//! less often than configured (and how often they really run, next to the interval), config path
+//! and reload status, probe intervals, and a banner when the latest reload failed.
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
@@ -87,6 +88,13 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
     if snapshot.config.generation == 0 {
         return segs;
     }
+    // Right after the verdict, so a narrow screen keeps it.
+    if snapshot.behind_schedule.is_some() {
+        segs.push(vec![Span::styled(
+            format!("{} behind schedule", theme::WARN),
+            t.bad(),
+        )]);
+    }
     let s = snapshot.summary();
     let count = |n: usize, h: Health| {
         let style = if n == 0 { t.dim() } else { t.health(h) };
@@ -141,10 +149,28 @@ fn config_segments(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme) -> Vec<Seg
         (None, None) => segs.push(vec![Span::styled("not loaded yet", t.dim())]),
     }
     let every = |d| humantime::format_duration(d).to_string();
-    segs.push(vec![
+    let mut probe = vec![
         Span::styled("probe every ", t.dim()),
         Span::raw(every(snapshot.settings.interval)),
-    ]);
+    ];
+    if let Some(b) = &snapshot.behind_schedule {
+        // Tenths of a second are all a person needs of the real interval.
+        let tenths = |d: std::time::Duration| {
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            every(std::time::Duration::from_millis(
+                ms.saturating_add(50) / 100 * 100,
+            ))
+        };
+        probe.push(Span::styled(
+            format!(
+                ", really {} (max {})",
+                tenths(b.pace.real_p50),
+                tenths(b.pace.real_max)
+            ),
+            t.bad(),
+        ));
+    }
+    segs.push(probe);
     segs.push(vec![
         Span::styled("audit every ", t.dim()),
         Span::raw(every(snapshot.settings.audit_interval)),

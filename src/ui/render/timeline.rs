@@ -177,6 +177,22 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 )
             }
         }
+        EventKind::ClusterWarning {
+            warning,
+            active,
+            detail,
+            ..
+        } => {
+            let word = warning.as_str().replace('_', " ");
+            if *active {
+                (theme::WARN, format!("{word}: {detail}"))
+            } else {
+                (
+                    theme::health_symbol(Health::Ok),
+                    format!("{word} cleared: {detail}"),
+                )
+            }
+        }
     }
 }
 
