@@ -82,8 +82,8 @@ pub fn from_server(code: &str, message: &str, secrets: &[&Password]) -> ProbeErr
     let plain = message.ends_with("no encryption") || message.ends_with("SSL off");
     let message = if kind == ErrorKind::HbaRejected && plain {
         format!(
-            "refused without TLS (the server may require TLS, e.g. hostssl only; sslmode=disable \
-             cannot reach it): {message}"
+            "{message} (a connection without TLS: a server that requires TLS, e.g. hostssl only, \
+             needs sslmode=prefer or stronger)"
         )
     } else {
         message.to_owned()
@@ -385,13 +385,13 @@ mod tests {
             &[],
         );
         assert_eq!(e.kind, ErrorKind::HbaRejected);
-        assert!(e.message.contains("may require TLS"), "{}", e.message);
+        assert!(e.message.contains("requires TLS"), "{}", e.message);
         let over_tls = from_server(
             "28000",
             "no pg_hba.conf entry for host \"h\", SSL encryption",
             &[],
         );
-        assert!(!over_tls.message.contains("may require TLS"));
+        assert!(!over_tls.message.contains("requires TLS"));
     }
 
     #[test]

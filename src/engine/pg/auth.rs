@@ -85,7 +85,7 @@ async fn authenticate(
         match conn.recv().await? {
             Message::AuthenticationOk => {
                 return match &scram {
-                    None => allow(policy, AuthMethod::None, "no authentication (trust)"),
+                    None => allow(policy, AuthMethod::None, "no authentication (none: trust)"),
                     Some(_) if verified => Ok(()),
                     Some(_) => Err(Fault::protocol(
                         "the server accepted the login without proving it knows the password's \
