@@ -81,10 +81,13 @@ async fn authenticate(
 ) -> Result<(), Fault> {
     let mut scram: Option<Scram> = None;
     let mut verified = false;
+    // A cleartext or MD5 password was sent: the server's AuthenticationOk is its verdict.
+    let mut answered = false;
     loop {
         match conn.recv().await? {
             Message::AuthenticationOk => {
                 return match &scram {
+                    None if answered => Ok(()),
                     None => allow(policy, AuthMethod::None, "no authentication (none: trust)"),
                     Some(_) if verified => Ok(()),
                     Some(_) => Err(Fault::protocol(
@@ -102,6 +105,7 @@ async fn authenticate(
                 let password = login.password.expose().as_bytes();
                 frontend::password_message(password, &mut conn.out).map_err(encode)?;
                 conn.send().await?;
+                answered = true;
             }
             Message::AuthenticationMd5Password(body) => {
                 allow(policy, AuthMethod::Md5, "an MD5 password hash (md5)")?;
@@ -112,6 +116,7 @@ async fn authenticate(
                 );
                 frontend::password_message(hash.as_bytes(), &mut conn.out).map_err(encode)?;
                 conn.send().await?;
+                answered = true;
             }
             Message::AuthenticationSasl(body) => {
                 let mechanisms: Vec<String> = body
