@@ -328,7 +328,7 @@ mod names {
                     IpAddr::V4(v4) => v4.octets().to_vec(),
                     IpAddr::V6(v6) => v6.octets().to_vec(),
                 };
-                ips.iter().any(|i| *i == octets)
+                ips.contains(&octets)
             });
             presented.extend(ips.iter().filter_map(|o| ip_text(o)));
             ip_match || dns.iter().any(|n| name_matches(n, host))

@@ -205,21 +205,16 @@ impl Conn {
         }
     }
 
-    /// Sends Terminate and closes our side, then waits for the server to close its own (as
-    /// libpq and tokio-postgres do), so neither side is left with a reset.
+    /// Sends Terminate and closes the connection (TLS: with a close_notify first). The server
+    /// ends its session on Terminate; waiting for it to close its side too would only add its
+    /// process exit to the probe's latency (tokio-postgres does not wait either).
     pub async fn close(mut self) {
         postgres_protocol::message::frontend::terminate(&mut self.out);
         if self.send().await.is_err() {
             return;
         }
-        let _ = self.stream.shutdown().await;
-        let mut sink = [0u8; 256];
-        // Bounded by the caller's deadline; a server that keeps talking is simply dropped.
-        for _ in 0..64 {
-            match self.stream.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
+        if self.stream.is_tls() {
+            let _ = self.stream.shutdown().await;
         }
     }
 }
