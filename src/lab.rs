@@ -29,11 +29,13 @@ use std::sync::{Arc, Mutex};
 use rand::Rng;
 
 use crate::secret::Password;
+use crate::topology::{CertFile, ClientCert};
 
 mod bins;
 pub mod driver;
 mod exec;
 mod hung;
+mod impostor;
 mod os;
 mod server;
 mod text;
@@ -42,6 +44,7 @@ mod tls;
 pub use bins::PgBins;
 pub use driver::{DemoSettings, Driver};
 pub use hung::HungServer;
+pub use impostor::{Ask, Impostor, Session};
 pub use server::{candidate_for, Server};
 
 /// The superuser every lab server is created with.
@@ -119,6 +122,10 @@ pub struct ServerOptions {
     pub max_connections: u32,
     /// Serve TLS with a certificate from the lab CA, for `localhost` and `127.0.0.1`.
     pub tls: bool,
+    /// Serve TLS with a self-signed certificate made by PostgreSQL's documented recipe instead
+    /// (`openssl req -new -x509 -subj "/CN=localhost"`: `CA:TRUE`, Common Name only, no
+    /// subjectAltName); it is its own `sslrootcert` ([`Server::server_cert_path`]).
+    pub self_signed: bool,
     /// Extra `postgresql.conf` settings (name, value as written in the file).
     pub settings: Vec<(String, String)>,
 }
@@ -128,6 +135,7 @@ impl Default for ServerOptions {
         ServerOptions {
             max_connections: 50,
             tls: false,
+            self_signed: false,
             settings: Vec::new(),
         }
     }
@@ -143,6 +151,13 @@ impl ServerOptions {
     /// Serves TLS (see [`Lab::ca_cert_path`]).
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    /// Serves TLS with a self-signed certificate (see [`ServerOptions::self_signed`]).
+    pub fn self_signed_tls(mut self) -> Self {
+        self.tls = true;
+        self.self_signed = true;
         self
     }
 
@@ -257,6 +272,36 @@ impl Lab {
         self.shared.ca_cert_path()
     }
 
+    /// A client certificate for `login` (Common Name = login) signed by the lab CA, with its key,
+    /// written to `<dir>/client-<login>.crt` / `.key` (mode 0600) and returned loaded: what
+    /// `sslcert` / `sslkey` give the prober. Lab TLS servers trust the lab CA for client
+    /// certificates, so a pg_hba line with `clientcert=verify-full` (or the `cert` method)
+    /// accepts it.
+    pub fn client_cert(&self, login: &str) -> Result<Arc<ClientCert>, LabError> {
+        let made = self.shared.ca()?.client_cert(login)?;
+        let name = text::file_name(login);
+        let cert_path = self.dir().join(format!("client-{name}.crt"));
+        let key_path = self.dir().join(format!("client-{name}.key"));
+        std::fs::write(&cert_path, &made.cert_pem)
+            .map_err(LabError::io(format!("writing {}", cert_path.display())))?;
+        std::fs::write(&key_path, &made.key_pem)
+            .map_err(LabError::io(format!("writing {}", key_path.display())))?;
+        os::chmod(&key_path, 0o600)
+            .map_err(LabError::io(format!("chmod {}", key_path.display())))?;
+        Ok(Arc::new(ClientCert {
+            chain: tls::pem_certs(&made.cert_pem, &cert_path)?,
+            key: tls::pem_key(&made.key_pem, &key_path)?,
+            cert_path,
+            key_path,
+        }))
+    }
+
+    /// The lab CA certificate, loaded: the `sslrootcert` of verify-ca / verify-full targets.
+    pub fn ca_cert_file(&self) -> Result<Arc<CertFile>, LabError> {
+        self.shared.ca()?;
+        cert_file(&self.ca_cert_path())
+    }
+
     /// Creates (initdb) and starts a new server on a free loopback port.
     pub async fn start_server(&self, options: ServerOptions) -> Result<Server, LabError> {
         Server::create(self.shared.clone(), options).await
@@ -309,6 +354,16 @@ impl Drop for LabShared {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Reads a PEM file of certificates (a CA, a server certificate) as the config loader would.
+pub fn cert_file(path: &Path) -> Result<Arc<CertFile>, LabError> {
+    let pem = std::fs::read_to_string(path)
+        .map_err(LabError::io(format!("reading {}", path.display())))?;
+    Ok(Arc::new(CertFile {
+        certs: tls::pem_certs(&pem, path)?,
+        path: path.to_path_buf(),
+    }))
 }
 
 /// The binaries and the user to run them as, or why the lab cannot run here.

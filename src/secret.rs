@@ -5,43 +5,108 @@
 //! script sees identifies a password by its [`Fingerprint`] instead: a keyed hash (HMAC-SHA256)
 //! under a key drawn at random once per process, so a fingerprint is stable within a run, differs
 //! between passwords, and is useless for guessing the password offline.
+//!
+//! A password is shared, not copied: clones point at one value, and [`Password::new`] hands out
+//! the value already alive when the same password is read again (interning). That makes the
+//! password's *identity* outlive config reloads, which re-read every secret: the keys derived
+//! from it and remembered with it ([`Password::salted_key`], SCRAM's SaltedPassword) stay warm as
+//! long as some config still lists the password, and are zeroized with it when the last
+//! candidate using it leaves the config.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-/// A password from the config. Cloning is cheap enough (it is small); printing shows nothing.
+mod derived;
+
+pub use derived::SaltedKey;
+
+/// A password from the config. Cloning is cheap (shared); printing shows nothing.
 #[derive(Clone)]
-pub struct Password(SecretString);
+pub struct Password(Arc<Inner>);
+
+/// The one shared copy of a password value, and what is derived from it.
+struct Inner {
+    value: SecretString,
+    fingerprint: Fingerprint,
+    /// Keys derived from the value (SCRAM), zeroized when the last clone goes.
+    derived: Mutex<derived::Memo>,
+}
 
 impl Password {
-    /// Wraps a password read from a config source.
+    /// Wraps a password read from a config source; the same value alive elsewhere in the process
+    /// is shared rather than duplicated (see the module docs).
     pub fn new(value: impl Into<String>) -> Self {
-        Password(SecretString::from(value.into()))
+        let value: String = value.into();
+        let fingerprint = Fingerprint::of(&value);
+        let mut table = interned().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = table.get(&fingerprint).and_then(Weak::upgrade) {
+            // 128-bit fingerprints do not collide in practice; compare anyway, it is cheap.
+            if live.value.expose_secret() == value {
+                return Password(live);
+            }
+        }
+        let inner = Arc::new(Inner {
+            value: SecretString::from(value),
+            fingerprint,
+            derived: Mutex::new(derived::Memo::default()),
+        });
+        table.insert(fingerprint, Arc::downgrade(&inner));
+        table.prune_if_grown();
+        Password(inner)
     }
 
     /// The clear text, for the one place that needs it: logging in to PostgreSQL.
     pub fn expose(&self) -> &str {
-        self.0.expose_secret()
+        self.0.value.expose_secret()
     }
 
     /// The keyed fingerprint of this password.
     pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(self.expose())
+        self.0.fingerprint
     }
 
     /// True when the password is the empty string (a config error: a candidate needs a password).
     pub fn is_empty(&self) -> bool {
         self.expose().is_empty()
     }
+
+    /// The key derived from this password with `salt` and `iterations` (SCRAM's SaltedPassword):
+    /// remembered from an earlier call, or computed now by `derive` and remembered (bounded, see
+    /// [`SaltedKey`]). The derivation is a pure function of (password, salt, iterations), so a
+    /// remembered key is exactly what `derive` would compute again: the memo changes costs, never
+    /// outcomes. `derive` runs without any lock held.
+    pub fn salted_key(
+        &self,
+        salt: &[u8],
+        iterations: u32,
+        derive: impl FnOnce(&str) -> [u8; 32],
+    ) -> SaltedKey {
+        if let Some(hit) = self.memo().get(salt, iterations) {
+            return hit;
+        }
+        let key = SaltedKey::computed(derive(self.expose()));
+        self.memo().put(salt, iterations, &key);
+        key
+    }
+
+    /// How many derived keys this password remembers (for tests and benchmarks).
+    pub fn salted_keys(&self) -> usize {
+        self.memo().len()
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, derived::Memo> {
+        self.0.derived.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl PartialEq for Password {
     fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
+        Arc::ptr_eq(&self.0, &other.0) || self.expose() == other.expose()
     }
 }
 impl Eq for Password {}
@@ -56,6 +121,38 @@ impl fmt::Display for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// The passwords alive in this process, by fingerprint. Holds no value: a `Weak` lets the value
+/// (and what was derived from it) go with its last [`Password`].
+#[derive(Default)]
+struct Interned {
+    table: HashMap<Fingerprint, Weak<Inner>>,
+    /// Table size after the last prune; the next prune runs when it has doubled.
+    pruned_at: usize,
+}
+
+impl Interned {
+    fn get(&self, fingerprint: &Fingerprint) -> Option<&Weak<Inner>> {
+        self.table.get(fingerprint)
+    }
+
+    fn insert(&mut self, fingerprint: Fingerprint, inner: Weak<Inner>) {
+        self.table.insert(fingerprint, inner);
+    }
+
+    /// Drops the entries of dead passwords, amortised: linear work once per doubling.
+    fn prune_if_grown(&mut self) {
+        if self.table.len() >= 2 * self.pruned_at.max(64) {
+            self.table.retain(|_, w| w.strong_count() > 0);
+            self.pruned_at = self.table.len();
+        }
+    }
+}
+
+fn interned() -> &'static Mutex<Interned> {
+    static TABLE: OnceLock<Mutex<Interned>> = OnceLock::new();
+    TABLE.get_or_init(Mutex::default)
 }
 
 /// A keyed hash of a password. Identity uses 128 bits, so two passwords never collide in
@@ -140,6 +237,43 @@ mod tests {
         assert_eq!(format!("{p:?}"), "[redacted]");
         assert_eq!(format!("{p}"), "[redacted]");
         assert_eq!(p.expose(), "hunter2-secret");
+    }
+
+    #[test]
+    fn the_same_value_is_one_shared_password_until_it_is_dropped() {
+        let a = Password::new("interned-value-1");
+        let b = Password::new(String::from("interned-value-1"));
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(!Arc::ptr_eq(&a.0, &Password::new("interned-value-2").0));
+        let weak = Arc::downgrade(&a.0);
+        drop((a, b));
+        assert!(
+            weak.upgrade().is_none(),
+            "the value must go with its last holder"
+        );
+    }
+
+    #[test]
+    fn salted_keys_are_derived_once_per_salt_and_iterations() {
+        let p = Password::new("salted-key-test-password");
+        let mut calls = 0;
+        let mut derive = |pw: &str| {
+            calls += 1;
+            let mut k = [0u8; 32];
+            k[..pw.len().min(32)].copy_from_slice(&pw.as_bytes()[..pw.len().min(32)]);
+            k
+        };
+        let first = p.salted_key(b"salt-1", 4096, &mut derive);
+        assert!(!first.was_remembered());
+        let again =
+            Password::new("salted-key-test-password").salted_key(b"salt-1", 4096, &mut derive);
+        assert!(again.was_remembered());
+        assert_eq!(first.bytes(), again.bytes());
+        // Another salt or iteration count is another key.
+        assert!(!p.salted_key(b"salt-2", 4096, &mut derive).was_remembered());
+        assert!(!p.salted_key(b"salt-1", 8192, &mut derive).was_remembered());
+        assert_eq!(calls, 3);
+        assert_eq!(p.salted_keys(), 3);
     }
 
     #[test]

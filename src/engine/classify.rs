@@ -1,5 +1,10 @@
 //! Turning a failed probe into a [`ProbeError`]: a stable kind, the SQLSTATE, a short message.
 //!
+//! One classifier for both clients: the prober's own ([`classify_fault`], over
+//! [`Fault`]) and tokio-postgres ([`classify`], kept for the lab and for the differential test
+//! that holds the two against each other). Both read a server error through [`from_server`] and an
+//! I/O error through [`classify_io`], so the same failure gets the same kind whichever client saw it.
+//!
 //! tokio-postgres errors print only "db error" or a vague phrase; the facts sit in the SQLSTATE
 //! ([`tokio_postgres::Error::as_db_error`]) or in an `io::Error` somewhere down the cause chain,
 //! and a rustls failure hides *inside* that `io::Error` (reach it with `get_ref()`: `source()`
@@ -10,21 +15,51 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
-use super::probe::{ErrorKind, ProbeError};
+use super::pg::fault::Fault;
+use super::probe::{ErrorKind, ProbeError, TimeoutOrigin};
 use crate::secret::{redact_all, Password};
 
 /// The longest message kept, in characters.
 const MAX_MESSAGE: usize = 200;
 
+/// Classifies a failure of the prober's own client; `secrets` are masked out of the message.
+pub fn classify_fault(fault: &Fault, secrets: &[&Password]) -> ProbeError {
+    let plain = |kind: ErrorKind, message: &str| ProbeError {
+        kind,
+        sqlstate: None,
+        message: one_line(message, secrets),
+    };
+    match fault {
+        Fault::Server(e) => from_server(&e.code, &e.message, secrets),
+        Fault::Dns { host, source } => plain(
+            ErrorKind::Dns,
+            &format!("could not resolve {host:?}: {source}"),
+        ),
+        Fault::ConnectTimeout { limit } => plain(
+            ErrorKind::Timeout,
+            &format!(
+                "connection timed out after {} (connect_timeout)",
+                humantime::format_duration(*limit)
+            ),
+        ),
+        Fault::Io { doing, source } => plain(
+            classify_io(source).unwrap_or(ErrorKind::Other),
+            &format!("{doing}: {}", io_text(source)),
+        ),
+        Fault::Tls(message) => plain(ErrorKind::Tls, message),
+        Fault::NoTls => plain(
+            ErrorKind::Tls,
+            "the server does not support TLS, and sslmode requires it",
+        ),
+        Fault::Protocol(message) => plain(ErrorKind::Protocol, message),
+        Fault::AuthRefused(refusal) => plain(ErrorKind::AuthMethodRefused, &refusal.message()),
+    }
+}
+
 /// Classifies a tokio-postgres error; `secrets` are masked out of the message.
 pub fn classify(err: &tokio_postgres::Error, secrets: &[&Password]) -> ProbeError {
     if let Some(db) = err.as_db_error() {
-        let code = db.code().code();
-        return ProbeError {
-            kind: classify_db(code, db.message()),
-            sqlstate: Some(code.to_owned()),
-            message: one_line(db.message(), secrets),
-        };
+        return from_server(db.code().code(), db.message(), secrets);
     }
     let top = err.to_string();
     let io = io_cause(err);
@@ -38,18 +73,54 @@ pub fn classify(err: &tokio_postgres::Error, secrets: &[&Password]) -> ProbeErro
     }
 }
 
+/// The error for a server's ErrorResponse: SQLSTATE `code` with its `message`. A pg_hba refusal
+/// of a connection without TLS says that the server may require TLS.
+pub fn from_server(code: &str, message: &str, secrets: &[&Password]) -> ProbeError {
+    let kind = classify_db(code, message);
+    // PostgreSQL ends the message with ", no encryption" (14+) or ", SSL off" (older) when the
+    // refused connection was plain.
+    let plain = message.ends_with("no encryption") || message.ends_with("SSL off");
+    let message = if kind == ErrorKind::HbaRejected && plain {
+        format!(
+            "{message} (a connection without TLS: a server that requires TLS, e.g. hostssl only, \
+             needs sslmode=prefer or stronger)"
+        )
+    } else {
+        message.to_owned()
+    };
+    ProbeError {
+        kind,
+        sqlstate: Some(code.to_owned()),
+        message: one_line(&message, secrets),
+    }
+}
+
 /// The kind for a server error: SQLSTATE `code` with its `message`.
 ///
-/// The per-role and per-server connection limits share 53300; only the message tells them apart
-/// ("too many connections for role ..."), and only the per-role one is worth the next candidate.
+/// Some SQLSTATEs cover several facts that only the message tells apart (PostgreSQL's messages
+/// are English here: the lab and the probe do not set `lc_messages`, and a server's own setting
+/// only changes the message, in which case the SQLSTATE's main meaning is taken):
+/// - 28000: "role ... is not permitted to log in" (the candidate), "no pg_hba.conf entry" and
+///   "pg_hba.conf rejects connection" (the path: node-level), anything else (auth_failed);
+/// - 53300: "too many connections for role ..." (per role, worth the next candidate) or the
+///   server's own limit;
+/// - 57P03: "the database system is shutting down" versus "... is starting up" / "not yet
+///   accepting connections".
 pub fn classify_db(code: &str, message: &str) -> ErrorKind {
     match code {
         "28000" if message.contains("not permitted to log in") => ErrorKind::LoginNotPermitted,
+        "28000"
+            if message.starts_with("no pg_hba.conf entry")
+                || message.starts_with("pg_hba.conf rejects connection") =>
+        {
+            ErrorKind::HbaRejected
+        }
         c if c.starts_with("28") => ErrorKind::AuthFailed,
         "53300" if message.contains("for role") => ErrorKind::RoleConnLimit,
         "53300" => ErrorKind::TooManyConnections,
         "3D000" => ErrorKind::DbMissing,
         "57P01" | "57P02" => ErrorKind::ShuttingDown,
+        "57P03" if message.contains("shutting down") => ErrorKind::ShuttingDown,
         "57P03" => ErrorKind::StartingUp,
         "08P01" => ErrorKind::Protocol,
         _ => ErrorKind::Other,
@@ -77,7 +148,8 @@ pub fn classify_io(err: &io::Error) -> Option<ErrorKind> {
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => Some(ErrorKind::Protocol),
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::InvalidData => Some(ErrorKind::Protocol),
         _ => None,
     }
 }
@@ -99,14 +171,15 @@ pub fn classify_client(top: &str) -> ErrorKind {
     }
 }
 
-/// The error for a probe that ran out of time.
-pub fn timeout_error(limit: Duration) -> ProbeError {
+/// The error for a probe that ran out of time; the message names the setting that set the limit.
+pub fn timeout_error(limit: Duration, origin: TimeoutOrigin) -> ProbeError {
     ProbeError {
         kind: ErrorKind::Timeout,
         sqlstate: None,
         message: format!(
-            "no complete answer within {}",
-            humantime::format_duration(limit)
+            "no complete answer within {} ({})",
+            humantime::format_duration(limit),
+            origin.describe()
         ),
     }
 }
@@ -133,6 +206,15 @@ fn io_cause(err: &tokio_postgres::Error) -> Option<&io::Error> {
         cur = e.source();
     }
     None
+}
+
+/// An I/O error's text, with the rustls error it may carry inside (which `Display` leaves out
+/// for some wrappers).
+fn io_text(err: &io::Error) -> String {
+    match err.get_ref() {
+        Some(inner) if inner.to_string() != err.to_string() => format!("{err}: {inner}"),
+        _ => err.to_string(),
+    }
 }
 
 /// "top: cause: cause", without repeating a part that equals the previous one.
@@ -169,6 +251,16 @@ mod tests {
             (
                 "28000",
                 "no pg_hba.conf entry for host \"127.0.0.1\"",
+                ErrorKind::HbaRejected,
+            ),
+            (
+                "28000",
+                "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"app\"",
+                ErrorKind::HbaRejected,
+            ),
+            (
+                "28000",
+                "certificate authentication failed for user \"app\"",
                 ErrorKind::AuthFailed,
             ),
             (
@@ -201,6 +293,16 @@ mod tests {
                 "57P03",
                 "the database system is starting up",
                 ErrorKind::StartingUp,
+            ),
+            (
+                "57P03",
+                "the database system is not yet accepting connections",
+                ErrorKind::StartingUp,
+            ),
+            (
+                "57P03",
+                "the database system is shutting down",
+                ErrorKind::ShuttingDown,
             ),
             ("08P01", "invalid startup packet", ErrorKind::Protocol),
             ("XX000", "internal error", ErrorKind::Other),
@@ -261,9 +363,63 @@ mod tests {
     }
 
     #[test]
-    fn a_timeout_names_the_limit() {
-        let e = timeout_error(Duration::from_millis(1500));
+    fn a_timeout_names_the_limit_and_its_setting() {
+        let e = timeout_error(Duration::from_millis(1500), TimeoutOrigin::Settings);
         assert_eq!(e.kind, ErrorKind::Timeout);
-        assert_eq!(e.message, "no complete answer within 1s 500ms");
+        assert_eq!(
+            e.message,
+            "no complete answer within 1s 500ms (probe.timeout)"
+        );
+        let e = timeout_error(Duration::from_secs(2), TimeoutOrigin::ConnString);
+        assert!(e
+            .message
+            .ends_with("(connect_timeout of the connection string)"));
+    }
+
+    #[test]
+    fn a_plain_connection_refused_by_pg_hba_says_tls_may_be_required() {
+        let e = from_server(
+            "28000",
+            "no pg_hba.conf entry for host \"127.0.0.1\", user \"app\", database \"postgres\", \
+             no encryption",
+            &[],
+        );
+        assert_eq!(e.kind, ErrorKind::HbaRejected);
+        assert!(e.message.contains("requires TLS"), "{}", e.message);
+        let over_tls = from_server(
+            "28000",
+            "no pg_hba.conf entry for host \"h\", SSL encryption",
+            &[],
+        );
+        assert!(!over_tls.message.contains("requires TLS"));
+    }
+
+    #[test]
+    fn client_faults_map_to_kinds_and_say_what_was_allowed() {
+        use crate::engine::pg::fault::AuthRefusal;
+        use crate::topology::AuthMethod;
+        let refused = Fault::AuthRefused(AuthRefusal {
+            asked: "a cleartext password (password)".into(),
+            allowed: vec![AuthMethod::ScramSha256],
+            reason: None,
+        });
+        let e = classify_fault(&refused, &[]);
+        assert_eq!(e.kind, ErrorKind::AuthMethodRefused);
+        for part in [
+            "cleartext password",
+            "scram-sha-256",
+            "allow_auth",
+            "require_auth",
+        ] {
+            assert!(e.message.contains(part), "{part}: {}", e.message);
+        }
+        assert!(!e.kind.is_candidate_level());
+        let garbage = Fault::protocol("the server answered the SSL request with 0x48");
+        assert_eq!(classify_fault(&garbage, &[]).kind, ErrorKind::Protocol);
+        let reset = Fault::Io {
+            doing: "reading from the server".into(),
+            source: io::Error::from(io::ErrorKind::ConnectionReset),
+        };
+        assert_eq!(classify_fault(&reset, &[]).kind, ErrorKind::Protocol);
     }
 }

@@ -1,28 +1,48 @@
-//! The PostgreSQL prober: one fresh connection per probe, with tokio-postgres and rustls.
+//! The PostgreSQL prober: one fresh connection per probe, with its own small client.
 //!
-//! A probe is: TCP connect (bounded by `connect_timeout`), TLS per `sslmode`, startup and SCRAM
-//! authentication with the candidate's login and password, one simple-protocol query (role, WAL
-//! positions, shard schemas), and a clean close. `request.timeout` bounds all of it, so a server
-//! that accepts and never answers costs one timeout and yields a `timeout` failure. The
-//! connection is driven inside the probe's own future (not spawned): when the deadline drops the
-//! future, the socket goes with it.
+//! A probe is: dial (TCP or Unix socket, bounded by `connect_timeout`), TLS per `sslmode`, startup
+//! and authentication under the target's [`AuthPolicy`](crate::topology::AuthPolicy), one
+//! simple-protocol query (role, WAL positions, shard schemas), Terminate. `request.timeout`
+//! bounds all of it, so a server that accepts and never answers costs one timeout and yields a
+//! `timeout` failure naming the setting that set it.
+//!
+//! Why our own client rather than tokio-postgres (issue 13): SCRAM's PBKDF2 is nearly all of a
+//! login's client CPU, and tokio-postgres cannot take a precomputed key. The client here is small
+//! — `postgres-protocol`'s message codecs, rustls, and [`scram`] — and remembers SaltedPassword
+//! with the password ([`Password::salted_key`](crate::secret::Password::salted_key)), so a
+//! monitor logging in with the same password to the same role thousands of times a day pays
+//! PBKDF2 once. Owning the exchange also lets it refuse a weak authentication request before
+//! anything derived from the password leaves the process (issue 14).
+//!
+//! `sslmode` follows libpq, fallbacks included: `prefer` asks for TLS and goes on in plain text
+//! when the server declines (or the handshake fails: a new connection); `allow` tries plain text
+//! first and retries with TLS. libpq also retries on *any* error the server sends during startup;
+//! rotascope retries only when pg_hba turned the path away (`hba_rejected`: a `hostssl` or
+//! `hostnossl` line is the usual reason), because repeating a refused password over the other
+//! transport can only add a second failed login to the server's log.
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
-use tokio_postgres::{Connection, SimpleQueryMessage};
 
-use super::classify::{classify, one_line, timeout_error};
-use crate::topology::{ConnTarget, Endpoint};
+use super::classify::{classify_fault, one_line, timeout_error};
+use crate::topology::{ConnTarget, Endpoint, SslMode};
 
 use super::probe::{
     ErrorKind, PhaseLatency, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeSuccess,
     Prober,
 };
 
+mod auth;
+mod connect;
+pub mod fault;
 pub(crate) mod query;
+mod scram;
 mod tls;
+mod wire;
 
-pub use query::shard_regex;
+pub use query::{probe_sql, shard_regex};
+
+use fault::Fault;
+use wire::{Conn, Stream};
 
 /// What every probe connection calls itself in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "rotascope";
@@ -31,6 +51,17 @@ pub const APPLICATION_NAME: &str = "rotascope";
 #[derive(Debug, Default)]
 pub struct PgProber {
     tls: tls::TlsSetup,
+}
+
+/// How one connection attempt uses TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    /// No SSL request.
+    Plain,
+    /// SSL request; plain text on the same connection when the server declines.
+    Preferred,
+    /// SSL request; the server declining is a failure.
+    Required,
 }
 
 impl PgProber {
@@ -56,38 +87,25 @@ impl PgProber {
             Ok(sql) => sql,
             Err(message) => return fail(plain_error(ErrorKind::Other, &message, &secrets)),
         };
-        let (ssl_mode, connector) =
-            match tokio::time::timeout_at(deadline, self.tls.connector(&candidate.target)).await {
-                Err(_) => return fail(timeout_error(request.timeout)),
-                Ok(Err(message)) => return fail(plain_error(ErrorKind::Tls, &message, &secrets)),
-                Ok(Ok(c)) => c,
-            };
-        let mut config = pg_config(&candidate.target);
-        config
-            .user(&candidate.login)
-            .password(candidate.password.expose())
-            .connect_timeout(request.connect_timeout)
-            .ssl_mode(ssl_mode);
-
         let exchange = async {
-            let (client, mut connection) = config.connect(connector).await?;
+            let mut conn = self.connect(&request).await?;
             let connected = start.elapsed();
-            let messages = drive(client.simple_query(&sql), &mut connection).await?;
-            Ok::<_, tokio_postgres::Error>((client, connection, messages, connected))
+            let row = query::run(&mut conn, &sql).await;
+            Ok::<_, Fault>((conn, row, connected, start.elapsed()))
         };
-        let (client, connection, messages, connected) =
+        let (conn, row, connected, queried) =
             match tokio::time::timeout_at(deadline, exchange).await {
-                Err(_) => return fail(timeout_error(request.timeout)),
-                Ok(Err(e)) => return fail(classify(&e, &secrets)),
+                Err(_) => return fail(timeout_error(request.timeout, request.timeout_origin)),
+                Ok(Err(fault)) => return fail(classify_fault(&fault, &secrets)),
                 Ok(Ok(done)) => done,
             };
-        let queried = start.elapsed();
-        let answer = query::parse(&messages, request.shard_pattern.is_some());
-        // Close: dropping the client makes the connection send Terminate and finish. The probe
-        // already has its answer, so a slow or failed close only costs time, within the deadline.
-        drop(client);
-        let _ = tokio::time::timeout_at(deadline, connection).await;
-        let answer = match answer {
+        // The probe has its answer: a slow or failed close only costs time, within the deadline.
+        let _ = tokio::time::timeout_at(deadline, conn.close()).await;
+        let row = match row {
+            Ok(row) => row,
+            Err(fault) => return fail(classify_fault(&fault, &secrets)),
+        };
+        let answer = match query::parse(row.as_deref(), request.shard_pattern.is_some()) {
             Ok(a) => a,
             Err(message) => return fail(plain_error(ErrorKind::Protocol, &message, &secrets)),
         };
@@ -102,6 +120,85 @@ impl PgProber {
             },
         })
     }
+
+    /// An authenticated connection, with libpq's `sslmode` fallbacks (see the module docs).
+    async fn connect(&self, request: &ProbeRequest) -> Result<Conn, Fault> {
+        let target = &request.candidate.target;
+        if matches!(target.endpoint, Endpoint::Unix { .. }) {
+            return self
+                .attempt(request, Transport::Plain)
+                .await
+                .map_err(|(f, _)| f);
+        }
+        let path_rejected = |f: &Fault| classify_fault(f, &[]).kind == ErrorKind::HbaRejected;
+        match target.tls.mode {
+            SslMode::Disable => self
+                .attempt(request, Transport::Plain)
+                .await
+                .map_err(|(f, _)| f),
+            SslMode::Allow => match self.attempt(request, Transport::Plain).await {
+                Err((f, _)) if path_rejected(&f) => self
+                    .attempt(request, Transport::Required)
+                    .await
+                    .map_err(|(f, _)| f),
+                other => other.map_err(|(f, _)| f),
+            },
+            SslMode::Prefer => match self.attempt(request, Transport::Preferred).await {
+                Err((f, true)) if path_rejected(&f) || matches!(f, Fault::Tls(_)) => self
+                    .attempt(request, Transport::Plain)
+                    .await
+                    .map_err(|(f, _)| f),
+                other => other.map_err(|(f, _)| f),
+            },
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => self
+                .attempt(request, Transport::Required)
+                .await
+                .map_err(|(f, _)| f),
+        }
+    }
+
+    /// One connection: dial, TLS as `transport` says, startup and authentication. A failure
+    /// tells whether TLS was in use (or being set up) when it happened.
+    async fn attempt(
+        &self,
+        request: &ProbeRequest,
+        transport: Transport,
+    ) -> Result<Conn, (Fault, bool)> {
+        let candidate = &request.candidate;
+        let target: &ConnTarget = &candidate.target;
+        let plain = |f| (f, false);
+        let raw = connect::dial(target, request.connect_timeout)
+            .await
+            .map_err(plain)?;
+        let mut conn = match transport {
+            Transport::Plain => Conn::new(Stream::Plain(raw)),
+            Transport::Preferred | Transport::Required => {
+                let config = self
+                    .tls
+                    .client_config(target)
+                    .map_err(|m| (Fault::Tls(m), true))?;
+                match connect::start_tls(raw, config, tls::server_name(target)).await {
+                    Ok(connect::Negotiated::Tls(stream)) => Conn::new(stream),
+                    Ok(connect::Negotiated::Declined(raw)) if transport == Transport::Preferred => {
+                        Conn::new(Stream::Plain(raw))
+                    }
+                    Ok(connect::Negotiated::Declined(_)) => return Err((Fault::NoTls, false)),
+                    Ok(connect::Negotiated::Error(raw)) => Conn::resume(Stream::Plain(raw), b'E'),
+                    Err(f @ Fault::Tls(_)) => return Err((f, true)),
+                    Err(f) => return Err((f, false)),
+                }
+            }
+        };
+        let login = auth::Login {
+            user: &candidate.login,
+            password: &candidate.password,
+        };
+        let tls = conn.stream().is_tls();
+        auth::startup(&mut conn, target, &login)
+            .await
+            .map_err(|f| (f, tls))?;
+        Ok(conn)
+    }
 }
 
 impl Prober for PgProber {
@@ -110,61 +207,6 @@ impl Prober for PgProber {
         request: ProbeRequest,
     ) -> impl std::future::Future<Output = ProbeOutcome> + Send {
         self.run(request)
-    }
-}
-
-/// The tokio-postgres config of a target, without credentials.
-fn pg_config(target: &ConnTarget) -> tokio_postgres::Config {
-    let mut pg = tokio_postgres::Config::new();
-    match &target.endpoint {
-        Endpoint::Tcp { host, addr, port } => {
-            match (host, addr) {
-                (Some(h), _) => pg.host(h),
-                (None, Some(a)) => pg.host(a.to_string()),
-                (None, None) => &mut pg,
-            };
-            if let Some(a) = addr {
-                pg.hostaddr(*a);
-            }
-            pg.port(*port);
-        }
-        Endpoint::Unix { dir, port } => {
-            pg.host_path(dir).port(*port);
-        }
-    }
-    pg.dbname(&target.dbname).application_name(
-        target
-            .application_name
-            .as_deref()
-            .unwrap_or(APPLICATION_NAME),
-    );
-    if let Some(options) = &target.options {
-        pg.options(options);
-    }
-    pg
-}
-
-/// Runs `query` while driving `connection` (which does the actual I/O).
-///
-/// If the connection ends first, its error is the informative one (a FATAL from the server,
-/// say), not the query's "connection closed".
-async fn drive<Q, S, T>(
-    query: Q,
-    connection: &mut Connection<S, T>,
-) -> Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>
-where
-    Q: std::future::Future<Output = Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>>,
-    S: AsyncRead + AsyncWrite + Unpin,
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    tokio::pin!(query);
-    tokio::select! {
-        result = &mut query => result,
-        ended = connection => match ended {
-            Err(e) => Err(e),
-            // Closed cleanly before answering: the query resolves with its own error now.
-            Ok(()) => query.await,
-        },
     }
 }
 

@@ -46,7 +46,7 @@ impl fmt::Display for Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// Candidate-level: bad password, unknown role or no pg_hba entry (SQLSTATE 28P01 and class 28).
+    /// Candidate-level: bad password or unknown role (SQLSTATE 28P01 and the rest of class 28).
     AuthFailed,
     /// Candidate-level: the role may not log in (28000 "role is not permitted to log in").
     LoginNotPermitted,
@@ -64,19 +64,34 @@ pub enum ErrorKind {
     TooManyConnections,
     /// Node-level: the database does not exist (3D000).
     DbMissing,
-    /// Node-level: the server is shutting down (57P01..57P02).
+    /// Node-level: the server is shutting down (57P01, 57P02, and 57P03 "the database system is
+    /// shutting down": a smart or fast shutdown in progress).
     ShuttingDown,
-    /// Node-level: the server is starting up or in recovery without hot standby (57P03).
+    /// Node-level: the server is starting up, or in recovery without hot standby (57P03 "starting
+    /// up" / "not yet accepting connections").
     StartingUp,
-    /// Node-level: the peer does not speak the PostgreSQL protocol as expected.
+    /// Node-level: the peer does not speak the PostgreSQL protocol as expected (random bytes on
+    /// the port, a broken message, a SCRAM server signature that does not verify).
     Protocol,
+    /// Node-level: pg_hba.conf turned the connection away (28000 "no pg_hba.conf entry" or a
+    /// `reject` line), a fact about the path (address, database, TLS or not), not the password. A
+    /// pg_hba rule that names one login is then shown as the node's fault too: the server does not
+    /// say whether another login would have been let in. Over a connection without TLS the
+    /// message says the server may require TLS (a `hostssl` line, `sslmode=disable`).
+    HbaRejected,
+    /// Node-level: the server asked for an authentication method the policy does not allow
+    /// (`[probe] allow_auth`, the connection string's `require_auth` and `channel_binding`), and
+    /// the prober refused before sending anything derived from the password. The same server
+    /// would ask every candidate the same, so the chain stops: a listener that asks for a
+    /// cleartext password receives none of them.
+    AuthMethodRefused,
     /// Node-level: anything else.
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::AuthFailed,
         ErrorKind::LoginNotPermitted,
         ErrorKind::RoleConnLimit,
@@ -89,6 +104,8 @@ impl ErrorKind {
         ErrorKind::ShuttingDown,
         ErrorKind::StartingUp,
         ErrorKind::Protocol,
+        ErrorKind::HbaRejected,
+        ErrorKind::AuthMethodRefused,
         ErrorKind::Other,
     ];
 
@@ -107,6 +124,8 @@ impl ErrorKind {
             ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::StartingUp => "starting_up",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::HbaRejected => "hba_rejected",
+            ErrorKind::AuthMethodRefused => "auth_method_refused",
             ErrorKind::Other => "other",
         }
     }

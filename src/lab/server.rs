@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::exec::{prepare_std, run};
 use super::{os, text, LabError, LabShared, SUPERUSER};
 use crate::secret::Password;
-use crate::topology::{Candidate, ConnTarget};
+use crate::topology::{Candidate, ConnTarget, Endpoint};
 
 mod create;
 mod sql;
@@ -60,6 +60,64 @@ impl Server {
     /// Its log file.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("postgres.log")
+    }
+
+    /// The server's own certificate (`data/server.crt`): the `sslrootcert` of a self-signed
+    /// server ([`crate::lab::ServerOptions::self_signed`]).
+    pub fn server_cert_path(&self) -> PathBuf {
+        self.data_dir().join("server.crt")
+    }
+
+    /// The directory of its Unix-domain socket (`.s.PGSQL.<port>`), when the path is short
+    /// enough for one (a socket path is limited to ~107 bytes; without room, TCP only).
+    pub fn socket_dir(&self) -> Option<PathBuf> {
+        let dir = self.dir.display().to_string();
+        (dir.len() + 20 < 100 && !dir.contains('\'')).then(|| self.dir.clone())
+    }
+
+    /// A [`ConnTarget`] over the Unix socket (no TLS there, as libpq), when there is one.
+    pub fn unix_target(&self, db: &str) -> Option<ConnTarget> {
+        let dir = self.socket_dir()?;
+        let mut target = self.target(db);
+        target.endpoint = Endpoint::Unix {
+            dir,
+            port: self.port(),
+        };
+        target.display = format!("{}", target.endpoint);
+        Some(target)
+    }
+
+    /// Replaces the pg_hba.conf rules for every role but the superuser (whose lines, and the
+    /// replication line, stay first) with `rules`, in pg_hba.conf's own language, e.g.
+    /// `"host all app 127.0.0.1/32 md5"`; reloads the server and returns once new connections
+    /// are governed by the new rules.
+    pub async fn set_hba(&self, rules: &str) -> Result<(), LabError> {
+        let path = self.data_dir().join("pg_hba.conf");
+        self.lab.write_owned(&path, &create::hba(rules), 0o600)?;
+        self.reload().await
+    }
+
+    /// `pg_reload_conf()`, then waits until a new backend sees the reload (its
+    /// `pg_conf_load_time()` moves past the one before): from then on, new connections follow
+    /// the new pg_hba.conf.
+    pub async fn reload(&self) -> Result<(), LabError> {
+        let load_time = "SELECT pg_conf_load_time()::text";
+        let before: String = self.query_one(load_time).await?.get(0);
+        self.execute("SELECT pg_reload_conf()").await?;
+        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        loop {
+            let now: String = self.query_one(load_time).await?.get(0);
+            if now != before {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LabError::Timeout(format!(
+                    "{}: the configuration reload was not applied",
+                    self.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The lab CA certificate (`sslrootcert`), written when a TLS server started.
@@ -178,6 +236,30 @@ impl Server {
     /// Starts the stopped (or killed) server again, on the same port.
     pub async fn start(&self) -> Result<(), LabError> {
         self.pg_ctl_start().await.map_err(|(e, _)| e)
+    }
+
+    /// Starts a smart shutdown (`pg_ctl stop -m smart`, without waiting): the server refuses
+    /// new connections with 57P03 "the database system is shutting down" and stops when its
+    /// last client leaves. Hold a connection open to keep it in that state. Returns once a new
+    /// connection is refused that way.
+    pub async fn begin_smart_shutdown(&self) -> Result<(), LabError> {
+        self.pg_ctl("stop", vec!["-m".into(), "smart".into(), "-W".into()])
+            .await?;
+        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        loop {
+            match self.admin("postgres").await {
+                Err(LabError::Sql { code, .. }) if code.as_deref() == Some("57P03") => {
+                    return Ok(())
+                }
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(LabError::Timeout(format!(
+                        "{}: still accepting connections after a smart shutdown",
+                        self.name
+                    )))
+                }
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
     }
 
     /// Stops the server if it runs, then starts it.

@@ -7,6 +7,19 @@ pub fn ident(name: &str) -> String {
 
 pub(crate) use crate::engine::pg::query::sql_literal as literal;
 
+/// A file-name-safe form of `name`: ASCII letters, digits, `-` and `_` kept, the rest `_`.
+pub fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (for URL user info and paths).
 pub fn url_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

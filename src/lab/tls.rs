@@ -4,10 +4,14 @@
 //! no dependence on an external binary, its version or its config file, and the SANs are typed
 //! data instead of command-line strings.
 
+use std::path::Path;
+
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::LabError;
 
@@ -24,7 +28,7 @@ impl std::fmt::Debug for Ca {
     }
 }
 
-/// A server certificate and its private key, PEM.
+/// A certificate and its private key, PEM.
 pub struct ServerCert {
     /// The certificate.
     pub cert_pem: String,
@@ -75,4 +79,55 @@ impl Ca {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+impl Ca {
+    /// A client certificate for `login` (Common Name = login, clientAuth), signed by this CA.
+    pub fn client_cert(&self, login: &str) -> Result<ServerCert, LabError> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+        params.distinguished_name.push(DnType::CommonName, login);
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().map_err(tls_err)?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(tls_err)?;
+        Ok(ServerCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// A self-signed server certificate as PostgreSQL's documentation makes it
+/// (`openssl req -new -x509 -days 365 -nodes -subj "/CN=localhost"`): OpenSSL's default
+/// extensions mark it `CA:TRUE`, and it names the host in its Common Name only.
+pub fn self_signed(common_name: &str) -> Result<ServerCert, LabError> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    let key = KeyPair::generate().map_err(tls_err)?;
+    let cert = params.self_signed(&key).map_err(tls_err)?;
+    Ok(ServerCert {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// The certificates of a PEM text read from `path`.
+pub fn pem_certs(pem: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, LabError> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LabError::Tls(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(LabError::Tls(format!("{}: no certificate", path.display())));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM text read from `path` (never printed).
+pub fn pem_key(pem: &str, path: &Path) -> Result<PrivateKeyDer<'static>, LabError> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| LabError::Tls(format!("{}: no usable private key", path.display())))
 }

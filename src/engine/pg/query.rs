@@ -15,9 +15,54 @@
 //! protocol would add a round trip to prepare it). `pg_current_wal_lsn()` raises an error during
 //! recovery, hence the `CASE`.
 
-use tokio_postgres::SimpleQueryMessage;
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::frontend;
 
+use super::fault::Fault;
+use super::wire::{server_error, Conn};
 use crate::engine::probe::{Lsn, Role, WalPosition};
+
+/// One row of text columns (`None` is SQL NULL).
+pub type Row = Vec<Option<String>>;
+
+/// Runs `sql` through the simple query protocol on an authenticated connection and returns its
+/// first row (if any), after the server's ReadyForQuery.
+pub async fn run(conn: &mut Conn, sql: &str) -> Result<Option<Row>, Fault> {
+    frontend::query(sql, &mut conn.out)
+        .map_err(|e| Fault::protocol(format!("cannot encode the probe query: {e}")))?;
+    conn.send().await?;
+    let mut first: Option<Row> = None;
+    loop {
+        match conn.recv().await? {
+            Message::DataRow(body) if first.is_none() => {
+                let buffer = body.buffer();
+                let columns: Result<Row, _> = body
+                    .ranges()
+                    .map(
+                        |range| Ok(range.map(|r| String::from_utf8_lossy(&buffer[r]).into_owned())),
+                    )
+                    .collect();
+                first =
+                    Some(columns.map_err(|e| Fault::protocol(format!("a malformed row: {e}")))?);
+            }
+            Message::ReadyForQuery(_) => return Ok(first),
+            Message::ErrorResponse(body) => return Err(Fault::Server(server_error(&body)?)),
+            Message::DataRow(_)
+            | Message::RowDescription(_)
+            | Message::CommandComplete(_)
+            | Message::EmptyQueryResponse
+            | Message::NoticeResponse(_)
+            | Message::ParameterStatus(_)
+            | Message::NotificationResponse(_) => {}
+            _ => {
+                return Err(Fault::protocol(
+                    "an unexpected message in the probe query's answer",
+                ))
+            }
+        }
+    }
+}
 
 /// What the probe query tells.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,17 +144,12 @@ pub(crate) fn sql_literal(value: &str) -> String {
 }
 
 /// Reads the probe query's row.
-pub fn parse(messages: &[SimpleQueryMessage], with_shards: bool) -> Result<Answer, String> {
-    let row = messages
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
-        .ok_or("the probe query returned no row")?;
-    let text = |i: usize| {
-        row.try_get(i)
-            .map_err(|e| format!("probe query column {i}: {e}"))
+pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer, String> {
+    let row = row.ok_or("the probe query returned no row")?;
+    let text = |i: usize| -> Result<Option<&str>, String> {
+        row.get(i)
+            .map(Option::as_deref)
+            .ok_or_else(|| format!("probe query column {i}: missing"))
     };
     let lsn = |i: usize| -> Result<Option<Lsn>, String> {
         match text(i)? {
@@ -162,6 +202,33 @@ mod tests {
         assert!(shard_regex("sh%4d").is_err());
         assert!(shard_regex("sh%").is_err());
         assert!(shard_regex("sh%00d").is_err());
+    }
+
+    #[test]
+    fn rows_are_read_column_by_column() {
+        let row = |cols: &[Option<&str>]| -> Vec<Option<String>> {
+            cols.iter().map(|c| c.map(str::to_owned)).collect()
+        };
+        let master = row(&[Some("false"), Some("0/3000060"), None, None]);
+        let a = parse(Some(&master), false).unwrap();
+        assert_eq!(a.role, Role::Master);
+        assert_eq!(a.wal.current, Lsn::parse("0/3000060"));
+        let replica = row(&[
+            Some("t"),
+            None,
+            Some("0/5"),
+            Some("0/4"),
+            Some("[\"sh2\",\"sh1\"]"),
+        ]);
+        let r = parse(Some(&replica), true).unwrap();
+        assert_eq!(r.role, Role::Replica);
+        assert_eq!(r.shards.unwrap(), ["sh1", "sh2"]);
+        assert!(parse(None, false).is_err());
+        assert!(parse(Some(&row(&[Some("maybe")])), false).is_err());
+        assert!(
+            parse(Some(&row(&[Some("f")])), false).is_err(),
+            "missing columns"
+        );
     }
 
     #[test]

@@ -102,15 +102,26 @@ impl Server {
     fn write_config(&self, options: &ServerOptions) -> Result<(), LabError> {
         let data = self.data_dir();
         self.lab
-            .write_owned(&data.join("pg_hba.conf"), PG_HBA, 0o600)?;
+            .write_owned(&data.join("pg_hba.conf"), &hba(DEFAULT_HBA), 0o600)?;
         let mut conf = base_settings(options.max_connections);
         if self.tls {
-            let cert = self.lab.ca()?.server_cert()?;
+            let ca = self.lab.ca()?;
+            let cert = if options.self_signed {
+                super::super::tls::self_signed("localhost")?
+            } else {
+                ca.server_cert()?
+            };
             self.lab
                 .write_owned(&data.join("server.crt"), &cert.cert_pem, 0o644)?;
             self.lab
                 .write_owned(&data.join("server.key"), &cert.key_pem, 0o600)?;
-            conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+            // The lab CA also vouches for client certificates (`clientcert=verify-full`).
+            self.lab
+                .write_owned(&data.join("root.crt"), &ca.cert_pem, 0o644)?;
+            conf.push_str(
+                "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+                 ssl_ca_file = 'root.crt'\n",
+            );
         }
         for (name, value) in &options.settings {
             conf.push_str(&format!("{name} = {value}\n"));
@@ -125,13 +136,10 @@ impl Server {
     }
 
     fn write_port(&self, port: u16) -> Result<(), LabError> {
-        let socket_dir = self.dir.display().to_string();
-        // A unix socket path is limited to ~107 bytes; without room, TCP only.
-        let socket_dir = if socket_dir.len() + 20 < 100 && !socket_dir.contains('\'') {
-            socket_dir
-        } else {
-            String::new()
-        };
+        let socket_dir = self
+            .socket_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         let conf = format!("port = {port}\nunix_socket_directories = '{socket_dir}'\n");
         self.lab
             .write_owned(&self.data_dir().join("lab-port.conf"), &conf, 0o600)?;
@@ -205,13 +213,25 @@ impl Server {
     }
 }
 
-/// Scram everywhere: on the unix socket, on loopback TCP, and for replication.
-const PG_HBA: &str = "\
-# rotascope lab: scram-sha-256 everywhere, loopback only
-local all all scram-sha-256
-host all all 127.0.0.1/32 scram-sha-256
+/// Lines every lab pg_hba.conf starts with: the superuser (the lab's own SQL) and replication,
+/// scram-sha-256, whatever a test sets for other roles.
+const FIXED_HBA: &str = "\
+# rotascope lab: the superuser and replication, always scram-sha-256
+local all postgres scram-sha-256
+host all postgres 127.0.0.1/32 scram-sha-256
 host replication all 127.0.0.1/32 scram-sha-256
 ";
+
+/// The rules for every other role until a test says otherwise: scram-sha-256 everywhere.
+pub(in crate::lab) const DEFAULT_HBA: &str = "\
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+";
+
+/// A whole pg_hba.conf: the fixed lines, then `rules`.
+pub(in crate::lab) fn hba(rules: &str) -> String {
+    format!("{FIXED_HBA}# rules for the other roles\n{rules}\n")
+}
 
 /// Settings for a fast, small, disposable server.
 fn base_settings(max_connections: u32) -> String {

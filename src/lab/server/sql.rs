@@ -112,6 +112,25 @@ impl Server {
             .await
     }
 
+    /// `ALTER ROLE login PASSWORD password` stored under `password_encryption = encryption`
+    /// (`md5` or `scram-sha-256`): an md5 pg_hba line needs an MD5-stored password, else the
+    /// server answers with SCRAM anyway.
+    pub async fn set_password_encrypted(
+        &self,
+        login: &str,
+        password: &str,
+        encryption: &str,
+    ) -> Result<(), LabError> {
+        let sql = format!(
+            "SET password_encryption = {}; ALTER ROLE {} PASSWORD {}",
+            text::literal(encryption),
+            text::ident(login),
+            text::literal(password)
+        );
+        self.execute_redacted("postgres", &sql, &[&Password::new(password)])
+            .await
+    }
+
     /// `CREATE DATABASE name`.
     pub async fn create_database(&self, name: &str) -> Result<(), LabError> {
         self.execute(&format!("CREATE DATABASE {}", text::ident(name)))
