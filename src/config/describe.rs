@@ -122,10 +122,29 @@ fn describe_node(out: &mut String, node: &Node) {
         if let Some(label) = &c.label {
             let _ = write!(line, "  label {label}");
         }
-        if first_target.as_ref().is_some_and(|t| **t != *c.target) {
-            let _ = write!(line, "  via {}", target_line(&c.target));
+        let elsewhere = first_target.as_ref().is_some_and(|t| **t != *c.target);
+        match (&c.via, elsewhere) {
+            (Some(via), true) => {
+                let _ = write!(line, "  {} {}", via_text(via), target_line(&c.target));
+            }
+            (Some(via), false) => {
+                let _ = write!(line, "  {}", via_text(via));
+            }
+            (None, true) => {
+                let _ = write!(line, "  via {}", target_line(&c.target));
+            }
+            (None, false) => {}
         }
         let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// A declared `via`: `via pgbouncer`, or `direct`.
+fn via_text(via: &str) -> String {
+    if via == "direct" {
+        via.to_owned()
+    } else {
+        format!("via {via}")
     }
 }
 

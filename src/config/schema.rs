@@ -107,4 +107,6 @@ pub(crate) struct RawNode {
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     pub label: Option<String>,
+    /// What this entry's connection goes through: `pgbouncer`, `direct`, a pooler's name.
+    pub via: Option<String>,
 }
