@@ -82,11 +82,11 @@ pub fn classify(err: &tokio_postgres::Error, secrets: &[&Password]) -> ProbeErro
 /// starts with [`PGBOUNCER`] (and says more where its own words are terse).
 pub fn from_server(code: &str, message: &str, secrets: &[&Password]) -> ProbeError {
     if code == PROTOCOL_VIOLATION {
-        if let Some((kind, note)) = pgbouncer(message) {
+        if let Some((kind, said)) = pgbouncer(message) {
             return ProbeError {
                 kind,
                 sqlstate: Some(code.to_owned()),
-                message: one_line(&format!("{PGBOUNCER}{message}{note}"), secrets),
+                message: one_line(&format!("{PGBOUNCER}{said}"), secrets),
             };
         }
     }
@@ -148,15 +148,15 @@ const PROTOCOL_VIOLATION: &str = "08P01";
 /// [`route_of`] can tell later.
 pub const PGBOUNCER: &str = "pgbouncer: ";
 
-/// The kind of a PgBouncer answer (SQLSTATE 08P01) and a note to add to its message, or `None`
-/// for a genuine protocol violation.
+/// The kind of a PgBouncer answer (SQLSTATE 08P01) and what to show of it (its message, with a
+/// note where its words are terse), or `None` for a genuine protocol violation.
 ///
 /// PgBouncer 1.x sends every error of its own with 08P01 and a fixed text (read in its source,
 /// `src/client.c`, `objects.c`, `janitor.c`, `admin.c`, and each tried against the real binary in
 /// `tests/pooler_errors.rs`). When its own login to the backend fails, it passes the backend's
 /// message on, still with 08P01; PostgreSQL never sends those texts with 08P01, so they are read
 /// as PostgreSQL would mean them, with the backend's state turned into `backend_unavailable`.
-pub fn pgbouncer(message: &str) -> Option<(ErrorKind, &'static str)> {
+pub fn pgbouncer(message: &str) -> Option<(ErrorKind, String)> {
     const NO_SERVER: &str =
         " (PgBouncer had no server connection to give in time: its backend is down, refusing it, \
          or its pool is full)";
@@ -168,31 +168,44 @@ pub fn pgbouncer(message: &str) -> Option<(ErrorKind, &'static str)> {
         // A login to the admin console by a role not in admin_users or stats_users.
         "not allowed" => ErrorKind::LoginNotPermitted,
         // The admin console runs SHOW, RELOAD and friends, never the probe query.
-        m if m.starts_with("invalid command '") && m.contains("use SHOW HELP") => {
+        // (Its message quotes the whole probe query: replaced, not repeated.)
+        m if m.starts_with("invalid command '") && m.ends_with("use SHOW HELP;") => {
             return Some((
                 ErrorKind::DbMissing,
-                " (the database `pgbouncer` is PgBouncer's admin console, not a PostgreSQL \
-                 database: point the node at a database PgBouncer pools)",
+                "invalid command: the database `pgbouncer` is PgBouncer's admin console, which \
+                 cannot run the probe query; point the node at a database PgBouncer pools"
+                    .to_owned(),
             ));
         }
         m if m.starts_with("server login has been failing") => ErrorKind::BackendUnavailable,
-        "query_wait_timeout" => return Some((ErrorKind::BackendUnavailable, NO_SERVER)),
+        "query_wait_timeout" => {
+            return Some((
+                ErrorKind::BackendUnavailable,
+                format!("{message}{NO_SERVER}"),
+            ))
+        }
         m if m.starts_with("client_login_timeout") => {
-            return Some((ErrorKind::BackendUnavailable, NO_SERVER))
+            return Some((
+                ErrorKind::BackendUnavailable,
+                format!("{message}{NO_SERVER}"),
+            ))
         }
         // auth_query failed in the backend (an error, no such function, a NULL user name).
         "bouncer config error" => {
             return Some((
                 ErrorKind::BackendUnavailable,
-                " (its auth_query failed in the backend: see PgBouncer's log)",
+                format!("{message} (its auth_query failed in the backend: see PgBouncer's log)"),
             ))
         }
         m if m.starts_with("database \"") && m.ends_with("\" is disabled") => {
             ErrorKind::BackendUnavailable
         }
-        m => return backend_passed_on(m).map(|kind| (kind, " (passed on from its backend)")),
+        m => {
+            return backend_passed_on(m)
+                .map(|kind| (kind, format!("{message} (passed on from its backend)")))
+        }
     };
-    Some((kind, ""))
+    Some((kind, message.to_owned()))
 }
 
 /// The kind of a backend's login failure that PgBouncer passed on (with 08P01), by PostgreSQL's
@@ -467,12 +480,16 @@ mod tests {
             assert!(e.message.starts_with(PGBOUNCER), "{}", e.message);
             assert_eq!(route_of(&e), Some(Route::Pgbouncer), "{message}");
         }
-        let admin = from_server(
-            "08P01",
-            "invalid command 'SELECT r::text', use SHOW HELP;",
-            &[],
+        let long = format!(
+            "invalid command '{}', use SHOW HELP;",
+            "SELECT x, ".repeat(40)
         );
-        assert!(admin.message.contains("admin console"), "{}", admin.message);
+        let admin = from_server("08P01", &long, &[]);
+        assert!(
+            admin.message.ends_with("a database PgBouncer pools"),
+            "{}",
+            admin.message
+        );
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub(crate) async fn run<P: Prober>(
         if cancel.is_cancelled() {
             return;
         }
-        if closed.iter().any(|t| *t == candidate.target) {
+        if closed.contains(&candidate.target) {
             continue;
         }
         let target = candidate.target.clone();

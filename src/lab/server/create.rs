@@ -258,7 +258,7 @@ lc_messages = 'C'
 }
 
 /// A loopback port nobody listens on, never handed out twice by this process.
-fn pick_port() -> Result<u16, LabError> {
+pub(in crate::lab) fn pick_port() -> Result<u16, LabError> {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     for _ in 0..100 {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
