@@ -431,7 +431,9 @@ async fn the_backends_own_refusals_are_passed_on_and_read_as_postgres_means_them
     );
     pg.execute("ALTER ROLE app LOGIN").await.unwrap();
     let bouncer = fresh().await.unwrap();
-    pg.execute("ALTER ROLE app CONNECTION LIMIT 0").await.unwrap();
+    pg.execute("ALTER ROLE app CONNECTION LIMIT 0")
+        .await
+        .unwrap();
     let e = pooler_failure(probe(through(&bouncer)).await, ErrorKind::RoleConnLimit);
     assert!(
         e.message.contains("too many connections for role"),
