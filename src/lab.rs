@@ -336,8 +336,9 @@ impl Lab {
         Server::create(self.shared.clone(), options).await
     }
 
-    /// Starts a PgBouncer in front of `backend` (a running master: the pooler's auth user and
-    /// lookup function are created there) on a free loopback port.
+    /// Starts a PgBouncer in front of `backend` on a free loopback port. On a master, the
+    /// pooler's auth user and lookup function are created; a replica has them from its master
+    /// once a pooler was started in front of that (or the replica was copied after).
     pub async fn start_pgbouncer(
         &self,
         backend: &Server,

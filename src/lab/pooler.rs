@@ -175,8 +175,8 @@ pub struct PgBouncer {
 }
 
 impl PgBouncer {
-    /// Prepares `backend` (the auth user, the lookup function), writes the files and starts
-    /// PgBouncer on a free port.
+    /// Prepares `backend` (the auth user, the lookup function; on a master), writes the files and
+    /// starts PgBouncer on a free port.
     pub(crate) async fn create(
         lab: Arc<LabShared>,
         backend: &Server,
@@ -441,8 +441,13 @@ impl PgBouncer {
     }
 
     /// The auth user (created, or its password set) and the lookup function in every pooled
-    /// database of `backend` (a master).
+    /// database of `backend`. A replica has them from its master (start a pooler in front of the
+    /// master first), and nothing is written there.
     async fn prepare_backend(&self, backend: &Server) -> Result<(), LabError> {
+        let recovery = backend.query_one("SELECT pg_is_in_recovery()").await?;
+        if recovery.get::<_, bool>(0) {
+            return Ok(());
+        }
         let password = self.lab.pooler_password.expose();
         let exists = backend
             .query(&format!(
