@@ -35,7 +35,7 @@ struct Demo {
 
 impl Demo {
     async fn start(scheme: Scheme, pooler: PoolerSettings) -> Demo {
-        let settings = DemoSettings {
+        Demo::start_with(DemoSettings {
             shape: Shape {
                 islands: 1,
                 replicas: 0,
@@ -46,7 +46,11 @@ impl Demo {
             config_lag: Duration::from_secs(1),
             failover_every: None,
             pooler: Some(pooler),
-        };
+        })
+        .await
+    }
+
+    async fn start_with(settings: DemoSettings) -> Demo {
         let (tx, notes) = mpsc::unbounded_channel();
         let notes_fn = Box::new(move |line: &str| {
             let _ = tx.send(line.to_owned());
@@ -303,5 +307,42 @@ async fn the_lab_reloads_an_auth_file_pooler_late_and_the_window_shows() {
     demo.wait("every path valid after the reload", all_valid)
         .await;
     demo.assert_never_down();
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn a_failover_moves_the_pooler_to_the_new_master() {
+    let settings = DemoSettings {
+        shape: Shape {
+            islands: 1,
+            replicas: 1,
+        },
+        scheme: Scheme::Single,
+        rotate_every: Duration::from_secs(3600),
+        config_lag: Duration::from_secs(1),
+        failover_every: None,
+        pooler: Some(PoolerSettings {
+            mode: PoolMode::Transaction,
+            auth: PoolerAuth::Query,
+            lag: Duration::from_secs(2),
+        }),
+    };
+    let mut demo = Demo::start_with(settings).await;
+    let s = demo.wait("the master by both paths", all_valid).await;
+    let old_master = s.islands[0].nodes[0].key.name.clone();
+    demo.commands.send(LabCommand::Failover(0)).await.unwrap();
+    demo.note("failover of island 0: 0.1 promoted to master")
+        .await;
+    demo.note("failover of island 0: removed").await;
+    // The config lists the pooler under the new master (first in its island), which it now
+    // fronts: both paths valid, the role master through the pooler too.
+    let s = demo
+        .wait("the new master by both paths", |n| {
+            n.key.name != old_master && all_valid(n) && n.candidates.len() == 2
+        })
+        .await;
+    let n = &s.islands[0].nodes[0];
+    assert_eq!(n.role, rotascope::engine::Role::Master);
+    assert_routes(n);
     demo.stop().await;
 }
