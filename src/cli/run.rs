@@ -71,7 +71,8 @@ pub async fn run(cli: Cli) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(failure) => {
-            eprintln!("rotascope: {failure}");
+            // Errors quote foreign text (a command's stderr, paths, server messages).
+            eprintln!("rotascope: {}", crate::text::sanitize(&failure.to_string()));
             failure.exit()
         }
     }

@@ -50,7 +50,7 @@ pub fn feed_line(feed: &Feed) -> String {
         }),
     };
     // These types serialize infallibly: no maps with non-string keys, no failing serializers.
-    json.expect("feed items serialize to JSON")
+    crate::text::json_safe(json.expect("feed items serialize to JSON"))
 }
 
 /// The JSON line (without the newline) saying `missed` items were lost, noticed at `at`.
