@@ -17,6 +17,7 @@
 
 use tokio_postgres::SimpleQueryMessage;
 
+pub use crate::config::shard_regex;
 use crate::engine::probe::{Lsn, Role, WalPosition};
 
 /// What the probe query tells.
@@ -48,48 +49,6 @@ pub fn probe_sql(shard_pattern: Option<&str>) -> Result<String, String> {
     }
     sql.push_str(" FROM (SELECT pg_is_in_recovery() AS r) AS s");
     Ok(sql)
-}
-
-/// Translates a printf-style schema pattern (`sh%04d`) into an anchored PostgreSQL regex.
-///
-/// `%d` is one or more digits; `%0Nd` is what printf prints: exactly N digits (zero-padded) or
-/// more without a leading zero; `%%` is a percent sign. Everything else is literal.
-pub fn shard_regex(pattern: &str) -> Result<String, String> {
-    let mut out = String::from("^");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            if c.is_ascii_punctuation() {
-                out.push('\\');
-            }
-            out.push(c);
-            continue;
-        }
-        let mut spec = String::new();
-        while let Some(d) = chars.next_if(char::is_ascii_digit) {
-            spec.push(d);
-        }
-        match chars.next() {
-            Some('%') if spec.is_empty() => out.push('%'),
-            Some('d') if spec.is_empty() => out.push_str("[0-9]+"),
-            Some('d') if spec.starts_with('0') && spec.len() > 1 => {
-                let width: usize = spec[1..]
-                    .parse()
-                    .map_err(|_| format!("bad width in shard pattern {pattern:?}"))?;
-                if width == 0 || width > 100 {
-                    return Err(format!("bad width in shard pattern {pattern:?}"));
-                }
-                out.push_str(&format!("(?:[0-9]{{{width}}}|[1-9][0-9]{{{width},}})"));
-            }
-            _ => {
-                return Err(format!(
-                    "shard pattern {pattern:?}: only %d, %0Nd and %% are understood"
-                ))
-            }
-        }
-    }
-    out.push('$');
-    Ok(out)
 }
 
 /// An SQL string literal that means the same whatever `standard_conforming_strings` says:
