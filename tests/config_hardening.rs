@@ -408,6 +408,28 @@ async fn known_passwords_are_masked_in_every_error_even_those_found_before_them(
         );
         assert_hidden(&e, &[KNOWN]);
     }
+    // Pasted as a node name, a login or a label (shown everywhere, sent to servers): refused.
+    for entry in [
+        format!("name = \"{KNOWN}\"\nlogin = \"app\""),
+        format!("login = \"{KNOWN}\""),
+        format!("login = \"app\"\nlabel = \"was {KNOWN}\""),
+    ] {
+        let e = error_of(
+            &format!(
+                "islands = [[\"postgres://h/db\"]]\nsecrets_file = \"s.json\"\n\
+                 [[island]]\nno = 1\n[[island.node]]\nurl = \"postgres://h2/db\"\n\
+                 password = \"node-pw-1\"\n{entry}\n"
+            ),
+            &[("s.json", &secrets)],
+            env_with_path(&[]),
+        )
+        .await;
+        assert!(
+            e.contains("holds a password of this config (not shown)"),
+            "{e}"
+        );
+        assert_hidden(&e, &[KNOWN]);
+    }
 }
 
 #[tokio::test]

@@ -224,11 +224,12 @@ impl<'a> Loader<'a> {
     async fn run(&mut self) -> Result<Config, ConfigError> {
         let dict = self.doc.parse(&self.redactor)?;
         let layers = Layers::extract(&self.doc, dict, &self.env_settings, &self.redactor)?;
-        let raw = &layers.raw;
-        let secrets = self.secrets(raw).await?;
-        let (probe, reload, shards) = self.settings(&layers)?;
-        let topology = self.topology(raw, &secrets).await?;
-        self.pattern_holds_no_password(&layers, &shards, &topology)?;
+        let built = self.build(&layers).await;
+        if built.is_err() {
+            // The error may quote a password the load had not got to yet: learn them all.
+            self.harvest_passwords(&layers.raw).await;
+        }
+        let (probe, reload, shards, topology) = built?;
         Ok(Config {
             path: self.doc.path.clone(),
             probe,
@@ -238,6 +239,67 @@ impl<'a> Loader<'a> {
             watched_files: self.watched.clone(),
             source_digest: SourceDigest(self.digest.clone().finalize().into()),
         })
+    }
+
+    /// Secrets, settings, topology, then the checks for passwords pasted into shown fields. (A
+    /// settings error is masked with the topology's passwords too: [`Loader::harvest_passwords`].)
+    async fn build(
+        &mut self,
+        layers: &Layers,
+    ) -> Result<
+        (
+            ProbeSettings,
+            ReloadSettings,
+            ShardSettings,
+            crate::topology::Topology,
+        ),
+        ConfigError,
+    > {
+        let raw = &layers.raw;
+        let secrets = self.secrets(raw).await?;
+        let (probe, reload, shards) = self.settings(layers)?;
+        let topology = self.topology(raw, &secrets).await?;
+        self.pattern_holds_no_password(layers, &shards)?;
+        self.shown_fields_hold_no_password(&topology)?;
+        Ok((probe, reload, shards, topology))
+    }
+
+    /// After a failed build: every inline, `password_env` and `password_file` password of the
+    /// config joins the redactor, best effort (sources that fail are skipped), so the error is
+    /// masked with passwords of entries after the one that failed too.
+    async fn harvest_passwords(&mut self, raw: &super::schema::RawConfig) {
+        let secrets = raw.secrets.iter().map(|s| {
+            (
+                s.password.as_deref(),
+                s.password_env.as_deref(),
+                s.password_file.as_deref(),
+            )
+        });
+        let nodes = raw.island.iter().flat_map(|i| &i.node).map(|n| {
+            (
+                n.password.as_deref(),
+                n.password_env.as_deref(),
+                n.password_file.as_deref(),
+            )
+        });
+        let sources: Vec<_> = secrets.chain(nodes).collect();
+        for (inline, env, file) in sources {
+            if let Some(p) = inline {
+                self.redactor.add(&crate::secret::Password::new(p));
+            }
+            if let Some(p) = env.and_then(|var| self.options.env.get(var)) {
+                self.redactor.add(&crate::secret::Password::new(p.as_str()));
+            }
+            if let Some(rel) = file {
+                let path = self.base_dir.join(rel);
+                if let Ok(bytes) = read_file(&path, MAX_FILE_BYTES).await {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let value = text.strip_suffix('\n').unwrap_or(&text);
+                    let value = value.strip_suffix('\r').unwrap_or(value);
+                    self.redactor.add(&crate::secret::Password::new(value));
+                }
+            }
+        }
     }
 
     /// Adds a labelled chunk of input to the content digest.
@@ -340,16 +402,16 @@ impl<'a> Loader<'a> {
 
     /// A known password as `shards.pattern` is a paste in the wrong place: it would be shown on
     /// every screen and sent to every server as part of the probe query.
+    /// (Every password the config holds counts, one a URL carries but an entry overrides too.)
     fn pattern_holds_no_password(
         &self,
         layers: &Layers,
         shards: &ShardSettings,
-        topology: &crate::topology::Topology,
     ) -> Result<(), ConfigError> {
         let Some(pattern) = &shards.pattern else {
             return Ok(());
         };
-        if crate::secret::redact_all(pattern, topology.passwords()) == *pattern {
+        if self.redactor.redact(pattern) == *pattern {
             return Ok(());
         }
         let key = KeyPath::root().key("shards").key("pattern");
@@ -359,6 +421,48 @@ impl<'a> Loader<'a> {
             expected: "a schema pattern such as \"sh%04d\"".into(),
             found: "a value that holds a password of this config (not shown)".into(),
         })
+    }
+
+    /// Node names, logins and labels are shown everywhere: one that holds a password of the
+    /// config is a paste in the wrong place, refused without repeating it.
+    fn shown_fields_hold_no_password(
+        &self,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), ConfigError> {
+        let holds = |text: &str| self.redactor.redact(text) != text;
+        for node in topology.nodes() {
+            let what = if holds(&node.key.name) {
+                Some("the name of a node")
+            } else {
+                node.candidates.iter().find_map(|c| {
+                    if holds(&c.login) {
+                        Some("a login")
+                    } else if c.label.as_deref().is_some_and(holds) {
+                        Some("a label")
+                    } else {
+                        None
+                    }
+                })
+            };
+            if let Some(what) = what {
+                return Err(ConfigError::InvalidValue {
+                    at: Origin::file(&self.doc.path),
+                    key: KeyPath::root(),
+                    expected: format!(
+                        "{what} without a password (island {}, node #{} of it)",
+                        node.key.island,
+                        topology
+                            .islands
+                            .iter()
+                            .find(|i| i.no == node.key.island)
+                            .and_then(|i| i.nodes.iter().position(|n| n.key == node.key))
+                            .unwrap_or(0)
+                    ),
+                    found: "a value that holds a password of this config (not shown)".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A humantime duration within `bounds`.
