@@ -418,7 +418,7 @@ pub enum ConfigError {
         /// The program.
         program: String,
         /// The limit.
-        after: std::time::Duration,
+        after: Duration,
     },
     /// A `ROTASCOPE_` variable that tries to set islands or secrets.
     #[error("environment variable {var}: only settings ([probe], [reload], [shards]) can be overridden from the environment, never islands or secrets")]
