@@ -79,6 +79,10 @@ const COMMAND_ENV_NAMES: &[&str] = &[
     "XDG_RUNTIME_DIR",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    // CA bundles of CLIs written in Python, with curl, in Node (behind a TLS-inspecting proxy).
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
