@@ -2,6 +2,8 @@
 //! regex it means. Validated at load (a bad pattern is a config error, exit 3) and turned into
 //! SQL by the prober, from this one definition.
 
+const BAD_WIDTH: &str = "a shard pattern with a bad width in %0Nd (1 to 100)";
+
 /// Translates a printf-style schema pattern (`sh%04d`) into an anchored PostgreSQL regex.
 ///
 /// `%d` is one or more digits; `%0Nd` is what printf prints: exactly N digits (zero-padded) or
@@ -28,13 +30,13 @@ pub fn shard_regex(pattern: &str) -> Result<String, String> {
             Some('d') if spec.starts_with('0') && spec.len() > 1 => {
                 let width: usize = spec[1..]
                     .parse()
-                    .map_err(|_| "a bad width in %0Nd (1 to 100)".to_owned())?;
+                    .map_err(|_| BAD_WIDTH.to_owned())?;
                 if width == 0 || width > 100 {
-                    return Err("a bad width in %0Nd (1 to 100)".to_owned());
+                    return Err(BAD_WIDTH.to_owned());
                 }
                 out.push_str(&format!("(?:[0-9]{{{width}}}|[1-9][0-9]{{{width},}})"));
             }
-            _ => return Err("a pattern with other than %d, %0Nd and %%".to_owned()),
+            _ => return Err("a shard pattern with other than %d, %0Nd and %%".to_owned()),
         }
     }
     out.push('$');

@@ -22,8 +22,6 @@ use super::probe::{
 pub(crate) mod query;
 mod tls;
 
-pub use query::shard_regex;
-
 /// What every probe connection calls itself in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "rotascope";
 

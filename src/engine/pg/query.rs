@@ -17,7 +17,7 @@
 
 use tokio_postgres::SimpleQueryMessage;
 
-pub use crate::config::shard_regex;
+use crate::config::shard_regex;
 use crate::engine::probe::{Lsn, Role, WalPosition};
 
 /// What the probe query tells.
@@ -108,20 +108,6 @@ pub fn parse(messages: &[SimpleQueryMessage], with_shards: bool) -> Result<Answe
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printf_patterns_become_anchored_regexes() {
-        assert_eq!(
-            shard_regex("sh%04d").unwrap(),
-            "^sh(?:[0-9]{4}|[1-9][0-9]{4,})$"
-        );
-        assert_eq!(shard_regex("s%d").unwrap(), "^s[0-9]+$");
-        assert_eq!(shard_regex("a.b%%c").unwrap(), "^a\\.b%c$");
-        assert!(shard_regex("sh%s").is_err());
-        assert!(shard_regex("sh%4d").is_err());
-        assert!(shard_regex("sh%").is_err());
-        assert!(shard_regex("sh%00d").is_err());
-    }
 
     #[test]
     fn quotes_and_backslashes_cannot_escape_the_literal() {
