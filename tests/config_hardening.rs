@@ -225,7 +225,10 @@ async fn files_that_are_not_regular_or_too_large_fail_at_once_with_a_clear_error
     let started = Instant::now();
     let e = load(&path).await.expect_err("a FIFO config").to_string();
     assert!(e.contains("not a regular file (a FIFO)"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        started.elapsed() < PATIENCE,
+        "a FIFO is refused, not waited on"
+    );
 
     for (key, value) in [("secrets_file", "/dev/zero"), ("secrets_file", "big.json")] {
         let big = format!("[{}]", " ".repeat(5 * 1024 * 1024));
@@ -269,7 +272,7 @@ async fn a_command_that_never_stops_printing_is_a_clear_error_not_an_abort() {
             "{e}"
         );
         assert!(e.contains("it was stopped"), "{e}");
-        assert!(started.elapsed() < Duration::from_secs(10), "{argv}");
+        assert!(started.elapsed() < PATIENCE, "{argv}");
     }
 }
 

@@ -28,9 +28,7 @@ pub fn shard_regex(pattern: &str) -> Result<String, String> {
             Some('%') if spec.is_empty() => out.push('%'),
             Some('d') if spec.is_empty() => out.push_str("[0-9]+"),
             Some('d') if spec.starts_with('0') && spec.len() > 1 => {
-                let width: usize = spec[1..]
-                    .parse()
-                    .map_err(|_| BAD_WIDTH.to_owned())?;
+                let width: usize = spec[1..].parse().map_err(|_| BAD_WIDTH.to_owned())?;
                 if width == 0 || width > 100 {
                     return Err(BAD_WIDTH.to_owned());
                 }
