@@ -31,11 +31,14 @@ mod redact;
 pub mod reload;
 mod schema;
 mod secrets;
+mod shards;
 mod source;
 mod tls_files;
 
 pub use error::ConfigError;
 pub use load::{load, resolve_path};
+pub use secrets::{MAX_COMMAND_OUTPUT, MAX_LABEL_BYTES, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES};
+pub use shards::shard_regex;
 
 /// A loaded and validated configuration.
 #[derive(Clone, Debug)]
@@ -72,19 +75,15 @@ impl std::fmt::Debug for SourceDigest {
 }
 
 /// `[probe]`: how often and how patiently nodes are probed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSettings {
     /// Chain probe period of every node (`interval`, default 2s), plus 0–20% jitter.
-    #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Audit period of every candidate (`audit_interval`, default 30s).
-    #[serde(with = "humantime_serde")]
     pub audit_interval: Duration,
     /// Bound on the TCP connect (`connect_timeout`, default 3s).
-    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Bound on a whole probe: connect, TLS, startup, auth, query, close (`timeout`, default 5s).
-    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Most probes in flight at once (`concurrency`, default 64).
     pub concurrency: usize,
@@ -103,10 +102,9 @@ impl Default for ProbeSettings {
 }
 
 /// `[reload]`: when the sources are re-read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReloadSettings {
     /// Periodic re-read (`interval`, default 10s).
-    #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Re-read when a watched file changes (`watch`, default true).
     pub watch: bool,
@@ -122,7 +120,7 @@ impl Default for ReloadSettings {
 }
 
 /// `[shards]`: optional microshard discovery.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShardSettings {
     /// A schema name pattern such as `sh%04d`; discovery is off when unset.
     pub pattern: Option<String>,

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod lab;
+pub mod private_file;
 pub mod report;
 pub mod secret;
 pub mod text;

@@ -1174,7 +1174,8 @@ async fn a_bad_duration_never_shows_a_secret() {
 }
 
 #[tokio::test]
-async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last_lines() {
+async fn secrets_command_stderr_with_credentials_is_withheld_and_plain_stderr_cut_to_its_last_lines(
+) {
     let c =
         Case::new("islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"fail.sh\"]\n");
     c.file(
@@ -1189,19 +1190,25 @@ async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last
     let e = c.err().await;
     check(
         &e,
-        &[
-            "exit status: 2",
-            "(7 earlier lines left out) early line 8",
-            "password=[redacted] refused",
-            "giving up",
-        ],
+        &["exit status: 2", "withheld: 12 lines"],
         &[
             "stderr-only-secret-9",
             "json-stderr-secret-8",
             "url/stderr@secret-7",
-            "early line 7",
-            "early line 1",
+            "early line",
+            "giving up",
         ],
+    );
+    c.file(
+        "fail.sh",
+        "for i in 1 2 3 4 5 6 7 8; do echo \"early line $i\" >&2; done\n\
+         echo 'giving up' >&2\n\
+         exit 2\n",
+    );
+    check(
+        &c.err().await,
+        &["(4 earlier lines left out) early line 5 | early line 6 | early line 7 | early line 8 | giving up"],
+        &["early line 4"],
     );
 }
 

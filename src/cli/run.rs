@@ -71,7 +71,8 @@ pub async fn run(cli: Cli) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(failure) => {
-            eprintln!("rotascope: {failure}");
+            // Errors quote foreign text (a command's stderr, paths, server messages).
+            eprintln!("rotascope: {}", crate::text::sanitize(&failure.to_string()));
             failure.exit()
         }
     }
@@ -80,8 +81,10 @@ pub async fn run(cli: Cli) -> Exit {
 /// `rotascope config check`: the normalized topology, exit 0.
 async fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
-    let mut text = crate::config::describe::describe(&config);
-    if !text.ends_with('\n') {
+    // Names, logins and labels may come from a secrets source: escape, line by line.
+    let mut text = String::new();
+    for line in crate::config::describe::describe(&config).lines() {
+        text.push_str(&crate::text::sanitize(line));
         text.push('\n');
     }
     print(text.as_bytes())?;

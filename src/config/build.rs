@@ -13,11 +13,13 @@
 //! - A candidate whose identity (node name, login, password fingerprint) repeats one before it in
 //!   the same node is dropped: the first one stays.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::secret::Password;
-use crate::topology::{Candidate, ConnTarget, Island, IslandNo, Node, NodeKey, Topology};
+use crate::topology::{
+    Candidate, CandidateId, ConnTarget, Island, IslandNo, Node, NodeKey, Topology,
+};
 
 use super::conn::{self, ConnError, ParsedConn};
 use super::error::{ConfigError, KeyPath, Origin};
@@ -30,6 +32,8 @@ use super::secrets::Secret;
 struct IslandDraft {
     no: IslandNo,
     nodes: Vec<NodeDraft>,
+    /// Node name -> index in `nodes` (lookups stay O(1) with many nodes and secrets).
+    by_name: HashMap<Arc<str>, usize>,
 }
 
 /// A node being assembled, with the key of its first entry (for error messages).
@@ -38,19 +42,32 @@ struct NodeDraft {
     key: KeyPath,
     address: String,
     candidates: Vec<Candidate>,
+    /// Identities in `candidates`, for the O(1) de-duplication.
+    ids: HashSet<CandidateId>,
 }
 
 impl IslandDraft {
+    fn new(no: IslandNo) -> Self {
+        IslandDraft {
+            no,
+            nodes: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
     /// Adds a candidate to the node called `name`, creating the node on first sight.
     fn add(&mut self, name: &str, key: &KeyPath, target: &Arc<ConnTarget>, cred: Cred) {
-        let pos = match self.nodes.iter().position(|n| &*n.name == name) {
-            Some(p) => p,
+        let pos = match self.by_name.get(name) {
+            Some(p) => *p,
             None => {
+                let name: Arc<str> = name.into();
+                self.by_name.insert(name.clone(), self.nodes.len());
                 self.nodes.push(NodeDraft {
-                    name: name.into(),
+                    name,
                     key: key.clone(),
                     address: target.display.clone(),
                     candidates: Vec::new(),
+                    ids: HashSet::new(),
                 });
                 self.nodes.len() - 1
             }
@@ -63,10 +80,9 @@ impl IslandDraft {
             cred.password,
             cred.label,
         );
-        if node.candidates.iter().any(|c| c.id == candidate.id) {
-            return;
+        if node.ids.insert(candidate.id.clone()) {
+            node.candidates.push(candidate);
         }
-        node.candidates.push(candidate);
     }
 }
 
@@ -171,10 +187,7 @@ impl Loader<'_> {
                     no,
                 });
             }
-            let mut draft = IslandDraft {
-                no,
-                nodes: Vec::new(),
-            };
+            let mut draft = IslandDraft::new(no);
             for (j, s) in conns.iter().enumerate() {
                 let key = ikey.index(j);
                 let parsed = self.conn(&key, s)?;
@@ -182,6 +195,7 @@ impl Loader<'_> {
                 let name = target.display.clone();
                 if secrets.is_empty() {
                     let login = parsed.user.ok_or_else(|| self.no_login(&key, &name))?;
+                    let login = self.login(&key, &login)?;
                     let password = parsed
                         .password
                         .ok_or_else(|| self.no_password(&key, &name, &login))?;
@@ -234,10 +248,7 @@ impl Loader<'_> {
             let pos = match drafts.iter().position(|d| d.no == no) {
                 Some(p) => p,
                 None => {
-                    drafts.push(IslandDraft {
-                        no,
-                        nodes: Vec::new(),
-                    });
+                    drafts.push(IslandDraft::new(no));
                     drafts.len() - 1
                 }
             };
@@ -273,10 +284,13 @@ impl Loader<'_> {
                 };
                 let login = match &n.login {
                     Some(l) => self.login(&key.key("login"), l)?,
-                    None => parsed
-                        .user
-                        .clone()
-                        .ok_or_else(|| self.no_login(&key, &name))?,
+                    None => self.login(
+                        &key.key("url"),
+                        &parsed
+                            .user
+                            .clone()
+                            .ok_or_else(|| self.no_login(&key, &name))?,
+                    )?,
                 };
                 let password = self
                     .password_from(
