@@ -29,7 +29,7 @@ use super::tls_files;
 
 pub(crate) use crate::conninfo::embedded_password;
 pub(crate) use crate::conninfo::percent::decode_lossy as percent_decode;
-pub(crate) use crate::conninfo::uri::plausible_user;
+pub(crate) use crate::conninfo::uri::{credentials_end, plausible_user};
 
 /// libpq's default socket directory, as this machine's libpq most likely has it: Debian's and
 /// Ubuntu's `/var/run/postgresql` when that directory exists, else upstream's `/tmp`. Looked up
@@ -347,6 +347,15 @@ impl Loader<'_> {
         let mut mode = spec.mode;
         let root_cert = match &spec.root {
             RootCert::None => None,
+            RootCert::Unavailable => {
+                return Err(self.bad_conn(
+                    key,
+                    format!(
+                        "sslmode {} needs root certificates, and without a home directory (HOME) there is no ~/.postgresql/root.crt: name a file with sslrootcert, use the public roots with sslrootcert=system, or choose an sslmode that does not verify",
+                        spec.mode.as_str()
+                    ),
+                ))
+            }
             RootCert::System(source) => {
                 sources.push(("sslrootcert", source.clone()));
                 None
@@ -398,16 +407,20 @@ impl Loader<'_> {
             }
             _ => None,
         };
-        let client_cert = match (&spec.client_cert, &spec.client_key) {
-            (Some(cert), Some(key_spec)) => {
-                let found = self.client_files(key, cert, key_spec, files).await?;
+        let client_cert = match &spec.client_cert {
+            Some(cert) => {
+                let found = self
+                    .client_files(key, cert, spec.client_key.as_ref(), files)
+                    .await?;
                 if found.is_some() {
                     sources.push(("sslcert", cert.source.clone()));
-                    sources.push(("sslkey", key_spec.source.clone()));
+                    if let Some(k) = &spec.client_key {
+                        sources.push(("sslkey", k.source.clone()));
+                    }
                 }
                 found
             }
-            _ => None,
+            None => None,
         };
         Ok((
             TlsSettings {
@@ -470,11 +483,12 @@ impl Loader<'_> {
         &mut self,
         key: &KeyPath,
         cert: &resolve::FileSpec,
-        key_spec: &resolve::FileSpec,
+        key_spec: Option<&resolve::FileSpec>,
         files: &mut ConnFiles,
     ) -> Result<Option<Arc<ClientCert>>, ConfigError> {
-        let pair = (cert.path.clone(), key_spec.path.clone());
-        if let Some(c) = files.clients.get(&pair) {
+        if let Some(c) =
+            key_spec.and_then(|k| files.clients.get(&(cert.path.clone(), k.path.clone())))
+        {
             return Ok(Some(c.clone()));
         }
         let raw = self
@@ -493,6 +507,16 @@ impl Loader<'_> {
         let chain = tls_files::parse_certs(&cert.path, &cert_bytes)
             .map_err(|r| self.bad_conn(key, r))?
             .certs;
+        let Some(key_spec) = key_spec else {
+            return Err(self.bad_conn(
+                key,
+                format!(
+                    "certificate {} present, but no private key: name it with sslkey (there is no home directory for ~/.postgresql/postgresql.key)",
+                    cert.path.display()
+                ),
+            ));
+        };
+        let pair = (cert.path.clone(), key_spec.path.clone());
         let raw = self
             .read_conn_file(files, &key_spec.path, "private key file")
             .await

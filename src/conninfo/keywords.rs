@@ -161,6 +161,46 @@ mod tests {
         assert_eq!(name_at(index("port").unwrap()), "port");
     }
 
+    /// The README's keyword table has one row for every keyword, with its fate.
+    #[test]
+    fn the_readme_lists_every_keyword_with_its_fate() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("Every libpq keyword and what rotascope does with it:")
+            .nth(1)
+            .expect("the README's keyword table");
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for line in table.lines().skip_while(|l| l.trim().is_empty()) {
+            let Some(row) = line.strip_prefix("| ") else {
+                break;
+            };
+            let mut cells = row.split(" | ");
+            let (names, fate) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
+            for name in names.split(", ") {
+                rows.push((name.trim_matches('`').to_owned(), fate.to_owned()));
+            }
+        }
+        for k in KEYWORDS {
+            let (_, fate) = rows
+                .iter()
+                .find(|(n, _)| n == k.name)
+                .unwrap_or_else(|| panic!("the README's keyword table lacks `{}`", k.name));
+            let word = match k.fate {
+                Fate::Honoured => "honoured",
+                Fate::NoEffect(_) => "accepted, no effect",
+                Fate::Partly(_) => "partly",
+                Fate::Refused(_) => "refused",
+            };
+            assert!(fate.starts_with(word), "`{}`: README says {fate:?}", k.name);
+        }
+        for (name, _) in &rows {
+            assert!(
+                name == "keyword" || name == "---" || lookup(name).is_some(),
+                "the README lists `{name}`, which libpq does not know"
+            );
+        }
+    }
+
     #[test]
     fn only_plain_names_are_quoted() {
         assert!(looks_like_keyword("sslmode"));

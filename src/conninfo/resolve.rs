@@ -38,6 +38,9 @@ pub struct Context<'a> {
 pub enum RootCert {
     /// None: the mode checks no certificate and no default file applies.
     None,
+    /// A verify mode, no `sslrootcert`, and no home directory for libpq's
+    /// `~/.postgresql/root.crt`: an error for a TCP host (a Unix socket never uses TLS).
+    Unavailable,
     /// `sslrootcert=system`: the public roots (rotascope: the Mozilla roots of webpki-roots).
     System(Source),
     /// A PEM file; `required` when its absence is an error (given explicitly, or needed by a
@@ -465,15 +468,7 @@ fn tls(options: &Options, ctx: &Context<'_>) -> Result<TlsSpec, Error> {
                 required: mode.verifies(),
                 source: Source::Default,
             },
-            None if mode.verifies() => {
-                return Err(Error::bad_value(
-                    "sslrootcert",
-                    format!(
-                        "sslmode {} needs root certificates, and without a home directory there is no ~/.postgresql/root.crt: name a file with sslrootcert, use the public roots with sslrootcert=system, or choose an sslmode that does not verify",
-                        mode.as_str()
-                    ),
-                ))
-            }
+            None if mode.verifies() => RootCert::Unavailable,
             None => RootCert::None,
         }
     };
