@@ -629,3 +629,51 @@ async fn config_check_json_is_the_documented_contract() {
     assert_eq!(doc["settings"]["probe"]["timeout"], "5s");
     assert_clean(&doc.to_string(), &["load-secret-1"]);
 }
+
+/// The binary: `config check --format json` prints the contract on stdout (exit 0); a refused
+/// string is exit 3 with the reason on stderr. Neither shows the password.
+#[tokio::test]
+async fn config_check_format_json_from_the_command_line() {
+    let c = Case::new(
+        "islands = [[\"host=db1,db2 port=5433 dbname=app user=app password=cli-pw-77\"]]\n",
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rotascope"))
+            .args(args)
+            .arg("--config")
+            .arg(c.path("rotascope.toml"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", c.dir.path())
+            .output()
+            .expect("run rotascope")
+    };
+    let out = run(&["config", "check", "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let nodes = &doc["islands"][0]["nodes"];
+    assert_eq!(nodes[0]["name"], "db1:5433");
+    assert_eq!(nodes[1]["name"], "db2:5433");
+    assert_eq!(nodes[1]["candidates"][0]["login"], "app");
+    assert_clean(&stdout, &["cli-pw-77"]);
+    let text = run(&["config", "check"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("node db2:5433") && text.contains("(one node per host)"),
+        "{text}"
+    );
+    assert_clean(&text, &["cli-pw-77"]);
+
+    std::fs::write(
+        c.path("rotascope.toml"),
+        "islands = [[\"host=db1 user=app password=cli-pw-77 sslcrldir=/etc/crl\"]]\n",
+    )
+    .expect("write");
+    let out = run(&["config", "check", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("`sslcrldir` is not supported"), "{stderr}");
+    assert_clean(&stderr, &["cli-pw-77"]);
+}

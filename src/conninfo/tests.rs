@@ -477,3 +477,75 @@ fn password_file_keys_follow_libpq() {
     assert_eq!(hosts("hostaddr=10.0.0.1"), ["10.0.0.1:5432"]);
     assert_eq!(hosts("host=db hostaddr=10.0.0.1"), ["db:5432"]);
 }
+
+#[test]
+fn arbitrary_strings_never_panic_and_never_show_the_password() {
+    use rand::{Rng, SeedableRng};
+    // Pieces that exercise every delimiter of both forms, and a marker password.
+    const PIECES: &[&str] = &[
+        "postgres://",
+        "postgresql://",
+        "host=",
+        "port=",
+        "password=",
+        "user=",
+        "dbname=",
+        "sslmode=",
+        "service=",
+        "hostaddr=",
+        "target_session_attrs=",
+        "require_auth=",
+        "=",
+        "@",
+        ":",
+        "/",
+        "?",
+        "&",
+        ",",
+        "[",
+        "]",
+        "'",
+        "\\",
+        " ",
+        "\t",
+        "%",
+        "%2",
+        "%41",
+        "%00",
+        "é",
+        "h",
+        "5432",
+        "::1",
+        "/tmp",
+        "x",
+        "!",
+        "SeKr1tMarker",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    for _ in 0..20_000 {
+        let n = rng.random_range(1..14);
+        let s: String = (0..n)
+            .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+            .collect();
+        let shown = match parse(&s) {
+            Ok(p) => {
+                let r = resolve(&p.options, &ctx()).map(|r| r.hosts.len());
+                let _ = embedded_password(&s);
+                let _ = display::host_string(&p.options, 0);
+                format!("{} {:?} {:?}", p.display, p.options, r.err())
+            }
+            Err(e) => e.to_string(),
+        };
+        // Only a password (never shown) may hold the marker here: a display or an error that
+        // shows it has shown (part of) a password.
+        if shown.contains("SeKr1tMarker") {
+            let p = parse(&s).ok();
+            let is_password = p.as_ref().is_some_and(|p| {
+                p.passwords
+                    .iter()
+                    .any(|pw| pw.expose().contains("SeKr1tMarker"))
+            });
+            assert!(!is_password, "{s:?} shows its password: {shown}");
+        }
+    }
+}
