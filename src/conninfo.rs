@@ -6,7 +6,7 @@
 //! back to [`service`] and [`pgpass`] here.
 //!
 //! The stages:
-//! 1. [`parse`]: both forms, URIs ([`uri`]) and `key=value` ([`kv`]). Every keyword must be one
+//! 1. [`parse`]: both forms, URIs ([`uri`]) and `key=value` (`kv`). Every keyword must be one
 //!    libpq knows ([`keywords::KEYWORDS`]), the last one written wins (a URI's query parameters
 //!    therefore override its authority part), percent-decoding and quoting follow libpq, errors
 //!    never quote a value.

@@ -239,7 +239,7 @@ impl Loader<'_> {
             return Ok(None);
         };
         let raw = self
-            .read_conn_file(files, &spec.path, "password file")
+            .read_conn_file(files, &spec.path, "password file", true)
             .await
             .map_err(|reason| self.bad_conn(key, reason))?;
         let Some((bytes, meta)) = raw else {
@@ -299,7 +299,7 @@ impl Loader<'_> {
         for (path, required) in first.into_iter().chain([second]) {
             looked.push(path.display().to_string());
             let raw = self
-                .read_conn_file(files, &path, "service file")
+                .read_conn_file(files, &path, "service file", false)
                 .await
                 .map_err(|reason| self.bad_conn(key, reason))?;
             let Some((bytes, _)) = raw else {
@@ -444,7 +444,7 @@ impl Loader<'_> {
             return Ok(Some(f.clone()));
         }
         let raw = self
-            .read_conn_file(files, path, "root certificate file")
+            .read_conn_file(files, path, "root certificate file", false)
             .await
             .map_err(|r| self.bad_conn(key, r))?;
         let Some((bytes, _)) = raw else {
@@ -465,7 +465,7 @@ impl Loader<'_> {
             return Ok(Some(f.clone()));
         }
         let raw = self
-            .read_conn_file(files, path, "CRL file")
+            .read_conn_file(files, path, "CRL file", false)
             .await
             .map_err(|r| self.bad_conn(key, r))?;
         let Some((bytes, _)) = raw else {
@@ -492,7 +492,7 @@ impl Loader<'_> {
             return Ok(Some(c.clone()));
         }
         let raw = self
-            .read_conn_file(files, &cert.path, "client certificate file")
+            .read_conn_file(files, &cert.path, "client certificate file", false)
             .await
             .map_err(|r| self.bad_conn(key, r))?;
         let Some((cert_bytes, _)) = raw else {
@@ -518,7 +518,7 @@ impl Loader<'_> {
         };
         let pair = (cert.path.clone(), key_spec.path.clone());
         let raw = self
-            .read_conn_file(files, &key_spec.path, "private key file")
+            .read_conn_file(files, &key_spec.path, "private key file", false)
             .await
             .map_err(|r| self.bad_conn(key, r))?;
         let Some((key_bytes, meta)) = raw else {
@@ -543,24 +543,35 @@ impl Loader<'_> {
         Ok(Some(c))
     }
 
-    /// Reads a file a connection string depends on (once per load): watched for hot reload (even
-    /// when missing, so creating it is noticed) and fed to the content digest.
+    /// Reads a file a connection string depends on (once per load): watched for hot reload and
+    /// fed to the content digest. A missing file is watched only when `watch_missing` (the password
+    /// file: creating `~/.pgpass` should be noticed at once); a missing default certificate is picked
+    /// up by the periodic reload instead, so no warning about an absent `~/.postgresql` directory
+    /// repeats at every reload.
     async fn read_conn_file(
         &mut self,
         files: &mut ConnFiles,
         path: &Path,
         what: &str,
+        watch_missing: bool,
     ) -> Result<Read, String> {
         if let Some(found) = files.raw.get(path) {
             return Ok(found.clone());
         }
-        self.watch(path);
         let found = tls_files::read_optional(path, what)
             .await?
             .map(|(bytes, meta)| (Arc::<[u8]>::from(bytes), meta));
         match &found {
-            Some((bytes, _)) => self.feed(&format!("{what} {}", path.display()), bytes),
-            None => self.feed(&format!("{what} {} (missing)", path.display()), b""),
+            Some((bytes, _)) => {
+                self.watch(path);
+                self.feed(&format!("{what} {}", path.display()), bytes)
+            }
+            None => {
+                if watch_missing {
+                    self.watch(path);
+                }
+                self.feed(&format!("{what} {} (missing)", path.display()), b"")
+            }
         }
         files.raw.insert(path.to_path_buf(), found.clone());
         Ok(found)
