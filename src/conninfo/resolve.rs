@@ -14,7 +14,7 @@ pub use super::hosts::HostSpec;
 use super::keywords::{Fate, KEYWORDS};
 use super::{Error, Options};
 use crate::secret::Password;
-use crate::topology::{ChannelBinding, SessionAttrs, Source, SslMode};
+use crate::topology::{ChannelBinding, Endpoint, SessionAttrs, Source, SslMode};
 
 /// The database a string without `dbname` connects to (a documented deviation from libpq, which
 /// would use the login's name).
@@ -168,6 +168,14 @@ pub fn resolve(options: &Options, ctx: &Context<'_>) -> Result<Resolved, Error> 
 
     let tls = tls(options, ctx)?;
     sources.push(("sslmode", tls.mode_source.clone()));
+    // libpq: "host name must be specified for a verified SSL connection".
+    let nameless = |h: &HostSpec| matches!(h.endpoint, Endpoint::Tcp { host: None, .. });
+    if tls.mode == SslMode::VerifyFull && hosts.iter().any(nameless) {
+        return Err(Error::bad_value(
+            "hostaddr",
+            "sslmode verify-full checks the certificate against the host name, and a hostaddr without host has none (add host=)",
+        ));
+    }
 
     let require_auth_text = options.non_empty("require_auth").map(str::to_owned);
     let require_auth = parse_require_auth(require_auth_text.as_deref().unwrap_or(""))?;

@@ -315,6 +315,10 @@ fn what_libpq_refuses_is_refused() {
             "sslcrl applies to a root certificate file",
         ),
         ("host=@abstract", "abstract-namespace Unix sockets"),
+        (
+            "hostaddr=10.0.0.1 sslmode=verify-full",
+            "a hostaddr without host has none",
+        ),
     ];
     for (s, says) in cases {
         match summary(s) {
