@@ -5,11 +5,10 @@
 //! one [`Config`]; [`reload`] re-reads them on an interval, on file change and on demand, and
 //! publishes each result as a [`ConfigState`] on a `tokio::sync::watch` channel.
 //!
-//! Two deliberate deviations from libpq in connection strings: a URL's credentials run to its
-//! last `@` (an unencoded `/`, `?`, `:` or `@` in a password stays in the password, never in a
-//! node name), and a string without `dbname` connects to the database `postgres` rather than to
-//! one named like the login (with several logins per node, libpq's default would make each ask
-//! for a different database).
+//! Connection strings are read as libpq reads them by [`crate::conninfo`] (its documented
+//! deviations: a URL's credentials run to its last `@` before the query string, no `dbname` means
+//! `postgres`, libpq's environment variables other than the file locations do not apply); the
+//! files they name are read by `conn`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

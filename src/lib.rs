@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conninfo;
 pub mod engine;
 pub mod lab;
 pub mod private_file;

@@ -495,6 +495,7 @@ fn the_example_config_documents_every_key() {
         "connect_timeout",
         "timeout",
         "concurrency",
+        "allow_auth",
         "watch",
         "pattern",
         "islands",
@@ -604,14 +605,32 @@ topology: 2 islands, 2 nodes, 3 candidates
 
 island 0: 1 node
   node postgres://u@host-a/db
-    address postgres://u@host-a/db (sslmode prefer)
+    address   postgres://u@host-a/db
+    host      host-a (string)
+    port      5432 (default)
+    database  db (string)
+    sslmode   prefer (default)
+    deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+    auth      scram-sha-256 (default), channel_binding prefer (default)
     #0 login app  fingerprint {a}  label current
 
 island 4: 1 node
   node n4
-    address postgres://h4/db (sslmode prefer)
+    address   postgres://h4/db
+    host      h4 (string)
+    port      5432 (default)
+    database  db (string)
+    sslmode   prefer (default)
+    deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+    auth      scram-sha-256 (default), channel_binding prefer (default)
     #0 login other  fingerprint {b}
-    #1 login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable (sslmode disable)
+    #1 login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable
+        host      h4 (string)
+        port      6432 (string)
+        database  db (string)
+        sslmode   disable (string)
+        deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+        auth      scram-sha-256 (default), channel_binding prefer (default)
 ",
         path = cfg.path.display(),
         a = fp(0, 0, 0),

@@ -212,7 +212,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// An `sslmode` libpq does not know.
-    #[error("{at}: `{key}`: bad sslmode \"{value}\" (expected disable, prefer, require, verify-ca or verify-full)")]
+    #[error("{at}: `{key}`: bad sslmode \"{value}\" (expected disable, allow, prefer, require, verify-ca or verify-full)")]
     BadSslMode {
         /// Where.
         at: Origin,
@@ -220,6 +220,18 @@ pub enum ConfigError {
         key: KeyPath,
         /// The mode given.
         value: String,
+    },
+    /// `allow_auth` and the connection string's `require_auth` leave no method to authenticate
+    /// with.
+    #[error("{at}: `{key}`: no authentication method is left: {detail}")]
+    NoAuthMethod {
+        /// Where the connection string is.
+        at: Origin,
+        /// The connection string's key.
+        key: KeyPath,
+        /// Both keys and what each allows (`probe.allow_auth` allows scram-sha-256, the string's
+        /// require_auth=md5 allows none of them).
+        detail: String,
     },
     /// A connection string that does not parse.
     #[error("{at}: `{key}`: bad connection string: {reason}")]
@@ -523,6 +535,11 @@ impl ConfigError {
                 at: at(o),
                 key: k(key),
                 reason: m(reason),
+            },
+            E::NoAuthMethod { at: o, key, detail } => E::NoAuthMethod {
+                at: at(o),
+                key: k(key),
+                detail: m(detail),
             },
             E::DuplicateNode {
                 at: o,

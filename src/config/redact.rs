@@ -119,12 +119,21 @@ impl Redactor {
             let start = from + found + 3;
             from = start;
             // The URL runs to a quote or the end of the line; a password may hold `/`, `?` or
-            // `@` (see `conn`), so every `@` that could end the credentials yields a candidate.
+            // `@` (see `conn`), so each `@` that could end the credentials yields a candidate:
+            // the parser's, libpq's (the first) and the last one. Never one per `@`: a password
+            // of 64 KiB of `@` would make that quadratic (issue 14 item 4).
             let end = line[start..]
                 .find(['"', '\'', '`'])
                 .map_or(line.len(), |e| start + e);
             let url = &line[start..end];
-            for (at, _) in url.match_indices('@') {
+            let mut ats = [conn::credentials_end(url), url.find('@'), url.rfind('@')];
+            ats.sort_unstable();
+            let mut last = None;
+            for at in ats.into_iter().flatten() {
+                if last == Some(at) {
+                    continue;
+                }
+                last = Some(at);
                 let userinfo = &url[..at];
                 if !conn::plausible_user(userinfo) {
                     continue;
