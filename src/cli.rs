@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rotascope [--config PATH]                          the live TUI
-//! rotascope config check [--config PATH]             load + validate, print the topology
+//! rotascope config check [--config PATH] [--format F] load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
 //! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
 //! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui]
@@ -88,7 +88,18 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq, Eq, Subcommand)]
 pub enum ConfigCommand {
     /// Load and validate the config; print the normalized topology (exit 0), or the error (exit 3).
-    Check,
+    ///
+    /// Every node shows the target its connection string resolved to (host or socket, port,
+    /// database, TLS, deadlines, authentication) and where each setting came from.
+    Check(ConfigCheckArgs),
+}
+
+/// `rotascope config check` options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct ConfigCheckArgs {
+    /// Output format (JSON: the contract documented in the README).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `rotascope check` options.
@@ -266,7 +277,9 @@ mod tests {
             let cli = parse(args).unwrap();
             assert_eq!(
                 cli.command,
-                Some(Command::Config(ConfigCommand::Check)),
+                Some(Command::Config(ConfigCommand::Check(ConfigCheckArgs {
+                    format: Format::Table
+                }))),
                 "{args:?}"
             );
             assert_eq!(cli.config, Some(PathBuf::from("a.toml")), "{args:?}");
@@ -276,6 +289,18 @@ mod tests {
     #[test]
     fn config_without_an_action_is_an_error() {
         assert!(parse(&["config"]).is_err());
+    }
+
+    #[test]
+    fn config_check_takes_a_format() {
+        let cli = parse(&["config", "check", "--format", "json"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Config(ConfigCommand::Check(ConfigCheckArgs {
+                format: Format::Json
+            })))
+        );
+        assert!(parse(&["config", "check", "--format", "yaml"]).is_err());
     }
 
     #[test]

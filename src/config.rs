@@ -5,11 +5,10 @@
 //! one [`Config`]; [`reload`] re-reads them on an interval, on file change and on demand, and
 //! publishes each result as a [`ConfigState`] on a `tokio::sync::watch` channel.
 //!
-//! Two deliberate deviations from libpq in connection strings: a URL's credentials run to its
-//! last `@` (an unencoded `/`, `?`, `:` or `@` in a password stays in the password, never in a
-//! node name), and a string without `dbname` connects to the database `postgres` rather than to
-//! one named like the login (with several logins per node, libpq's default would make each ask
-//! for a different database).
+//! Connection strings are read as libpq reads them by [`crate::conninfo`] (its documented
+//! deviations: a URL's credentials run to its last `@` before the query string, no `dbname` means
+//! `postgres`, libpq's environment variables other than the file locations do not apply); the
+//! files they name are read by `conn`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,11 +30,14 @@ mod redact;
 pub mod reload;
 mod schema;
 mod secrets;
+mod shards;
 mod source;
 mod tls_files;
 
 pub use error::ConfigError;
 pub use load::{load, resolve_path};
+pub use secrets::{MAX_COMMAND_OUTPUT, MAX_LABEL_BYTES, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES};
+pub use shards::shard_regex;
 
 /// A loaded and validated configuration.
 #[derive(Clone, Debug)]
@@ -72,19 +74,15 @@ impl std::fmt::Debug for SourceDigest {
 }
 
 /// `[probe]`: how often and how patiently nodes are probed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSettings {
     /// Chain probe period of every node (`interval`, default 2s), plus 0–20% jitter.
-    #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Audit period of every candidate (`audit_interval`, default 30s).
-    #[serde(with = "humantime_serde")]
     pub audit_interval: Duration,
     /// Bound on the TCP connect (`connect_timeout`, default 3s).
-    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Bound on a whole probe: connect, TLS, startup, auth, query, close (`timeout`, default 5s).
-    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Most probes in flight at once (`concurrency`, default 64).
     pub concurrency: usize,
@@ -103,10 +101,9 @@ impl Default for ProbeSettings {
 }
 
 /// `[reload]`: when the sources are re-read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReloadSettings {
     /// Periodic re-read (`interval`, default 10s).
-    #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Re-read when a watched file changes (`watch`, default true).
     pub watch: bool,
@@ -122,7 +119,7 @@ impl Default for ReloadSettings {
 }
 
 /// `[shards]`: optional microshard discovery.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShardSettings {
     /// A schema name pattern such as `sh%04d`; discovery is off when unset.
     pub pattern: Option<String>,

@@ -57,7 +57,8 @@ mod chain;
 pub mod classify;
 mod core;
 pub mod event;
-// Test support (integration tests and benches use it), not part of the product's API.
+// Test support (integration tests and benches use it), not part of the product.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fake;
 mod health;

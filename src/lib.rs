@@ -18,8 +18,10 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conninfo;
 pub mod engine;
 pub mod lab;
+pub mod private_file;
 pub mod report;
 pub mod secret;
 pub mod text;

@@ -210,16 +210,22 @@ fn process_key() -> &'static [u8; 32] {
 /// The last line of defence for text that came from outside (a server's error message, a secrets
 /// command's stderr, a parser's error that quotes its input): secrets shorter than 3 characters are
 /// left alone, since masking them would shred ordinary words and they are no real secret anyway.
+///
+/// One pass over the secrets (each a length check and a substring search of `text`); only those
+/// found are sorted, so tens of thousands of secrets cost no more than they must.
 pub fn redact_all<'a>(text: &str, secrets: impl IntoIterator<Item = &'a Password>) -> String {
-    let mut out = text.to_owned();
-    let mut values: Vec<&str> = secrets
+    let mut found: Vec<&str> = secrets
         .into_iter()
         .map(Password::expose)
-        .filter(|s| s.len() >= 3)
+        .filter(|s| s.len() >= 3 && s.len() <= text.len() && text.contains(s))
         .collect();
+    if found.is_empty() {
+        return text.to_owned();
+    }
     // Longest first, so a password that contains another is masked whole.
-    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for v in values {
+    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for v in found {
         if out.contains(v) {
             out = out.replace(v, "[redacted]");
         }

@@ -17,8 +17,8 @@ use crate::secret::{Fingerprint, Password};
 mod target;
 
 pub use target::{
-    AuthMethod, AuthPolicy, CertFile, ChannelBinding, ClientCert, ConnTarget, CrlFile, Endpoint,
-    SessionAttrs, SslMode, TlsSettings, DEFAULT_PORT,
+    AuthMethod, AuthPolicy, CertFile, ChannelBinding, ClientCert, ConnTarget, CrlFile, Deadlines,
+    Endpoint, Provenance, SessionAttrs, Source, SslMode, TlsSettings, DEFAULT_PORT,
 };
 
 /// An island's number (`no` in the config): the index in the compact form, explicit otherwise.

@@ -7,7 +7,8 @@
 //! (snapshot, view state, now). [`run::run`] is the loop, generic over the backend and the input
 //! stream so tests drive it without a terminal; [`run::run_terminal`] is the real-terminal entry.
 
-// Test support (render snapshots, loop tests), not part of the product's API.
+// Test support (render snapshots, loop tests), not part of the product.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;

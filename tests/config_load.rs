@@ -495,6 +495,7 @@ fn the_example_config_documents_every_key() {
         "connect_timeout",
         "timeout",
         "concurrency",
+        "allow_auth",
         "watch",
         "pattern",
         "islands",
@@ -605,14 +606,32 @@ topology: 2 islands, 2 nodes, 3 candidates
 
 island 0: 1 node
   node postgres://u@host-a/db
-    address postgres://u@host-a/db (sslmode prefer)
+    address   postgres://u@host-a/db
+    host      host-a (string)
+    port      5432 (default)
+    database  db (string)
+    sslmode   prefer (default)
+    deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+    auth      scram-sha-256 (default), channel_binding prefer (default)
     #0 login app  fingerprint {a}  label current
 
 island 4: 1 node
   node n4
-    address postgres://h4/db (sslmode prefer)
+    address   postgres://h4/db
+    host      h4 (string)
+    port      5432 (default)
+    database  db (string)
+    sslmode   prefer (default)
+    deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+    auth      scram-sha-256 (default), channel_binding prefer (default)
     #0 login other  fingerprint {b}
-    #1 login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable (sslmode disable)
+    #1 login other  fingerprint {c}  via postgres://h4:6432/db?sslmode=disable
+        host      h4 (string)
+        port      6432 (string)
+        database  db (string)
+        sslmode   disable (string)
+        deadlines connect 3s (probe.connect_timeout), probe 5s (probe.timeout)
+        auth      scram-sha-256 (default), channel_binding prefer (default)
 ",
         path = cfg.path.display(),
         a = fp(0, 0, 0),
@@ -1175,7 +1194,8 @@ async fn a_bad_duration_never_shows_a_secret() {
 }
 
 #[tokio::test]
-async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last_lines() {
+async fn secrets_command_stderr_with_credentials_is_withheld_and_plain_stderr_cut_to_its_last_lines(
+) {
     let c =
         Case::new("islands = [[\"postgres://h/db\"]]\nsecrets_command = [\"sh\", \"fail.sh\"]\n");
     c.file(
@@ -1190,19 +1210,25 @@ async fn secrets_command_stderr_is_masked_by_its_own_content_and_cut_to_its_last
     let e = c.err().await;
     check(
         &e,
-        &[
-            "exit status: 2",
-            "(7 earlier lines left out) early line 8",
-            "password=[redacted] refused",
-            "giving up",
-        ],
+        &["exit status: 2", "withheld: 12 lines"],
         &[
             "stderr-only-secret-9",
             "json-stderr-secret-8",
             "url/stderr@secret-7",
-            "early line 7",
-            "early line 1",
+            "early line",
+            "giving up",
         ],
+    );
+    c.file(
+        "fail.sh",
+        "for i in 1 2 3 4 5 6 7 8; do echo \"early line $i\" >&2; done\n\
+         echo 'giving up' >&2\n\
+         exit 2\n",
+    );
+    check(
+        &c.err().await,
+        &["(4 earlier lines left out) early line 5 | early line 6 | early line 7 | early line 8 | giving up"],
+        &["early line 4"],
     );
 }
 

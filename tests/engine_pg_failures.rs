@@ -355,7 +355,8 @@ async fn refusals_get_their_kinds() {
 }
 
 /// A server with a certificate from the lab's own CA: `verify-full` with `sslrootcert` pointing
-/// at that CA logs in; the same without `sslrootcert` (the public roots) is refused, kind `tls`.
+/// at that CA logs in; the same with `sslrootcert=system` (the public roots) is refused, kind
+/// `tls`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_verify_full_needs_the_lab_ca() {
     let pg = lab_server(ServerOptions::default().tls(true)).await;
@@ -384,7 +385,12 @@ async fn tls_verify_full_needs_the_lab_ca() {
             &format!("{base}&sslrootcert={}", ca.display()),
             &[("app_a", A)]
         ),
-        island(1, "public-roots", &base, &[("app_a", A)]),
+        island(
+            1,
+            "public-roots",
+            &format!("{base}&sslrootcert=system"),
+            &[("app_a", A)]
+        ),
         island(
             2,
             "plain-server",

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rotascope::config::describe::describe;
+use rotascope::config::describe::{describe, describe_json};
 use rotascope::config::load::{load_with, LoadOptions};
 
 const PW: &str = "pooled-Config-0001";
@@ -57,9 +57,13 @@ async fn the_same_secret_by_two_paths_is_two_candidates_of_one_node() {
     assert_eq!(lines.len(), 2, "{shown}");
     assert!(lines[0].ends_with("  direct"), "{shown}");
     assert!(
-        lines[1].ends_with("  via pgbouncer postgres://db1:6432/app (sslmode prefer)"),
+        lines[1].ends_with("  via pgbouncer postgres://db1:6432/app"),
         "{shown}"
     );
+    let json = describe_json(&config);
+    let cands = &json["islands"][0]["nodes"][0]["candidates"];
+    assert_eq!(cands[0]["via"], "direct");
+    assert_eq!(cands[1]["via"], "pgbouncer");
 }
 
 #[tokio::test]

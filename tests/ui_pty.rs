@@ -137,12 +137,11 @@ impl Dashboard {
 
     /// True when the terminal is in raw mode (no line editing, no echo).
     fn raw(&self) -> bool {
-        // SAFETY: tcgetattr fills the struct for an open terminal fd; zeroed is a valid termios.
+        // SAFETY: an all-zero termios is a valid value of this plain C struct.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        assert_eq!(
-            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) },
-            0
-        );
+        // SAFETY: tcgetattr fills the struct it is given, for an open terminal fd.
+        let rc = unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) };
+        assert_eq!(rc, 0);
         t.c_lflag & (libc::ICANON | libc::ECHO) == 0
     }
 

@@ -3,7 +3,6 @@
 //! `-v` raises rotascope's own level (info, debug, trace); `RUST_LOG` replaces the filter
 //! entirely. Logs never go to stdout: stdout carries `check` and `watch` output for scripts.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -71,11 +70,9 @@ pub fn init(target: &LogTarget, verbose: u8) -> io::Result<()> {
     Ok(())
 }
 
+/// The log file, created owner-only ([`crate::private_file`]).
 fn open(path: &Path) -> io::Result<std::fs::File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    crate::private_file::open_append(path)
         .map_err(|e| io::Error::new(e.kind(), format!("log file {}: {e}", path.display())))
 }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
 use super::watch::{stream, StreamEnd};
-use super::{CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
+use super::{CheckArgs, Cli, Command, ConfigCheckArgs, ConfigCommand, Format, WatchArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::pg::PgProber;
@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> Exit {
     let path = cli.config.as_deref();
     let result = match &cli.command {
         None => tui(path).await,
-        Some(Command::Config(ConfigCommand::Check)) => config_check(path).await,
+        Some(Command::Config(ConfigCommand::Check(args))) => config_check(path, args).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
         Some(Command::Lab(args)) => super::lab::lab(path, args).await,
@@ -71,16 +71,30 @@ pub async fn run(cli: Cli) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(failure) => {
-            eprintln!("rotascope: {failure}");
+            // Errors quote foreign text (a command's stderr, paths, server messages).
+            eprintln!("rotascope: {}", crate::text::sanitize(&failure.to_string()));
             failure.exit()
         }
     }
 }
 
 /// `rotascope config check`: the normalized topology, exit 0.
-async fn config_check(path: Option<&Path>) -> Result<Exit, Failure> {
+async fn config_check(path: Option<&Path>, args: &ConfigCheckArgs) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
-    let mut text = crate::config::describe::describe(&config);
+    let mut text = String::new();
+    match args.format {
+        // Names, logins and labels may come from a secrets source: escape, line by line.
+        Format::Table => {
+            for line in crate::config::describe::describe(&config).lines() {
+                text.push_str(&crate::text::sanitize(line));
+                text.push('\n');
+            }
+        }
+        Format::Json => {
+            text =
+                crate::text::json_safe(crate::config::describe::describe_json(&config).to_string())
+        }
+    }
     if !text.ends_with('\n') {
         text.push('\n');
     }

@@ -2,12 +2,19 @@
 //! expected — never the value of a secret.
 //!
 //! Every string stored in a [`ConfigError`] is redacted when the error is built (the loader knows
-//! the passwords it has seen), so `Display` is safe by construction: callers may print it, log it
-//! and publish it as a [`crate::config::ReloadFailure`] as is.
+//! the passwords it has seen), and once more when the load ends ([`ConfigError::masked`], with
+//! every password the load got to know, the secret sources read after the error's source too), so
+//! `Display` is safe by construction: callers may print it, log it and publish it as a
+//! [`crate::config::ReloadFailure`] as is. The values of `password_env`, `password_file` and
+//! `secrets_command` are repeated only when they look like what they should be (a variable name,
+//! a path, a program): one that does not may be a password pasted into the wrong key.
+//! Control characters are escaped where the text is shown ([`crate::text::sanitize`]).
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use super::redact::Redactor;
 use crate::topology::IslandNo;
 
 /// Where a bad value came from.
@@ -205,7 +212,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// An `sslmode` libpq does not know.
-    #[error("{at}: `{key}`: bad sslmode \"{value}\" (expected disable, prefer, require, verify-ca or verify-full)")]
+    #[error("{at}: `{key}`: bad sslmode \"{value}\" (expected disable, allow, prefer, require, verify-ca or verify-full)")]
     BadSslMode {
         /// Where.
         at: Origin,
@@ -213,6 +220,18 @@ pub enum ConfigError {
         key: KeyPath,
         /// The mode given.
         value: String,
+    },
+    /// `allow_auth` and the connection string's `require_auth` leave no method to authenticate
+    /// with.
+    #[error("{at}: `{key}`: no authentication method is left: {detail}")]
+    NoAuthMethod {
+        /// Where the connection string is.
+        at: Origin,
+        /// The connection string's key.
+        key: KeyPath,
+        /// Both keys and what each allows (`probe.allow_auth` allows scram-sha-256, the string's
+        /// require_auth=md5 allows none of them).
+        detail: String,
     },
     /// A connection string that does not parse.
     #[error("{at}: `{key}`: bad connection string: {reason}")]
@@ -295,14 +314,14 @@ pub enum ConfigError {
         key: KeyPath,
     },
     /// A `password_file` that cannot be read.
-    #[error("{at}: `{key}`: cannot read password file {}: {reason}", .path.display())]
+    #[error("{at}: `{key}`: cannot read password file {file}: {reason}")]
     PasswordFile {
         /// Where.
         at: Origin,
         /// The `password_file` key.
         key: KeyPath,
-        /// The resolved path.
-        path: PathBuf,
+        /// The resolved path, or a note saying why it is not repeated.
+        file: String,
         /// Why.
         reason: String,
     },
@@ -313,8 +332,22 @@ pub enum ConfigError {
         at: Origin,
         /// The `password_env` key.
         key: KeyPath,
-        /// The variable's name.
+        /// The variable's name, or a note saying why it is not repeated.
         var: String,
+    },
+    /// A value longer than anything real (a login, a label, a password, a name).
+    #[error("{at}: `{key}`: {what} of {length} bytes is longer than the limit of {limit} bytes")]
+    TooLong {
+        /// Where.
+        at: Origin,
+        /// Which key (or secrets entry).
+        key: KeyPath,
+        /// What it is, e.g. "a login".
+        what: &'static str,
+        /// Its length in bytes.
+        length: usize,
+        /// The limit in bytes.
+        limit: usize,
     },
     /// Secrets (`[[secrets]]`, `secrets_file`, `secrets_command`) given without compact `islands`.
     #[error("{at}: `{key}`: secrets apply to the compact `islands` form, but `islands` is empty (explicit `[[island.node]]` entries carry their own password)")]
@@ -347,14 +380,35 @@ pub enum ConfigError {
         message: String,
     },
     /// `secrets_command` could not be started.
-    #[error("{at}: `secrets_command`: cannot run `{program}`: {reason}")]
+    #[error("{at}: `secrets_command`: cannot run {program}: {reason}")]
     CommandSpawn {
+        /// Where the key is.
+        at: Origin,
+        /// The program, quoted, or a note saying why it is not repeated.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// `secrets_command` printed more than the limit on stdout or stderr (it was killed).
+    #[error("{at}: `secrets_command`: `{program}` printed more than {limit} on {stream}; it was stopped (a secrets list is far smaller)")]
+    CommandOutputTooLarge {
         /// Where the key is.
         at: Origin,
         /// The program.
         program: String,
-        /// Why.
-        reason: String,
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The limit, e.g. `4 MiB`.
+        limit: String,
+    },
+    /// The whole load (files, command) did not finish in time; what it was waiting on was
+    /// abandoned and the last good config stays.
+    #[error("{}: loading the config did not finish within {} (a hung file system or secrets_command?); gave up", .path.display(), humantime::format_duration(*.after))]
+    LoadTimeout {
+        /// The config file.
+        path: PathBuf,
+        /// The deadline.
+        after: Duration,
     },
     /// `secrets_command` exited unsuccessfully.
     #[error("{at}: `secrets_command`: `{program}` failed ({status}); stderr: {}", if .stderr.is_empty() { "(empty)" } else { .stderr.as_str() })]
@@ -376,7 +430,7 @@ pub enum ConfigError {
         /// The program.
         program: String,
         /// The limit.
-        after: std::time::Duration,
+        after: Duration,
     },
     /// A `ROTASCOPE_` variable that tries to set islands or secrets.
     #[error("environment variable {var}: only settings ([probe], [reload], [shards]) can be overridden from the environment, never islands or secrets")]
@@ -384,6 +438,253 @@ pub enum ConfigError {
         /// The variable's name (its value is never shown).
         var: String,
     },
+}
+
+impl ConfigError {
+    /// This error with every password `redactor` knows masked in all its text: values, reasons,
+    /// names, paths and key paths alike (a password may turn up anywhere a mistake puts it).
+    pub(crate) fn masked(self, redactor: &Redactor) -> ConfigError {
+        let m = |s: String| redactor.redact(&s);
+        let p = |path: PathBuf| {
+            let shown = path.to_string_lossy();
+            let masked = redactor.redact(&shown);
+            if masked == shown {
+                path
+            } else {
+                PathBuf::from(masked)
+            }
+        };
+        let at = |o: Origin| match o {
+            Origin::File { path, position } => Origin::File {
+                path: p(path),
+                position,
+            },
+            Origin::Env { var } => Origin::Env { var: m(var) },
+            Origin::Command { program } => Origin::Command {
+                program: m(program),
+            },
+        };
+        let k = |key: KeyPath| {
+            KeyPath(
+                key.0
+                    .into_iter()
+                    .map(|s| match s {
+                        Segment::Key(k) => Segment::Key(m(k)),
+                        index => index,
+                    })
+                    .collect(),
+            )
+        };
+        use ConfigError as E;
+        match self {
+            E::NoConfigFile { tried } => E::NoConfigFile {
+                tried: tried.into_iter().map(p).collect(),
+            },
+            E::FileMissing { path } => E::FileMissing { path: p(path) },
+            E::FileUnreadable { path, reason } => E::FileUnreadable {
+                path: p(path),
+                reason: m(reason),
+            },
+            E::Syntax { at: o, message } => E::Syntax {
+                at: at(o),
+                message: m(message),
+            },
+            E::UnknownKey {
+                at: o,
+                key,
+                suggestion,
+                expected,
+            } => E::UnknownKey {
+                at: at(o),
+                key: k(key),
+                suggestion,
+                expected,
+            },
+            E::MissingKey { at: o, key } => E::MissingKey {
+                at: at(o),
+                key: k(key),
+            },
+            E::InvalidValue {
+                at: o,
+                key,
+                expected,
+                found,
+            } => E::InvalidValue {
+                at: at(o),
+                key: k(key),
+                expected: m(expected),
+                found: m(found),
+            },
+            E::BadDuration {
+                at: o,
+                key,
+                value,
+                reason,
+            } => E::BadDuration {
+                at: at(o),
+                key: k(key),
+                value: m(value),
+                reason: m(reason),
+            },
+            E::BadSslMode { at: o, key, value } => E::BadSslMode {
+                at: at(o),
+                key: k(key),
+                value: m(value),
+            },
+            E::BadConnString { at: o, key, reason } => E::BadConnString {
+                at: at(o),
+                key: k(key),
+                reason: m(reason),
+            },
+            E::NoAuthMethod { at: o, key, detail } => E::NoAuthMethod {
+                at: at(o),
+                key: k(key),
+                detail: m(detail),
+            },
+            E::DuplicateNode {
+                at: o,
+                key,
+                name,
+                first,
+                second,
+            } => E::DuplicateNode {
+                at: at(o),
+                key: k(key),
+                name: m(name),
+                first,
+                second,
+            },
+            E::EmptyIsland { at: o, key, no } => E::EmptyIsland {
+                at: at(o),
+                key: k(key),
+                no,
+            },
+            E::DuplicateIsland { at: o, key, no } => E::DuplicateIsland {
+                at: at(o),
+                key: k(key),
+                no,
+            },
+            E::NoIslands { at: o } => E::NoIslands { at: at(o) },
+            E::NoPassword {
+                at: o,
+                key,
+                node,
+                login,
+            } => E::NoPassword {
+                at: at(o),
+                key: k(key),
+                node: m(node),
+                login: m(login),
+            },
+            E::NoLogin { at: o, key, node } => E::NoLogin {
+                at: at(o),
+                key: k(key),
+                node: m(node),
+            },
+            E::ConflictingPasswords { at: o, key } => E::ConflictingPasswords {
+                at: at(o),
+                key: k(key),
+            },
+            E::PasswordFile {
+                at: o,
+                key,
+                file,
+                reason,
+            } => E::PasswordFile {
+                at: at(o),
+                key: k(key),
+                file: m(file),
+                reason: m(reason),
+            },
+            E::UnsetEnv { at: o, key, var } => E::UnsetEnv {
+                at: at(o),
+                key: k(key),
+                var: m(var),
+            },
+            E::TooLong {
+                at: o,
+                key,
+                what,
+                length,
+                limit,
+            } => E::TooLong {
+                at: at(o),
+                key: k(key),
+                what,
+                length,
+                limit,
+            },
+            E::UnusedSecrets { at: o, key } => E::UnusedSecrets {
+                at: at(o),
+                key: k(key),
+            },
+            E::SecretsFileUnreadable {
+                at: o,
+                key,
+                path,
+                reason,
+            } => E::SecretsFileUnreadable {
+                at: at(o),
+                key: k(key),
+                path: p(path),
+                reason: m(reason),
+            },
+            E::BadSecrets {
+                at: o,
+                key,
+                message,
+            } => E::BadSecrets {
+                at: at(o),
+                key: k(key),
+                message: m(message),
+            },
+            E::CommandSpawn {
+                at: o,
+                program,
+                reason,
+            } => E::CommandSpawn {
+                at: at(o),
+                program: m(program),
+                reason: m(reason),
+            },
+            E::CommandOutputTooLarge {
+                at: o,
+                program,
+                stream,
+                limit,
+            } => E::CommandOutputTooLarge {
+                at: at(o),
+                program: m(program),
+                stream,
+                limit,
+            },
+            E::CommandFailed {
+                at: o,
+                program,
+                status,
+                stderr,
+            } => E::CommandFailed {
+                at: at(o),
+                program: m(program),
+                status,
+                stderr: m(stderr),
+            },
+            E::CommandTimeout {
+                at: o,
+                program,
+                after,
+            } => E::CommandTimeout {
+                at: at(o),
+                program: m(program),
+                after,
+            },
+            E::LoadTimeout { path, after } => E::LoadTimeout {
+                path: p(path),
+                after,
+            },
+            E::EnvNotAllowed { var } => E::EnvNotAllowed { var: m(var) },
+        }
+    }
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {

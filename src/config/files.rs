@@ -79,6 +79,34 @@ pub async fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     read_file_within(path, limit, READ_TIMEOUT).await
 }
 
+/// Who owns a file and who may read it (for files libpq refuses when others can read them: the
+/// password file, a client key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// The permission bits (`0o600`).
+    pub mode: u32,
+    /// The owner's user id.
+    pub uid: u32,
+}
+
+/// [`read_file`], with the file's owner and permissions (of the file read, not of a link to it).
+pub async fn read_file_meta(path: &Path, limit: u64) -> Result<(Vec<u8>, FileMeta), FileError> {
+    let permit = slots()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| FileError::Stuck)?;
+    let owned = path.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        read_blocking_meta(&owned, limit)
+    });
+    match tokio::time::timeout(READ_TIMEOUT, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(FileError::Io(format!("the read failed: {join}"))),
+        Err(_) => Err(FileError::TimedOut(READ_TIMEOUT)),
+    }
+}
+
 /// [`read_file`] with an explicit deadline (tests).
 pub async fn read_file_within(
     path: &Path,
@@ -105,7 +133,12 @@ pub async fn read_file_within(
 /// Reads a regular file, at most `limit` bytes, on the calling thread. Never blocks on opening
 /// a FIFO; may block on a hung file system, so async code calls [`read_file`] instead.
 pub fn read_blocking(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    read_blocking_meta(path, limit).map(|(bytes, _)| bytes)
+}
+
+/// [`read_blocking`], with the file's owner and permissions.
+fn read_blocking_meta(path: &Path, limit: u64) -> Result<(Vec<u8>, FileMeta), FileError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -141,7 +174,11 @@ pub fn read_blocking(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     if bytes.len() as u64 > limit {
         return Err(FileError::TooLarge { limit });
     }
-    Ok(bytes)
+    let meta = FileMeta {
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+    };
+    Ok((bytes, meta))
 }
 
 fn io_error(e: std::io::Error) -> FileError {

@@ -1,11 +1,15 @@
 //! Finding and loading the config: the TOML file, `ROTASCOPE_` overrides, and every secret source.
 //!
 //! Order of work: read the file once, parse it, merge the environment overrides with figment and
-//! extract the raw shape ([`super::schema`]), validate the settings, resolve the secrets
-//! (inline `[[secrets]]` first, then `secrets_file`, then `secrets_command` — that is also the
-//! order of the candidates of every compact-form node), then build the topology
-//! ([`super::build`]). Everything read along the way feeds a content digest, so the reload task can
-//! tell an unchanged re-read from a real change.
+//! extract the raw shape ([`super::schema`]), resolve the secrets (inline `[[secrets]]` first,
+//! then `secrets_file`, then `secrets_command` — that is also the order of the candidates of every
+//! compact-form node), validate the settings, then build the topology ([`super::build`]). Secrets
+//! come before settings so that every password the sources hold is known when an error is
+//! masked ([`ConfigError::masked`]). Everything read along the way feeds a content digest, so the
+//! reload task can tell an unchanged re-read from a real change.
+//!
+//! A whole load has a deadline ([`LoadOptions::deadline`], default [`LOAD_TIMEOUT`]) on top of the
+//! per-file and command limits: a load can fail, but never hang, so a reload can never wedge.
 //!
 //! # Environment overrides
 //! `ROTASCOPE_<TABLE>__<KEY>=value` sets `[table] key` for the settings tables `probe`, `reload`
@@ -18,8 +22,9 @@
 //! # Bounds
 //! `probe.interval`, `probe.audit_interval` and `reload.interval` are 100ms to 1 day;
 //! `probe.connect_timeout` and `probe.timeout` 10ms to 1 day; `probe.concurrency` 1 to 10000;
-//! `shards.pattern` must be a pattern [`crate::engine::pg::shard_regex`] accepts. Out of bounds
-//! is an error naming the key (and the environment variable, for an override).
+//! `shards.pattern` must be a pattern [`super::shard_regex`] accepts, and must not hold a password
+//! of the config (a paste in the wrong place; it would be shown and sent to every server). Out of
+//! bounds is an error naming the key (and the environment variable, for an override).
 //!
 //! Tests should use [`load_with`] and an explicit [`LoadOptions::env`] map: the process
 //! environment is shared by tests running in parallel.
@@ -39,6 +44,10 @@ use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest};
 /// How long `secrets_command` may run before it is killed and the load fails.
 pub const SECRETS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a whole load may take: room for the command's limit and a few slow file reads,
+/// well under what would look like a hang.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What a load reads besides the files: the environment, and the command time limit.
 ///
 /// `Debug` shows the variable names only: the values may hold `password_env` secrets.
@@ -48,6 +57,8 @@ pub struct LoadOptions {
     pub env: BTreeMap<String, String>,
     /// The time limit of `secrets_command` (default [`SECRETS_COMMAND_TIMEOUT`]).
     pub command_timeout: Duration,
+    /// The time limit of a whole load (default [`LOAD_TIMEOUT`]).
+    pub deadline: Duration,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -55,6 +66,7 @@ impl std::fmt::Debug for LoadOptions {
         f.debug_struct("LoadOptions")
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .field("command_timeout", &self.command_timeout)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -68,6 +80,7 @@ impl LoadOptions {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
             command_timeout: SECRETS_COMMAND_TIMEOUT,
+            deadline: LOAD_TIMEOUT,
         }
     }
 
@@ -78,6 +91,7 @@ impl LoadOptions {
         LoadOptions {
             env: env.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             command_timeout: SECRETS_COMMAND_TIMEOUT,
+            deadline: LOAD_TIMEOUT,
         }
     }
 }
@@ -121,10 +135,24 @@ pub async fn load(path: &Path) -> Result<Config, ConfigError> {
     load_with(path, &LoadOptions::from_process()).await
 }
 
-/// Loads and validates the config at `path`, reading the environment from `options`.
+/// Loads and validates the config at `path`, reading the environment from `options`, within
+/// [`LoadOptions::deadline`]. On a timeout whatever the load waited on is dropped: a running
+/// `secrets_command` is killed, a stuck file read keeps only its bounded thread
+/// ([`super::files`]).
 pub async fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
-    let mut loader = Loader::read(path, options).await?;
-    loader.run().await
+    let load = async {
+        let mut loader = Loader::read(path, options).await?;
+        let result = loader.run().await;
+        // Every password the load got to know masks the error, wherever in it one may hide.
+        result.map_err(|e| e.masked(&loader.redactor))
+    };
+    match tokio::time::timeout(options.deadline, load).await {
+        Ok(result) => result,
+        Err(_) => Err(ConfigError::LoadTimeout {
+            path: path.to_path_buf(),
+            after: options.deadline,
+        }),
+    }
 }
 
 /// The state of one load: the document, what was read so far, and what it all hashes to.
@@ -196,10 +224,12 @@ impl<'a> Loader<'a> {
     async fn run(&mut self) -> Result<Config, ConfigError> {
         let dict = self.doc.parse(&self.redactor)?;
         let layers = Layers::extract(&self.doc, dict, &self.env_settings, &self.redactor)?;
-        let (probe, reload, shards) = self.settings(&layers)?;
-        let raw = &layers.raw;
-        let secrets = self.secrets(raw).await?;
-        let topology = self.topology(raw, &secrets).await?;
+        let built = self.build(&layers).await;
+        if built.is_err() {
+            // The error may quote a password the load had not got to yet: learn them all.
+            self.harvest_passwords(&layers.raw).await;
+        }
+        let (probe, reload, shards, topology) = built?;
         Ok(Config {
             path: self.doc.path.clone(),
             probe,
@@ -209,6 +239,67 @@ impl<'a> Loader<'a> {
             watched_files: self.watched.clone(),
             source_digest: SourceDigest(self.digest.clone().finalize().into()),
         })
+    }
+
+    /// Secrets, settings, topology, then the checks for passwords pasted into shown fields. (A
+    /// settings error is masked with the topology's passwords too: [`Loader::harvest_passwords`].)
+    async fn build(
+        &mut self,
+        layers: &Layers,
+    ) -> Result<
+        (
+            ProbeSettings,
+            ReloadSettings,
+            ShardSettings,
+            crate::topology::Topology,
+        ),
+        ConfigError,
+    > {
+        let raw = &layers.raw;
+        let secrets = self.secrets(raw).await?;
+        let (probe, reload, shards) = self.settings(layers)?;
+        let topology = self.topology(raw, &secrets).await?;
+        self.pattern_holds_no_password(layers, &shards)?;
+        self.shown_fields_hold_no_password(&topology)?;
+        Ok((probe, reload, shards, topology))
+    }
+
+    /// After a failed build: every inline, `password_env` and `password_file` password of the
+    /// config joins the redactor, best effort (sources that fail are skipped), so the error is
+    /// masked with passwords of entries after the one that failed too.
+    async fn harvest_passwords(&mut self, raw: &super::schema::RawConfig) {
+        let secrets = raw.secrets.iter().map(|s| {
+            (
+                s.password.as_deref(),
+                s.password_env.as_deref(),
+                s.password_file.as_deref(),
+            )
+        });
+        let nodes = raw.island.iter().flat_map(|i| &i.node).map(|n| {
+            (
+                n.password.as_deref(),
+                n.password_env.as_deref(),
+                n.password_file.as_deref(),
+            )
+        });
+        let sources: Vec<_> = secrets.chain(nodes).collect();
+        for (inline, env, file) in sources {
+            if let Some(p) = inline {
+                self.redactor.add(&crate::secret::Password::new(p));
+            }
+            if let Some(p) = env.and_then(|var| self.options.env.get(var)) {
+                self.redactor.add(&crate::secret::Password::new(p.as_str()));
+            }
+            if let Some(rel) = file {
+                let path = self.base_dir.join(rel);
+                if let Ok(bytes) = read_file(&path, MAX_FILE_BYTES).await {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let value = text.strip_suffix('\n').unwrap_or(&text);
+                    let value = value.strip_suffix('\r').unwrap_or(value);
+                    self.redactor.add(&crate::secret::Password::new(value));
+                }
+            }
+        }
     }
 
     /// Adds a labelled chunk of input to the content digest.
@@ -295,7 +386,7 @@ impl<'a> Loader<'a> {
         let pattern = raw.shards.pattern.clone().filter(|p| !p.is_empty());
         if let Some(p) = &pattern {
             // Checked here, not at the first probe: a bad pattern is a config error (exit 3).
-            if let Err(reason) = crate::engine::pg::shard_regex(p) {
+            if let Err(reason) = super::shard_regex(p) {
                 let key = KeyPath::root().key("shards").key("pattern");
                 return Err(ConfigError::InvalidValue {
                     at: layers.origin(&self.doc, &self.env_settings, &key),
@@ -307,6 +398,73 @@ impl<'a> Loader<'a> {
         }
         let shards = ShardSettings { pattern };
         Ok((probe, reload, shards))
+    }
+
+    /// A known password as `shards.pattern` is a paste in the wrong place: it would be shown on
+    /// every screen and sent to every server as part of the probe query.
+    /// (Every password the config holds counts, one a URL carries but an entry overrides too.)
+    fn pattern_holds_no_password(
+        &self,
+        layers: &Layers,
+        shards: &ShardSettings,
+    ) -> Result<(), ConfigError> {
+        let Some(pattern) = &shards.pattern else {
+            return Ok(());
+        };
+        if self.redactor.redact(pattern) == *pattern {
+            return Ok(());
+        }
+        let key = KeyPath::root().key("shards").key("pattern");
+        Err(ConfigError::InvalidValue {
+            at: layers.origin(&self.doc, &self.env_settings, &key),
+            key,
+            expected: "a schema pattern such as \"sh%04d\"".into(),
+            found: "a value that holds a password of this config (not shown)".into(),
+        })
+    }
+
+    /// Node names, logins and labels are shown everywhere: one that holds a password of the
+    /// config is a paste in the wrong place, refused without repeating it.
+    fn shown_fields_hold_no_password(
+        &self,
+        topology: &crate::topology::Topology,
+    ) -> Result<(), ConfigError> {
+        // One automaton over every password: a check per field stays linear with 10⁵ secrets.
+        let matcher = self.redactor.matcher();
+        let holds = |text: &str| matcher.holds(text);
+        for node in topology.nodes() {
+            let what = if holds(&node.key.name) {
+                Some("the name of a node")
+            } else {
+                node.candidates.iter().find_map(|c| {
+                    if holds(&c.login) {
+                        Some("a login")
+                    } else if c.label.as_deref().is_some_and(holds) {
+                        Some("a label")
+                    } else {
+                        None
+                    }
+                })
+            };
+            if let Some(what) = what {
+                return Err(ConfigError::InvalidValue {
+                    at: Origin::file(&self.doc.path),
+                    key: KeyPath::root(),
+                    expected: format!(
+                        "{what} without a password (island {}, node #{} of it)",
+                        node.key.island,
+                        topology
+                            .islands
+                            .iter()
+                            .find(|i| i.no == node.key.island)
+                            .and_then(|i| i.nodes.iter().position(|n| n.key == node.key))
+                            .unwrap_or(0)
+                    ),
+                    found: "a value that holds a password of this config (not shown)".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A humantime duration within `bounds`.

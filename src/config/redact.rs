@@ -4,7 +4,9 @@
 //! password in the raw text (even text that failed to parse) — into a [`Redactor`], and passes
 //! every outside message through it before it lands in a [`super::ConfigError`].
 
-use crate::secret::{redact_all, Password};
+use std::collections::HashSet;
+
+use crate::secret::{redact_all, Fingerprint, Password};
 
 use super::conn;
 
@@ -12,6 +14,8 @@ use super::conn;
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
     secrets: Vec<Password>,
+    /// Fingerprints of `secrets`: adding stays O(1) with tens of thousands of secrets.
+    seen: HashSet<Fingerprint>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -23,7 +27,7 @@ impl std::fmt::Debug for Redactor {
 impl Redactor {
     /// Remembers a password.
     pub fn add(&mut self, password: &Password) {
-        if !self.secrets.contains(password) {
+        if self.seen.insert(password.fingerprint()) {
             self.secrets.push(password.clone());
         }
     }
@@ -32,6 +36,18 @@ impl Redactor {
         if !value.is_empty() {
             self.add(&Password::new(value));
         }
+    }
+
+    /// A matcher of every remembered secret (of 3 characters or more, as [`redact_all`] masks):
+    /// built once, it answers "does this text hold any of them" in time linear in the text, where
+    /// [`Redactor::redact`] scans the whole list for each text.
+    pub fn matcher(&self) -> SecretMatcher {
+        let patterns = self
+            .secrets
+            .iter()
+            .map(Password::expose)
+            .filter(|s| s.len() >= 3);
+        SecretMatcher(aho_corasick::AhoCorasick::new(patterns).ok())
     }
 
     /// Masks every remembered secret in `text`.
@@ -103,12 +119,21 @@ impl Redactor {
             let start = from + found + 3;
             from = start;
             // The URL runs to a quote or the end of the line; a password may hold `/`, `?` or
-            // `@` (see `conn`), so every `@` that could end the credentials yields a candidate.
+            // `@` (see `conn`), so each `@` that could end the credentials yields a candidate:
+            // the parser's, libpq's (the first) and the last one. Never one per `@`: a password
+            // of 64 KiB of `@` would make that quadratic (issue 14 item 4).
             let end = line[start..]
                 .find(['"', '\'', '`'])
                 .map_or(line.len(), |e| start + e);
             let url = &line[start..end];
-            for (at, _) in url.match_indices('@') {
+            let mut ats = [conn::credentials_end(url), url.find('@'), url.rfind('@')];
+            ats.sort_unstable();
+            let mut last = None;
+            for at in ats.into_iter().flatten() {
+                if last == Some(at) {
+                    continue;
+                }
+                last = Some(at);
                 let userinfo = &url[..at];
                 if !conn::plausible_user(userinfo) {
                     continue;
@@ -127,6 +152,95 @@ impl Redactor {
         r.harvest_conn(text);
         !r.secrets.is_empty()
     }
+}
+
+/// See [`Redactor::matcher`].
+pub(crate) struct SecretMatcher(Option<aho_corasick::AhoCorasick>);
+
+impl SecretMatcher {
+    /// True when `text` holds one of the secrets. (Should the automaton be impossible to build,
+    /// every text is suspect: refusing a config beats showing a password.)
+    pub fn holds(&self, text: &str) -> bool {
+        match &self.0 {
+            Some(ac) => ac.is_match(text),
+            None => true,
+        }
+    }
+}
+
+/// Words that name a credential in `key=value` / `"key": value` text.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "api_key",
+    "apikey",
+    "private_key",
+    "access_key",
+];
+
+/// True when `text` holds anything shaped like a credential: a key naming one followed by `=` or
+/// `:` (`password=…`, `"password": …`, `AWS_SECRET_ACCESS_KEY=…`, `token: …`), a URL with a
+/// password in it, or a secrets document (JSON with a `"login"` key, or text that parses as a
+/// JSON object or array). Used to withhold a failing `secrets_command`'s stderr: on a first load
+/// no password is known yet, so masking alone cannot protect it.
+pub(crate) fn looks_like_credentials(text: &str) -> bool {
+    if Redactor::carries_secret(text) {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
+    let keyed = |word: &str| {
+        lower.match_indices(word).any(|(at, _)| {
+            // The rest of the key (`password_hash`, `SECRET_ACCESS_KEY`), a closing quote,
+            // blanks, then the separator.
+            let rest = lower[at + word.len()..]
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+            rest.starts_with('=') || rest.starts_with(':')
+        })
+    };
+    if CREDENTIAL_WORDS.iter().any(|w| keyed(w)) || keyed("\"login\"") {
+        return true;
+    }
+    let trimmed = text.trim();
+    (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && serde_json::from_str::<serde_json::Value>(trimmed).is_ok()
+}
+
+/// True when `value` looks like an environment variable's name as people write them: capitals,
+/// digits and `_`. A `password_env` value that does not is not repeated in errors: it may be a
+/// password pasted into the wrong key.
+pub(crate) fn looks_like_env_name(value: &str) -> bool {
+    value.len() <= 128
+        && value.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// True when `value` looks like a path: a `/` or a `.` in it, and nothing but letters, digits and
+/// `/ . _ - ~ +`. A `password_file` (or program path) that does not is not repeated in errors.
+pub(crate) fn looks_like_path(value: &str) -> bool {
+    value.len() <= 4096
+        && value.contains(['/', '.'])
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-~+".contains(c))
+}
+
+/// True when `value` looks like a program: a path ([`looks_like_path`]) or a lower-case command
+/// name (`vault`, `aws`, `op`, `get-secrets`).
+pub(crate) fn looks_like_program(value: &str) -> bool {
+    looks_like_path(value)
+        || (value.len() <= 64
+            && value.starts_with(|c: char| c.is_ascii_lowercase())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-+".contains(c)))
 }
 
 /// The value after `password`: skips a closing quote of a JSON key, blanks, then `=` or `:`;
@@ -183,6 +297,57 @@ mod tests {
         assert!(Redactor::carries_secret("host=h password=x1y"));
         assert!(!Redactor::carries_secret("db-c1 (password rotation)"));
         assert!(!Redactor::carries_secret("postgres://u@h/db"));
+    }
+
+    #[test]
+    fn credential_shaped_text_is_recognised() {
+        for yes in [
+            "vault: login with password=abc refused",
+            "{\"errors\": [{\"password\": \"x\"}]}",
+            "AWS_SECRET_ACCESS_KEY=abcd",
+            "token: s.8f7a6",
+            "[{\"login\": \"app\", \"pw\": \"x\"}]",
+            "{\"data\": 1}",
+            "connecting to postgres://u:p4ss@db/app",
+            "'Secret' : xyz",
+        ] {
+            assert!(looks_like_credentials(yes), "{yes}");
+        }
+        for no in [
+            "permission denied",
+            "Error: secret not found at secret/data/app",
+            "vault: connection refused (dial tcp 10.0.0.1:8200)",
+            "password authentication is required",
+            "",
+        ] {
+            assert!(!looks_like_credentials(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn names_paths_and_programs_are_told_from_pasted_passwords() {
+        assert!(looks_like_env_name("APP_A_PASSWORD"));
+        assert!(!looks_like_env_name("Tr0ub4dor&3"));
+        assert!(!looks_like_env_name("correct-horse"));
+        assert!(looks_like_path("/run/secrets/app_b"));
+        assert!(looks_like_path("pw/app.txt"));
+        assert!(looks_like_path("app.pw"));
+        assert!(!looks_like_path("Tr0ub4dor&3"));
+        assert!(!looks_like_path("correcthorse"));
+        assert!(looks_like_program("vault"));
+        assert!(looks_like_program("./get-secrets.sh"));
+        assert!(!looks_like_program("Tr0ub4dor&3"));
+        assert!(!looks_like_program("Hunter2"));
+    }
+
+    #[test]
+    fn adding_is_idempotent() {
+        let mut r = Redactor::default();
+        for _ in 0..3 {
+            r.add(&Password::new("same-secret"));
+        }
+        assert_eq!(r.secrets.len(), 1);
+        assert_eq!(r.redact("x same-secret y"), "x [redacted] y");
     }
 
     #[test]

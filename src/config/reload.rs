@@ -15,6 +15,11 @@
 //! Shutdown is honoured during a re-read too: the load is dropped and a running
 //! `secrets_command` is killed (with its process group).
 //!
+//! A re-read can never wedge the task: every file read has a deadline and a type check
+//! ([`super::files`]), the command a time limit, and the whole load a deadline
+//! ([`LoadOptions::deadline`]); a load that runs out of time is published as a failure like any
+//! other, and the next trigger re-reads as usual.
+//!
 //! What is published:
 //! - a re-read whose content digest equals the current config's publishes nothing (unless the
 //!   last attempt failed: then the error is cleared with a new generation);
@@ -38,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::secret::redact_all;
+use crate::text::sanitize;
 
 use super::load::{load_with, LoadOptions};
 use super::{Config, ConfigFeed, ConfigState, ReloadFailure, SourceDigest};
@@ -194,6 +200,8 @@ impl Reloader {
                 // Errors are redacted when built; the last good passwords are masked as well, in
                 // case the broken source quoted one the loader never got to parse.
                 let message = redact_all(&e.to_string(), current.config.topology.passwords());
+                // Shown on screens and in logs: a command's stderr or a path may hold escapes.
+                let message = sanitize(&message).into_owned();
                 let repeated = current
                     .last_error
                     .as_ref()

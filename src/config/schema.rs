@@ -58,6 +58,8 @@ pub(crate) struct RawProbe {
     pub connect_timeout: Option<String>,
     pub timeout: Option<String>,
     pub concurrency: Option<u64>,
+    /// Authentication methods a server may ask for (`scram-sha-256`, `md5`, `password`, `none`).
+    pub allow_auth: Option<Vec<String>>,
 }
 
 /// `[reload]`.
@@ -107,6 +109,8 @@ pub(crate) struct RawNode {
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     pub label: Option<String>,
+    /// This node's own `allow_auth` (instead of `[probe] allow_auth`).
+    pub allow_auth: Option<Vec<String>>,
     /// What this entry's connection goes through: `pgbouncer`, `direct`, a pooler's name.
     pub via: Option<String>,
 }

@@ -5,17 +5,29 @@
 //! `secrets_file`, then `secrets_command` — and that order is the candidate order of every
 //! compact-form node. Relative paths (and a relative program path containing `/`) are relative to
 //! the config file's directory; the command also runs there.
+//!
+//! `secrets_command` is run as an untrusted helper: with a minimal environment ([`command_env`]:
+//! never the variables `password_env` names), in its own process group (killed whole on timeout
+//! or shutdown), its stdout and stderr each read up to [`MAX_COMMAND_OUTPUT`] (more is an error,
+//! never a huge allocation). A failing command's stderr is shown only when nothing in it is shaped
+//! like a credential ([`super::redact::looks_like_credentials`]), then masked and cut to its last
+//! lines.
 
-use super::files::{read_file, MAX_FILE_BYTES};
+use super::files::{human_bytes, read_file, MAX_FILE_BYTES};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::Value as Json;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::secret::Password;
 
 use super::error::{did_you_mean, ConfigError, KeyPath, Origin};
 use super::load::Loader;
+use super::redact::{
+    looks_like_credentials, looks_like_env_name, looks_like_path, looks_like_program,
+};
 use super::schema::RawConfig;
 use super::source::{line_column, Document};
 
@@ -27,6 +39,17 @@ pub(crate) struct Secret {
     pub label: Option<String>,
 }
 
+/// The longest login: PostgreSQL cuts role names to 63 bytes (`NAMEDATALEN` - 1), so a longer
+/// one cannot name the role meant.
+pub const MAX_LOGIN_BYTES: usize = 63;
+
+/// The longest label: a word or two for people.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// The longest password: the most PostgreSQL accepts in a password message
+/// (`PG_MAX_AUTH_TOKEN_LENGTH`).
+pub const MAX_PASSWORD_BYTES: usize = 65_535;
+
 /// The keys a `secrets_file` / `secrets_command` entry may have.
 const ENTRY_KEYS: &[&str] = &["login", "password", "label"];
 
@@ -34,6 +57,89 @@ const ENTRY_KEYS: &[&str] = &["login", "password", "label"];
 const STDERR_LINES: usize = 5;
 /// ...and no more than this many bytes of them.
 const STDERR_SHOWN: usize = 2000;
+
+/// The most `secrets_command` may print on stdout, and on stderr: the same bound as a
+/// `secrets_file` (its stdout is the same document). More is an error and the command is killed.
+pub const MAX_COMMAND_OUTPUT: u64 = MAX_FILE_BYTES;
+
+/// Variables `secrets_command` inherits by exact name: what a shell, a locale, TLS and a proxy
+/// need. Everything else is dropped unless [`COMMAND_ENV_PREFIXES`] keeps it.
+const COMMAND_ENV_NAMES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    // CA bundles of CLIs written in Python, with curl, in Node (behind a TLS-inspecting proxy).
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    // In-cluster Kubernetes auth (Vault's kubernetes method, kubectl).
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    // Azure managed identity.
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+];
+
+/// Prefixes of variables `secrets_command` inherits: locales, and the settings and credentials
+/// of the secret stores' CLIs (Vault and OpenBao, AWS, 1Password, Google Cloud, Azure, Doppler).
+const COMMAND_ENV_PREFIXES: &[&str] = &[
+    "LC_",
+    "VAULT_",
+    "BAO_",
+    "AWS_",
+    "OP_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "DOPPLER_",
+];
+
+/// The environment of `secrets_command`: the variables of `env` that [`COMMAND_ENV_NAMES`] or
+/// [`COMMAND_ENV_PREFIXES`] keep, except every variable in `excluded` (those `password_env`
+/// names: a password never reaches the helper through its environment).
+pub(crate) fn command_env<'a>(
+    env: &'a BTreeMap<String, String>,
+    excluded: &BTreeSet<&str>,
+) -> Vec<(&'a str, &'a str)> {
+    env.iter()
+        .filter(|(k, _)| {
+            COMMAND_ENV_NAMES.contains(&k.as_str())
+                || COMMAND_ENV_PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .filter(|(k, _)| !excluded.contains(k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// Every variable a `password_env` of the config names.
+fn password_env_names(raw: &RawConfig) -> BTreeSet<&str> {
+    let secrets = raw.secrets.iter().filter_map(|s| s.password_env.as_deref());
+    let nodes = raw
+        .island
+        .iter()
+        .flat_map(|i| &i.node)
+        .filter_map(|n| n.password_env.as_deref());
+    secrets.chain(nodes).collect()
+}
 
 impl Loader<'_> {
     /// Every compact-form secret, in order: inline, `secrets_file`, `secrets_command`.
@@ -57,6 +163,11 @@ impl Loader<'_> {
                     login: s.login.clone(),
                 });
             };
+            if let Some(label) = &s.label {
+                check_length(&key.key("label"), "a label", label, MAX_LABEL_BYTES, |k| {
+                    self.at(k)
+                })?;
+            }
             out.push(Secret {
                 login: self.login(&key.key("login"), &s.login)?,
                 password,
@@ -67,12 +178,12 @@ impl Loader<'_> {
             out.extend(self.secrets_file(file).await?);
         }
         if let Some(argv) = &raw.secrets_command {
-            out.extend(self.secrets_command(argv).await?);
+            out.extend(self.secrets_command(argv, &password_env_names(raw)).await?);
         }
         Ok(out)
     }
 
-    /// A login must not be empty.
+    /// A login must not be empty, nor longer than [`MAX_LOGIN_BYTES`].
     pub fn login(&self, key: &KeyPath, login: &str) -> Result<String, ConfigError> {
         if login.trim().is_empty() {
             return Err(ConfigError::InvalidValue {
@@ -82,6 +193,7 @@ impl Loader<'_> {
                 found: "an empty string".into(),
             });
         }
+        check_length(key, "a login", login, MAX_LOGIN_BYTES, |k| self.at(k))?;
         Ok(login.to_owned())
     }
 
@@ -101,7 +213,11 @@ impl Loader<'_> {
                 key: key.clone(),
             });
         }
+        let too_long = |this: &Self, k: &KeyPath, value: &str| {
+            check_length(k, "a password", value, MAX_PASSWORD_BYTES, |k| this.at(k))
+        };
         if let Some(p) = inline {
+            too_long(self, &key.key("password"), p)?;
             return Ok((!p.is_empty()).then(|| Password::new(p)));
         }
         if let Some(var) = env {
@@ -111,9 +227,16 @@ impl Loader<'_> {
                 return Err(ConfigError::UnsetEnv {
                     at: self.at(&key),
                     key,
-                    var: var.to_owned(),
+                    var: if looks_like_env_name(var) {
+                        var.to_owned()
+                    } else {
+                        "(name not repeated: it does not look like a variable name, and may be \
+                         a password)"
+                            .into()
+                    },
                 });
             };
+            too_long(self, &key, &value)?;
             self.feed(&format!("password_env {var}"), value.as_bytes());
             let password = Password::new(value);
             self.redactor.add(&password);
@@ -126,7 +249,12 @@ impl Loader<'_> {
             let bad = |this: &Self, reason: String| ConfigError::PasswordFile {
                 at: this.at(&key),
                 key: key.clone(),
-                path: path.clone(),
+                file: if looks_like_path(rel) {
+                    path.display().to_string()
+                } else {
+                    "(name not repeated: it does not look like a path, and may be a password)"
+                        .into()
+                },
                 reason,
             };
             let bytes = match read_file(&path, MAX_FILE_BYTES).await {
@@ -148,6 +276,7 @@ impl Loader<'_> {
             if value.is_empty() {
                 return Err(bad(self, "the file is empty".into()));
             }
+            too_long(self, &key, value)?;
             let password = Password::new(value);
             self.redactor.add(&password);
             return Ok(Some(password));
@@ -246,7 +375,11 @@ impl Loader<'_> {
     }
 
     /// Runs `secrets_command` (killed after the time limit) and reads its stdout as a JSON list.
-    async fn secrets_command(&mut self, argv: &[String]) -> Result<Vec<Secret>, ConfigError> {
+    async fn secrets_command(
+        &mut self,
+        argv: &[String],
+        excluded_env: &BTreeSet<&str>,
+    ) -> Result<Vec<Secret>, ConfigError> {
         let key = KeyPath::root().key("secrets_command");
         let at = self.at(&key);
         let Some((program, args)) = argv.split_first().filter(|(p, _)| !p.is_empty()) else {
@@ -261,6 +394,8 @@ impl Loader<'_> {
         let program_path = resolve_program(program, &self.base_dir);
         let mut cmd = tokio::process::Command::new(&program_path);
         cmd.args(args)
+            .env_clear()
+            .envs(command_env(&self.options.env, excluded_env))
             .current_dir(&self.base_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -269,23 +404,54 @@ impl Loader<'_> {
         // Its own process group, so a timeout kills the whole pipeline it may have started.
         #[cfg(unix)]
         cmd.process_group(0);
-        let child = cmd.spawn().map_err(|e| ConfigError::CommandSpawn {
+        let mut child = cmd.spawn().map_err(|e| ConfigError::CommandSpawn {
             at: at.clone(),
-            program: program.clone(),
+            program: if looks_like_program(program) {
+                format!("`{program}`")
+            } else {
+                "the program it names (not repeated: it does not look like a program, and may \
+                 be a password)"
+                    .into()
+            },
             reason: e.to_string(),
         })?;
-        // Kills the whole group if this future is dropped (shutdown during a reload) or times out;
-        // `kill_on_drop` alone would reach the direct child only.
+        // Kills the whole group if this future is dropped (shutdown during a reload), times out
+        // or prints too much; `kill_on_drop` alone would reach the direct child only.
         let mut group = GroupKill(child.id());
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(ConfigError::CommandSpawn {
+                at,
+                program: format!("`{program}`"),
+                reason: "its output could not be captured".into(),
+            });
+        };
+        let run = async {
+            // Both pipes at once (a full stderr pipe would stall a child writing stdout), and the
+            // first one over the limit ends the run.
+            let (stdout, stderr) = tokio::try_join!(
+                read_capped(stdout, "stdout", MAX_COMMAND_OUTPUT),
+                read_capped(stderr, "stderr", MAX_COMMAND_OUTPUT),
+            )?;
+            let status = child.wait().await.map_err(Capture::Io)?;
+            Ok::<_, Capture>((status, stdout, stderr))
+        };
         let limit = self.options.command_timeout;
-        let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
+        let (status, stdout, stderr) = match tokio::time::timeout(limit, run).await {
             Ok(Ok(out)) => out,
-            Ok(Err(e)) => {
+            Ok(Err(Capture::Io(e))) => {
                 return Err(ConfigError::CommandSpawn {
                     at,
-                    program: program.clone(),
+                    program: format!("`{program}`"),
                     reason: e.to_string(),
                 })
+            }
+            Ok(Err(Capture::TooLarge(stream))) => {
+                return Err(ConfigError::CommandOutputTooLarge {
+                    at,
+                    program: program.clone(),
+                    stream,
+                    limit: human_bytes(MAX_COMMAND_OUTPUT),
+                });
             }
             Err(_) => {
                 return Err(ConfigError::CommandTimeout {
@@ -297,19 +463,15 @@ impl Loader<'_> {
         };
         // It exited and was reaped: once its group is empty the id may be reused, so no kill.
         group.0 = None;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
         self.redactor.harvest_text(&stdout);
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            // A CLI may echo what it was given or got: mask what looks like a password in the
-            // stderr itself too, not only the passwords seen so far.
-            self.redactor.harvest_text(&stderr);
+        if !status.success() {
+            let stderr = String::from_utf8_lossy(&stderr);
             return Err(ConfigError::CommandFailed {
                 at,
                 program: program.clone(),
-                status: output.status.to_string(),
-                // Mask first, then cut: a cut through a password would leave a tail no mask matches.
-                stderr: shorten(&self.redactor.redact(stderr.trim())),
+                status: status.to_string(),
+                stderr: self.shown_stderr(stderr.trim()),
             });
         }
         self.feed("secrets_command stdout", stdout.as_bytes());
@@ -319,6 +481,70 @@ impl Loader<'_> {
         let value = self.parse_json(&stdout, origin.clone())?;
         secrets_from_json(value, &|_| origin.clone(), self)
     }
+}
+
+impl Loader<'_> {
+    /// What a failing command's stderr may show. A CLI may echo what it was given or got, and on
+    /// a first load no password is known yet to mask: stderr with anything shaped like a
+    /// credential is withheld whole. Otherwise it is masked (known passwords, and what looks like
+    /// one in the text itself), then cut to its last lines — mask first, then cut: a cut through a
+    /// password would leave a tail no mask matches.
+    fn shown_stderr(&mut self, stderr: &str) -> String {
+        if looks_like_credentials(stderr) {
+            return format!(
+                "(withheld: {} that look like they carry a credential; run the command by hand \
+                 to read them)",
+                crate::text::plural(stderr.lines().count(), "line")
+            );
+        }
+        self.redactor.harvest_text(stderr);
+        shorten(&self.redactor.redact(stderr))
+    }
+}
+
+/// [`ConfigError::TooLong`] when `value` is longer than `limit` bytes.
+fn check_length(
+    key: &KeyPath,
+    what: &'static str,
+    value: &str,
+    limit: usize,
+    at: impl Fn(&KeyPath) -> Origin,
+) -> Result<(), ConfigError> {
+    if value.len() <= limit {
+        return Ok(());
+    }
+    Err(ConfigError::TooLong {
+        at: at(key),
+        key: key.clone(),
+        what,
+        length: value.len(),
+        limit,
+    })
+}
+
+/// Why reading a command's output stopped early.
+enum Capture {
+    /// The stream printed more than the limit.
+    TooLarge(&'static str),
+    /// A read or wait failed.
+    Io(std::io::Error),
+}
+
+/// Reads `pipe` to its end, at most `limit` bytes; one byte more is [`Capture::TooLarge`].
+async fn read_capped(
+    pipe: impl AsyncRead + Unpin,
+    stream: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, Capture> {
+    let mut bytes = Vec::new();
+    pipe.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(Capture::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Capture::TooLarge(stream));
+    }
+    Ok(bytes)
 }
 
 /// A program named with a relative path containing `/` is taken relative to the config's
@@ -355,12 +581,12 @@ fn kill_group(pid: Option<u32>) {
 #[cfg(not(unix))]
 fn kill_group(_pid: Option<u32>) {}
 
-/// The last [`STDERR_LINES`] lines of `text`, and of those at most the last [`STDERR_SHOWN`]
-/// bytes (the end of stderr says what finally went wrong).
+/// The last [`STDERR_LINES`] lines of `text`, joined by ` | ` into one line, and of those at
+/// most the last [`STDERR_SHOWN`] bytes (the end of stderr says what finally went wrong).
 fn shorten(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let skipped = lines.len().saturating_sub(STDERR_LINES);
-    let tail = lines[skipped..].join("\n");
+    let tail = lines[skipped..].join(" | ");
     let mut out = if tail.len() <= STDERR_SHOWN {
         tail
     } else {
@@ -434,8 +660,26 @@ fn secrets_from_json(
             }
         };
         let login = string("login", true)?.unwrap_or_default();
-        let password = Password::new(string("password", true)?.unwrap_or_default());
+        let password = string("password", true)?.unwrap_or_default();
         let label = string("label", false)?;
+        check_length(
+            &key.key("login"),
+            "a login",
+            &login,
+            MAX_LOGIN_BYTES,
+            origin,
+        )?;
+        check_length(
+            &key.key("password"),
+            "a password",
+            &password,
+            MAX_PASSWORD_BYTES,
+            origin,
+        )?;
+        if let Some(label) = &label {
+            check_length(&key.key("label"), "a label", label, MAX_LABEL_BYTES, origin)?;
+        }
+        let password = Password::new(password);
         loader.redactor.add(&password);
         out.push(Secret {
             login,
@@ -468,9 +712,9 @@ mod tests {
         let out = shorten(&text.join("\n"));
         assert_eq!(
             out,
-            "(3 earlier lines left out) line 4\nline 5\nline 6\nline 7\nline 8"
+            "(3 earlier lines left out) line 4 | line 5 | line 6 | line 7 | line 8"
         );
-        assert_eq!(shorten("one\ntwo"), "one\ntwo");
+        assert_eq!(shorten("one\ntwo"), "one | two");
         let long = "é".repeat(STDERR_SHOWN);
         let out = shorten(&long);
         assert!(

@@ -39,7 +39,7 @@ mod scram;
 mod tls;
 mod wire;
 
-pub use query::{probe_sql, shard_regex};
+pub use query::probe_sql;
 
 use auth::Greeting;
 use fault::Fault;

@@ -44,6 +44,32 @@ fn ms(micros: u64) -> Duration {
     Duration::from_micros(micros)
 }
 
+/// What a hostile server (or secrets source) might send: set the window title, clear the
+/// screen, a C1 CSI, a right-to-left override.
+pub const HOSTILE: &str = "boom\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}x";
+
+/// [`rotation`] with [`HOSTILE`] text in every foreign field: a server's error message, the
+/// winner's login and label (from a secrets source), a node name, a warning detail, the reload
+/// error.
+pub fn hostile() -> Snapshot {
+    let mut s = rotation();
+    let b = &mut s.islands[0].nodes[1];
+    b.key.name = format!("db-{HOSTILE}").into();
+    b.candidates[1].label = Some(HOSTILE.into());
+    b.candidates[1].login = format!("app_{HOSTILE}");
+    if let Some(e) = &mut b.candidates[0].error {
+        e.message = format!("{HOSTILE}: password authentication failed");
+    }
+    for w in &mut s.islands[1].warnings {
+        w.detail = HOSTILE.into();
+    }
+    s.config.last_error = Some(crate::config::ReloadFailure {
+        at: at(-2),
+        message: format!("stderr: {HOSTILE}"),
+    });
+    s
+}
+
 /// A candidate in a given state.
 pub fn candidate(
     node: &str,

@@ -276,9 +276,11 @@ fn behind(w: &BehindSchedule) -> ClusterWarningJson {
     }
 }
 
-/// Writes the `check` document as pretty JSON followed by a newline.
+/// Writes the `check` document as pretty JSON followed by a newline (foreign text exact, but
+/// no raw control or bidirectional characters: [`crate::text::json_safe`]).
 pub fn write_check_json(out: &mut impl Write, snapshot: &Snapshot) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &check_report(snapshot)).map_err(io::Error::other)?;
+    let json = serde_json::to_string_pretty(&check_report(snapshot)).map_err(io::Error::other)?;
+    out.write_all(crate::text::json_safe(json).as_bytes())?;
     out.write_all(b"\n")
 }
 
@@ -630,5 +632,23 @@ mod tests {
         let mut out = Vec::new();
         write_check_json(&mut out, &fixtures::rotation()).unwrap();
         fixtures::assert_no_password(&String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn foreign_control_characters_stay_valid_json_with_the_exact_text() {
+        let mut out = Vec::new();
+        write_check_json(&mut out, &fixtures::hostile()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Escaped, nothing raw reaches a terminal that prints the document...
+        for raw in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(raw), "{raw:?}");
+        }
+        // ...and a script gets the exact text back.
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let error = &v["islands"][0]["nodes"][1]["candidates"][0]["error"]["message"];
+        assert_eq!(
+            error.as_str().unwrap(),
+            format!("{}: password authentication failed", fixtures::HOSTILE)
+        );
     }
 }

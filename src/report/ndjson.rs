@@ -11,7 +11,7 @@
 //! bytes to the record file first, flushing both per line, so a recording is an exact copy of
 //! what was printed even if the process is killed.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -50,7 +50,7 @@ pub fn feed_line(feed: &Feed) -> String {
         }),
     };
     // These types serialize infallibly: no maps with non-string keys, no failing serializers.
-    json.expect("feed items serialize to JSON")
+    crate::text::json_safe(json.expect("feed items serialize to JSON"))
 }
 
 /// The JSON line (without the newline) saying `missed` items were lost, noticed at `at`.
@@ -89,12 +89,10 @@ impl<W: Write> NdjsonWriter<W> {
         }
     }
 
-    /// Opens a record file for appending, creating it if needed.
+    /// Opens a record file for appending, creating it (owner-only, [`crate::private_file`]) if
+    /// needed.
     pub fn open_record(path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        crate::private_file::open_append(path)
             .map_err(|e| io::Error::new(e.kind(), format!("record file {}: {e}", path.display())))
     }
 

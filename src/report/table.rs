@@ -1,7 +1,9 @@
 //! The `check` table for people: one line per node, failing candidates below their node,
 //! island warnings, and a verdict line. Fits 100 columns (long names are shortened in the
 //! middle, long messages at the end; the JSON has everything in full). No colour: it goes to
-//! mail, logs and cron output as often as to a terminal.
+//! mail, logs and cron output as often as to a terminal. Foreign text (names, logins, labels,
+//! server messages, the reload error) goes through [`sanitize`]: a hostile server's message
+//! cannot send escape sequences to the terminal that prints the table.
 //!
 //! ```text
 //! rotascope check  /etc/rotascope/config.toml  at 2026-11-28T10:00:00.000Z
@@ -27,6 +29,7 @@ use crate::engine::snapshot::{CandidateState, CandidateView, NodeView, Pace, War
 use crate::engine::Snapshot;
 use crate::report::exit::Exit;
 use crate::report::json::winning_latency;
+use crate::text::sanitize;
 
 /// The width every line of the table fits in.
 pub const WIDTH: usize = 100;
@@ -47,14 +50,14 @@ fn render(s: &Snapshot) -> String {
     let _ = writeln!(
         t,
         "rotascope check  {}  at {}",
-        s.config.path.display(),
+        sanitize(&s.config.path.display().to_string()),
         timestamp(&s.generated_at)
     );
     if let Some(e) = &s.config.last_error {
         let line = format!(
             "config: last reload failed at {}: {}",
             timestamp(&e.at),
-            e.message
+            sanitize(&e.message)
         );
         let _ = writeln!(t, "{}", end_ellipsis(&line, WIDTH));
     }
@@ -104,9 +107,14 @@ fn render(s: &Snapshot) -> String {
         .islands
         .iter()
         .flat_map(|i| {
-            i.warnings
-                .iter()
-                .map(move |w| format!("  island {}  {}  {}", i.no, w.kind.as_str(), w.detail))
+            i.warnings.iter().map(move |w| {
+                format!(
+                    "  island {}  {}  {}",
+                    i.no,
+                    w.kind.as_str(),
+                    sanitize(&w.detail)
+                )
+            })
         })
         .collect();
     // The cluster-level warning: the figures, and what to do on a line of its own.
@@ -161,10 +169,10 @@ fn row(island: &str, n: &NodeView) -> Row {
     Row {
         cells: [
             island.to_owned(),
-            n.key.name.to_string(),
+            sanitize(&n.key.name).into_owned(),
             n.role.as_str().to_owned(),
             n.health.as_str().to_owned(),
-            middle_ellipsis(&winner, WINNER_MAX),
+            middle_ellipsis(&sanitize(&winner), WINNER_MAX),
             format!("{}/{}", n.valid_count(), n.candidates.len()),
             latency,
         ],
@@ -189,9 +197,9 @@ fn failing(c: &CandidateView) -> bool {
 }
 
 fn candidate_line(c: &CandidateView) -> String {
-    let mut line = format!("{INDENT}#{} {}", c.index, c.login);
+    let mut line = format!("{INDENT}#{} {}", c.index, sanitize(&c.login));
     if let Some(label) = &c.label {
-        let _ = write!(line, " ({label})");
+        let _ = write!(line, " ({})", sanitize(label));
     }
     let _ = write!(line, " {}  {}", c.fingerprint, c.state.as_str());
     if let Some(e) = &c.error {
@@ -199,7 +207,7 @@ fn candidate_line(c: &CandidateView) -> String {
         if let Some(code) = &e.sqlstate {
             let _ = write!(line, " {code}");
         }
-        let _ = write!(line, ": {}", first_line(&e.message));
+        let _ = write!(line, ": {}", sanitize(first_line(&e.message)));
     }
     line
 }
@@ -370,6 +378,21 @@ mod tests {
         assert_eq!(middle_ellipsis("abc", 5), "abc");
         assert_eq!(end_ellipsis("abcdefghij", 5), "abcd…");
         assert_eq!(end_ellipsis("abc", 5), "abc");
+    }
+
+    #[test]
+    fn foreign_text_cannot_reach_the_terminal_raw() {
+        let text = table(&fixtures::hostile());
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(bad), "{bad:?} in\n{text}");
+        }
+        // Shown, escaped, where the raw text would have been.
+        assert!(
+            text.contains("28P01: boom\\x1b]0;pwned\\x07\\x1b[2J"),
+            "{text}"
+        );
+        assert!(text.contains("config: last reload failed"), "{text}");
+        assert!(text.contains("no_master  boom\\x1b]0;pwned"), "{text}");
     }
 
     #[test]

@@ -210,11 +210,21 @@ impl fmt::Debug for ClientCert {
 }
 
 /// TLS settings of one target, certificate material included.
+///
+/// As the loader fills them in (libpq's rules, see `conninfo`):
+/// - a Unix-socket target has `mode` [`SslMode::Disable`]: libpq never uses TLS on a socket,
+///   whatever `sslmode` says;
+/// - `require` with a root certificate file (named, or libpq's `~/.postgresql/root.crt` when
+///   present) becomes [`SslMode::VerifyCa`]: libpq then checks the chain;
+/// - `prefer` or `allow` with `root_cert` set: libpq checks the chain too, and `prefer` falls
+///   back to a plain connection when the handshake fails. (The prober decides how far it follows.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsSettings {
-    /// `sslmode`.
+    /// `sslmode` (after the rules above).
     pub mode: SslMode,
-    /// `sslrootcert`; `None` means the Mozilla roots (webpki-roots) for the verify modes.
+    /// Root certificates read from `sslrootcert` (or `~/.postgresql/root.crt`); `None` in a
+    /// verify mode means the public roots (`sslrootcert=system`: the Mozilla roots of
+    /// webpki-roots).
     pub root_cert: Option<Arc<CertFile>>,
     /// `sslcert` + `sslkey`: presented when the server asks for a client certificate.
     pub client_cert: Option<Arc<ClientCert>>,
@@ -396,9 +406,103 @@ pub struct ConnTarget {
     pub display: String,
     /// For a host of a multi-host string: that whole string, password removed.
     pub from_string: Option<String>,
+    /// Where each setting came from, for `config check` (empty for targets not made by the
+    /// config loader).
+    pub provenance: Provenance,
+}
+
+/// Where a setting of a target came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Written in the connection string.
+    String,
+    /// From the section of the service file that `service=` named.
+    ServiceFile,
+    /// libpq's default (or rotascope's documented one, such as the database `postgres`).
+    Default,
+    /// An environment variable (only the ones that locate files: `PGPASSFILE`, ...).
+    Env(String),
+    /// A key of rotascope's config (`probe.connect_timeout`, `island[0].node[1].allow_auth`).
+    Config(String),
+}
+
+impl fmt::Display for Source {
+    /// `string`, `service file`, `default`, `env PGPASSFILE`, `probe.allow_auth`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::String => f.write_str("string"),
+            Source::ServiceFile => f.write_str("service file"),
+            Source::Default => f.write_str("default"),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Config(key) => f.write_str(key),
+        }
+    }
+}
+
+impl Serialize for Source {
+    /// JSON: `"string"`, `"service_file"`, `"default"`, `"env:PGPASSFILE"`, `"config:probe.allow_auth"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Source::String => s.serialize_str("string"),
+            Source::ServiceFile => s.serialize_str("service_file"),
+            Source::Default => s.serialize_str("default"),
+            Source::Env(var) => s.serialize_str(&format!("env:{var}")),
+            Source::Config(key) => s.serialize_str(&format!("config:{key}")),
+        }
+    }
+}
+
+/// Where the settings of a target came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// `(setting, source)`: `host`, `port`, `dbname`, `user`, `sslmode`, `sslrootcert`, ...
+    pub settings: Vec<(&'static str, Source)>,
+    /// The service file whose section filled in settings, when `service=` was used.
+    pub service_file: Option<PathBuf>,
+    /// The password file the candidate's password came from, when it did.
+    pub passfile: Option<PathBuf>,
+    /// What a reader should know about how libpq's rules applied (`sslmode require checks the
+    /// chain: a root certificate is present`).
+    pub notes: Vec<String>,
+}
+
+impl Provenance {
+    /// Where `setting` came from, if recorded.
+    pub fn of(&self, setting: &str) -> Option<&Source> {
+        self.settings
+            .iter()
+            .find(|(k, _)| *k == setting)
+            .map(|(_, s)| s)
+    }
+}
+
+/// The deadlines of a probe of one target: libpq's `connect_timeout` of the string, when smaller,
+/// bounds both the connect and the whole probe (it covers the whole connection set-up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Bound on the connect.
+    pub connect: Duration,
+    /// Bound on the whole probe.
+    pub probe: Duration,
+    /// True when the string's `connect_timeout` set `probe` (it is below `[probe] timeout`).
+    pub from_string: bool,
 }
 
 impl ConnTarget {
+    /// The deadlines of a probe of this target under `[probe] connect_timeout` and `timeout`.
+    pub fn deadlines(&self, connect_timeout: Duration, timeout: Duration) -> Deadlines {
+        let own = self.connect_timeout;
+        let (probe, from_string) = match own {
+            Some(t) if t < timeout => (t, true),
+            _ => (timeout, false),
+        };
+        Deadlines {
+            connect: own.map_or(connect_timeout, |t| t.min(connect_timeout)),
+            probe,
+            from_string,
+        }
+    }
+
     /// A plain TCP target (sslmode `prefer`, SCRAM only), named by `display`: for tests, the lab
     /// and benches. Adjust the public fields as needed.
     pub fn tcp(host: &str, port: u16, dbname: &str, display: impl Into<String>) -> ConnTarget {
@@ -421,6 +525,7 @@ impl ConnTarget {
             session_attrs: SessionAttrs::Any,
             display: display.into(),
             from_string: None,
+            provenance: Provenance::default(),
         }
     }
 }

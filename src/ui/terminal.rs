@@ -103,8 +103,9 @@ pub fn retake() -> io::Result<()> {
 /// True when the terminal crossterm reads keys from (stdin) is in raw mode: no line editing, no
 /// echo. Unknown (stdin not a terminal: crossterm then uses /dev/tty) counts as not raw.
 fn input_is_raw() -> bool {
-    // SAFETY: tcgetattr only fills the struct for this fd; zeroed is a valid termios.
+    // SAFETY: an all-zero termios is a valid value of this plain C struct.
     let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr only fills the struct it is given, for this fd.
     if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } != 0 {
         return false;
     }

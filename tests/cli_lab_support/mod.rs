@@ -155,11 +155,8 @@ impl Rotascope {
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.pid()).expect("pid fits");
         // SAFETY: kill only sends a signal to our own child.
-        assert_eq!(
-            unsafe { libc::kill(pid, signal) },
-            0,
-            "kill({pid}, {signal})"
-        );
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal})");
     }
 
     /// Waits for the exit (panics after `within`), then reads the rest of stdout.

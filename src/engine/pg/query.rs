@@ -24,6 +24,7 @@ use postgres_protocol::message::frontend;
 
 use super::fault::Fault;
 use super::wire::{server_error, Conn};
+use crate::config::shard_regex;
 use crate::engine::probe::{Lsn, Role, WalPosition};
 
 /// One row of text columns (`None` is SQL NULL).
@@ -101,48 +102,6 @@ pub fn probe_sql(shard_pattern: Option<&str>) -> Result<String, String> {
     Ok(sql)
 }
 
-/// Translates a printf-style schema pattern (`sh%04d`) into an anchored PostgreSQL regex.
-///
-/// `%d` is one or more digits; `%0Nd` is what printf prints: exactly N digits (zero-padded) or
-/// more without a leading zero; `%%` is a percent sign. Everything else is literal.
-pub fn shard_regex(pattern: &str) -> Result<String, String> {
-    let mut out = String::from("^");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            if c.is_ascii_punctuation() {
-                out.push('\\');
-            }
-            out.push(c);
-            continue;
-        }
-        let mut spec = String::new();
-        while let Some(d) = chars.next_if(char::is_ascii_digit) {
-            spec.push(d);
-        }
-        match chars.next() {
-            Some('%') if spec.is_empty() => out.push('%'),
-            Some('d') if spec.is_empty() => out.push_str("[0-9]+"),
-            Some('d') if spec.starts_with('0') && spec.len() > 1 => {
-                let width: usize = spec[1..]
-                    .parse()
-                    .map_err(|_| format!("bad width in shard pattern {pattern:?}"))?;
-                if width == 0 || width > 100 {
-                    return Err(format!("bad width in shard pattern {pattern:?}"));
-                }
-                out.push_str(&format!("(?:[0-9]{{{width}}}|[1-9][0-9]{{{width},}})"));
-            }
-            _ => {
-                return Err(format!(
-                    "shard pattern {pattern:?}: only %d, %0Nd and %% are understood"
-                ))
-            }
-        }
-    }
-    out.push('$');
-    Ok(out)
-}
-
 /// An SQL string literal that means the same whatever `standard_conforming_strings` says:
 /// the `E''` form with backslashes doubled (`it's` → `E'it''s'`). The lab quotes with it too.
 pub(crate) fn sql_literal(value: &str) -> String {
@@ -207,20 +166,6 @@ pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printf_patterns_become_anchored_regexes() {
-        assert_eq!(
-            shard_regex("sh%04d").unwrap(),
-            "^sh(?:[0-9]{4}|[1-9][0-9]{4,})$"
-        );
-        assert_eq!(shard_regex("s%d").unwrap(), "^s[0-9]+$");
-        assert_eq!(shard_regex("a.b%%c").unwrap(), "^a\\.b%c$");
-        assert!(shard_regex("sh%s").is_err());
-        assert!(shard_regex("sh%4d").is_err());
-        assert!(shard_regex("sh%").is_err());
-        assert!(shard_regex("sh%00d").is_err());
-    }
 
     #[test]
     fn rows_are_read_column_by_column() {

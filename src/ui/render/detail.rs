@@ -18,6 +18,7 @@ use crate::engine::probe::{Role, Route};
 use crate::engine::snapshot::{
     AttemptOutcome, CandidateState, CandidateView, Health, NodeView, Snapshot,
 };
+use crate::text::sanitize;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, ViewState};
 
@@ -69,7 +70,7 @@ pub fn render(
     let title = match node {
         Some(n) => format!(
             "node {} · {} winner {} remembered best",
-            n.key,
+            sanitize(&n.key.to_string()),
             theme::WINNER,
             theme::BEST
         ),
@@ -110,7 +111,7 @@ fn lines(
 fn where_line(n: &NodeView, t: Theme, width: usize) -> Line<'static> {
     let mut spans = vec![
         Span::styled("address ", t.dim()),
-        Span::raw(n.address.clone()),
+        Span::raw(sanitize(&n.address).into_owned()),
         Span::styled(" · role ", t.dim()),
         Span::raw(n.role.as_str()),
     ];
@@ -160,7 +161,10 @@ fn health_line(
     }
     if let Some(cause) = &n.cause {
         spans.push(Span::raw(" · "));
-        spans.push(Span::styled(cause.clone(), t.health(n.health)));
+        spans.push(Span::styled(
+            sanitize(cause).into_owned(),
+            t.health(n.health),
+        ));
     }
     if n.probing {
         spans.push(Span::raw(" · "));
@@ -326,7 +330,7 @@ fn error_text(c: &CandidateView, now: DateTime<Utc>) -> String {
             if let Some(code) = &e.sqlstate {
                 s += &format!(" {code}");
             }
-            s += &format!(": {}", e.message);
+            s += &format!(": {}", sanitize(&e.message));
             parts.push(s);
         }
         if c.consecutive_failures > 1 {

@@ -1,5 +1,6 @@
 //! Text helpers shared by the panes: durations, times, sizes, fitting text into columns.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -8,6 +9,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::engine::event::CandidateRef;
 use crate::engine::snapshot::CandidateView;
+use crate::text::sanitize;
 
 /// A duration in at most two units: `42s`, `4m05s`, `2h05m`, `3d04h`.
 pub fn compact(d: chrono::Duration) -> String {
@@ -66,11 +68,14 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-/// A node name without the `postgres://` scheme, which every compact-form name repeats.
-pub fn short_name(name: &str) -> &str {
-    name.strip_prefix("postgresql://")
-        .or_else(|| name.strip_prefix("postgres://"))
-        .unwrap_or(name)
+/// A node name without the `postgres://` scheme, which every compact-form name repeats; control
+/// characters shown escaped (names come from a config).
+pub fn short_name(name: &str) -> Cow<'_, str> {
+    sanitize(
+        name.strip_prefix("postgresql://")
+            .or_else(|| name.strip_prefix("postgres://"))
+            .unwrap_or(name),
+    )
 }
 
 /// Display width of `s`.
@@ -136,11 +141,12 @@ pub fn fit_right(s: &str, cols: usize) -> String {
     format!("{}{cut}", " ".repeat(pad))
 }
 
-/// `login (label)`, or the login alone.
+/// `login (label)`, or the login alone; control characters shown escaped (both may come from a
+/// secrets file or command).
 pub fn login_label(login: &str, label: Option<&str>) -> String {
     match label {
-        Some(l) => format!("{login} ({l})"),
-        None => login.to_owned(),
+        Some(l) => format!("{} ({})", sanitize(login), sanitize(l)),
+        None => sanitize(login).into_owned(),
     }
 }
 

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::format::{ago, clock, width, wrap};
 use crate::engine::snapshot::{Health, Snapshot};
-use crate::text::plural;
+use crate::text::{plural, sanitize};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::ViewState;
 
@@ -188,13 +188,13 @@ fn banner(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme, cols: usize) -> Vec
             "✗ reload failed {}; still running generation {}: {}",
             ago(now, err.at),
             snapshot.config.generation,
-            err.message
+            sanitize(&err.message)
         )
     } else {
         format!(
             "✗ config failed to load {}: {}",
             ago(now, err.at),
-            err.message
+            sanitize(&err.message)
         )
     };
     wrap(&text, cols.max(1), BANNER_LINES)

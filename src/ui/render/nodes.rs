@@ -11,7 +11,7 @@ use super::format::{clip, compact, fit, fit_right, latency, login_label, short_n
 use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
-use crate::text::plural;
+use crate::text::{plural, sanitize};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
 
@@ -122,7 +122,7 @@ pub fn render(
     }
     let longest = snapshot
         .nodes()
-        .map(|n| super::format::width(short_name(&n.key.name)))
+        .map(|n| super::format::width(&short_name(&n.key.name)))
         .max()
         .unwrap_or(0);
     let cols = Cols::new(width, longest);
@@ -212,7 +212,7 @@ fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Lin
         let text = if w.detail.is_empty() {
             format!("{} {word}", theme::WARN)
         } else {
-            format!("{} {word}: {}", theme::WARN, w.detail)
+            format!("{} {word}: {}", theme::WARN, sanitize(&w.detail))
         };
         spans.push(Span::styled(text, t.bad()));
     }
@@ -234,7 +234,7 @@ fn node_line(
     } else {
         " ".repeat(MARK)
     }));
-    let name = fit(short_name(&n.key.name), cols.name);
+    let name = fit(&short_name(&n.key.name), cols.name);
     spans.push(if selected {
         Span::styled(name, t.selected())
     } else {

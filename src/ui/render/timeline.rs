@@ -10,7 +10,7 @@ use super::format::{candidate_ref, clock, short_name, truncate};
 use super::pane;
 use crate::engine::event::{CandidateRef, Event, EventKind};
 use crate::engine::snapshot::{Health, Snapshot};
-use crate::text::plural;
+use crate::text::{plural, sanitize};
 use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, ViewState};
@@ -203,7 +203,11 @@ fn event_line(e: &Event, view: &ViewState, t: Theme, width: usize) -> Line<'stat
     let room = width.saturating_sub(time.len());
     Line::from(vec![
         Span::styled(time, t.dim()),
-        Span::styled(truncate(&format!("{symbol} {text}"), room), style),
+        // Event texts quote foreign text (server messages, reload errors, names, logins).
+        Span::styled(
+            truncate(&sanitize(&format!("{symbol} {text}")), room),
+            style,
+        ),
     ])
 }
 
