@@ -367,6 +367,29 @@ impl LabShared {
         Ok(ca)
     }
 
+    /// Claims the next free `<prefix>N` directory (`pg1`, `bouncer2`, ...): created, owned by the
+    /// server user, mode 0700. Returns its name and path.
+    pub(crate) fn claim_dir(&self, prefix: &str) -> Result<(String, PathBuf), LabError> {
+        for n in 1.. {
+            let name = format!("{prefix}{n}");
+            let dir = self.dir.join(&name);
+            if dir.exists() {
+                continue;
+            }
+            match self.make_private_dir(&dir) {
+                Ok(()) => return Ok((name, dir)),
+                // Another server of this lab took it between the check and the create.
+                Err(LabError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop only ends by returning")
+    }
+
     /// Creates `<dir>/<name>`, owned by the server user, mode 0700.
     pub(crate) fn make_private_dir(&self, path: &Path) -> Result<(), LabError> {
         std::fs::create_dir(path).map_err(LabError::io(format!("creating {}", path.display())))?;

@@ -316,11 +316,7 @@ impl Driver {
 
     fn write_config(&self) -> Result<(), LabError> {
         if self.cluster.has_poolers() {
-            self.files.write_explicit_config(
-                &self.cluster.addresses(),
-                &self.secrets,
-                &self.intervals,
-            )
+            self.write_explicit_config()
         } else {
             self.files
                 .write_config(&self.cluster.conn_strings(), &self.intervals)
@@ -332,14 +328,16 @@ impl Driver {
     fn write_secrets(&mut self, entries: Vec<SecretEntry>) -> std::io::Result<()> {
         self.secrets = entries;
         if self.cluster.has_poolers() {
-            self.files.write_explicit_config(
-                &self.cluster.addresses(),
-                &self.secrets,
-                &self.intervals,
-            )
+            self.write_explicit_config()
         } else {
             self.files.write_secrets(&self.secrets)
         }
+    }
+
+    /// The config with poolers: every node by its paths, every secret inline.
+    fn write_explicit_config(&self) -> std::io::Result<()> {
+        self.files
+            .write_explicit_config(&self.cluster.addresses(), &self.secrets, &self.intervals)
     }
 
     /// The file the secrets are listed in.

@@ -188,7 +188,7 @@ impl PgBouncer {
                 "the lab pools plainly named databases only (letters, digits, _), not {bad:?}"
             )));
         }
-        let (name, dir) = allocate(&lab)?;
+        let (name, dir) = lab.claim_dir("bouncer")?;
         let bouncer = PgBouncer {
             lab,
             name,
@@ -502,25 +502,4 @@ impl Drop for PgBouncer {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-/// Claims the next free `bouncerN` directory of the lab.
-fn allocate(lab: &LabShared) -> Result<(String, PathBuf), LabError> {
-    for n in 1.. {
-        let name = format!("bouncer{n}");
-        let dir = lab.dir.join(&name);
-        if dir.exists() {
-            continue;
-        }
-        match lab.make_private_dir(&dir) {
-            Ok(()) => return Ok((name, dir)),
-            Err(LabError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("the loop only ends by returning")
 }

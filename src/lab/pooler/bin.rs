@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::super::bins::is_executable;
 use super::super::LabError;
 
 /// Where Debian and Ubuntu install it.
@@ -49,13 +50,6 @@ fn find_in(
     Err(LabError::NoPgBouncer {
         looked: looked.join(", "),
     })
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
