@@ -37,7 +37,7 @@ use rotascope::clock::SystemClock;
 use rotascope::config::{ConfigFeed, ProbeSettings};
 use rotascope::engine::fake::{self, FakeProber};
 use rotascope::engine::probe::{
-    PhaseLatency, ProbeOutcome, ProbeRequest, ProbeSuccess, Prober, Role, WalPosition,
+    PhaseLatency, ProbeOutcome, ProbeRequest, ProbeSuccess, Prober, Role, Route, WalPosition,
 };
 use rotascope::engine::{Engine, Snapshot};
 use rotascope::report::write_check_json;
@@ -218,6 +218,7 @@ impl Prober for InstantProber {
             wal: WalPosition::default(),
             shards: None,
             latency: PhaseLatency::default(),
+            route: Route::Direct,
         })
     }
 }

@@ -5,7 +5,8 @@
 //! rotascope config check [--config PATH] [--format F] load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
 //! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
-//! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui] ...
+//! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui]
+//!               [--pooler pgbouncer [--pooler-auth query|file] [--pool-mode M]] ...
 //!                                                    a demo cluster with rotations, in the TUI
 //! ```
 //!
@@ -18,6 +19,7 @@ use clap::builder::PossibleValue;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::lab::driver::Scheme;
+pub use crate::lab::{PoolMode, PoolerAuth};
 
 mod lab;
 pub mod logging;
@@ -158,6 +160,23 @@ pub struct LabArgs {
     /// then replace the stopped node by a new replica (the config file follows). Off by default.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub failover_every: Option<Duration>,
+    /// Put a connection pooler in front of each island's master; the config then lists every
+    /// master twice per secret, by its own port and by the pooler's (one node, both paths).
+    #[arg(long, value_enum, value_name = "POOLER")]
+    pub pooler: Option<PoolerKind>,
+    /// How the pooler knows the passwords.
+    #[arg(long, value_enum, default_value_t = PoolerAuth::Query, requires = "pooler")]
+    pub pooler_auth: PoolerAuth,
+    /// The pooler's pool_mode.
+    #[arg(long, value_enum, default_value_t = PoolMode::Session, requires = "pooler")]
+    pub pool_mode: PoolMode,
+}
+
+/// The poolers `rotascope lab --pooler` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PoolerKind {
+    /// PgBouncer (`pgbouncer` from PGBOUNCER_BIN, PATH or /usr/sbin), `auth_type = scram-sha-256`.
+    Pgbouncer,
 }
 
 /// A humantime duration greater than zero.
@@ -169,7 +188,38 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-// The lab's own type, so there is one Scheme; clap's side of it lives here, not in the lab.
+// The lab's own types, so there is one of each; clap's side of them lives here, not in the lab.
+impl ValueEnum for PoolerAuth {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[PoolerAuth::Query, PoolerAuth::File]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            PoolerAuth::Query => PossibleValue::new("query")
+                .help("auth_user + auth_query: the pooler reads the live verifier at every login"),
+            PoolerAuth::File => PossibleValue::new("file").help(
+                "auth_file: the lab copies the verifiers into it and reloads the pooler twice \
+                 --config-lag after each password change (the auth_file trap: direct valid, \
+                 pooler invalid meanwhile)",
+            ),
+        })
+    }
+}
+
+impl ValueEnum for PoolMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[PoolMode::Session, PoolMode::Transaction]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            PoolMode::Session => PossibleValue::new("session"),
+            PoolMode::Transaction => PossibleValue::new("transaction"),
+        })
+    }
+}
+
 impl ValueEnum for Scheme {
     fn value_variants<'a>() -> &'a [Self] {
         &[Scheme::Alternating, Scheme::Single]
@@ -340,6 +390,9 @@ mod tests {
                 islands: 2,
                 replicas: 1,
                 failover_every: None,
+                pooler: None,
+                pooler_auth: PoolerAuth::Query,
+                pool_mode: PoolMode::Session,
             }
         );
         let a = LabOnly::try_parse_from([

@@ -17,9 +17,13 @@
 //! `fsync = off` and small buffers: fast and disposable. When we are root they run as the
 //! `postgres` user (initdb refuses root), with every file they need handed over to it.
 //!
+//! A lab can put a real PgBouncer in front of a server ([`Lab::start_pgbouncer`], see
+//! [`pooler`](PgBouncer)).
+//!
 //! Cleanup is unconditional: dropping a [`Server`] stops it (`pg_ctl stop -m immediate`, falling
-//! back to SIGKILL) and removes its directory; dropping the last handle of a [`Lab`] removes the
-//! lab directory it created. [`Lab::keep`] keeps the files (logs included) for a post-mortem.
+//! back to SIGKILL) and removes its directory, dropping a [`PgBouncer`] stops it (SIGTERM, then
+//! SIGKILL); dropping the last handle of a [`Lab`] removes the lab directory it created.
+//! [`Lab::keep`] keeps the files (logs included) for a post-mortem.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,7 @@ mod exec;
 mod hung;
 mod impostor;
 mod os;
+mod pooler;
 mod server;
 mod text;
 mod tls;
@@ -45,6 +50,9 @@ pub use bins::PgBins;
 pub use driver::{DemoSettings, Driver};
 pub use hung::HungServer;
 pub use impostor::{Ask, Impostor, Session};
+pub use pooler::{
+    PgBouncer, PoolMode, PoolerAuth, PoolerOptions, ADMIN_DATABASE, AUTH_USER, LOOKUP_FUNCTION,
+};
 pub use server::{candidate_for, Server};
 
 /// The superuser every lab server is created with.
@@ -62,6 +70,18 @@ pub enum LabError {
         /// Where we looked.
         looked: String,
     },
+    /// No `pgbouncer` binary was found.
+    #[error(
+        "pgbouncer not found (looked in {looked}); install it with `apt-get install pgbouncer`, \
+         or set PGBOUNCER_BIN to the binary"
+    )]
+    NoPgBouncer {
+        /// Where we looked.
+        looked: String,
+    },
+    /// A lab setting it cannot follow.
+    #[error("{0}")]
+    Invalid(String),
     /// We are root and there is no `postgres` user to run the servers as.
     #[error(
         "running as root, but there is no `postgres` user to run the servers as (initdb refuses \
@@ -184,6 +204,8 @@ pub(crate) struct LabShared {
     pub(crate) bins: PgBins,
     pub(crate) run_as: Option<os::RunAs>,
     pub(crate) superuser_password: Password,
+    /// The password of the poolers' [`AUTH_USER`] on every server of this lab.
+    pub(crate) pooler_password: Password,
     ca: Mutex<Option<Arc<tls::Ca>>>,
 }
 
@@ -234,6 +256,7 @@ impl Lab {
                 bins,
                 run_as,
                 superuser_password: Password::new(random_token(24)),
+                pooler_password: Password::new(random_token(24)),
                 ca: Mutex::new(None),
             }),
         };
@@ -264,6 +287,12 @@ impl Lab {
     /// The password of [`SUPERUSER`] on every server of this lab (random per lab).
     pub fn superuser_password(&self) -> &Password {
         &self.shared.superuser_password
+    }
+
+    /// The password of the poolers' [`AUTH_USER`] (their admin console login) on every server
+    /// of this lab (random per lab).
+    pub fn pooler_password(&self) -> &Password {
+        &self.shared.pooler_password
     }
 
     /// Where the lab CA certificate is written (`<dir>/ca.crt`) once a TLS server starts: the
@@ -306,6 +335,17 @@ impl Lab {
     pub async fn start_server(&self, options: ServerOptions) -> Result<Server, LabError> {
         Server::create(self.shared.clone(), options).await
     }
+
+    /// Starts a PgBouncer in front of `backend` on a free loopback port. On a master, the
+    /// pooler's auth user and lookup function are created; a replica has them from its master
+    /// once a pooler was started in front of that (or the replica was copied after).
+    pub async fn start_pgbouncer(
+        &self,
+        backend: &Server,
+        options: PoolerOptions,
+    ) -> Result<PgBouncer, LabError> {
+        PgBouncer::create(self.shared.clone(), backend, options).await
+    }
 }
 
 impl LabShared {
@@ -327,11 +367,52 @@ impl LabShared {
         Ok(ca)
     }
 
+    /// Claims the next free `<prefix>N` directory (`pg1`, `bouncer2`, ...): created, owned by the
+    /// server user, mode 0700. Returns its name and path.
+    pub(crate) fn claim_dir(&self, prefix: &str) -> Result<(String, PathBuf), LabError> {
+        for n in 1.. {
+            let name = format!("{prefix}{n}");
+            let dir = self.dir.join(&name);
+            if dir.exists() {
+                continue;
+            }
+            match self.make_private_dir(&dir) {
+                Ok(()) => return Ok((name, dir)),
+                // Another server of this lab took it between the check and the create.
+                Err(LabError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop only ends by returning")
+    }
+
     /// Creates `<dir>/<name>`, owned by the server user, mode 0700.
     pub(crate) fn make_private_dir(&self, path: &Path) -> Result<(), LabError> {
         std::fs::create_dir(path).map_err(LabError::io(format!("creating {}", path.display())))?;
         os::chmod(path, 0o700).map_err(LabError::io(format!("chmod {}", path.display())))?;
         os::chown(path, self.run_as).map_err(LabError::io(format!("chown {}", path.display())))
+    }
+
+    /// Replaces a file the server user must own with a temp file renamed over it: a reader
+    /// never sees half of it, and it is a new file (PgBouncer notices a changed auth file by
+    /// its inode, size and mtime).
+    pub(crate) fn write_owned_atomic(
+        &self,
+        path: &Path,
+        contents: &str,
+        mode: u32,
+    ) -> Result<(), LabError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        self.write_owned(&tmp, contents, mode)?;
+        std::fs::rename(&tmp, path).map_err(LabError::io(format!("replacing {}", path.display())))
     }
 
     /// Writes a file the server user must own (config, keys).

@@ -1,7 +1,8 @@
 //! The cluster as the config describes it: islands → nodes → candidates, in config order.
 //!
-//! A node is identified by its island and its name; a candidate by its node name, login and
-//! password fingerprint, so a changed password is a new candidate. [`Topology::diff`] compares two
+//! A node is identified by its island and its name; a candidate by its node name, address, login
+//! and password fingerprint, so a changed password is a new candidate, and one login with one
+//! password tried through a pooler and directly (two entries of one node) is two candidates. [`Topology::diff`] compares two
 //! topologies by these keys, which is how the engine reconciles a hot reload without losing the
 //! history, winner and remembered best of what did not change.
 
@@ -46,11 +47,15 @@ impl fmt::Display for NodeKey {
     }
 }
 
-/// A candidate's identity: (node name, login, password fingerprint).
+/// A candidate's identity: (node name, address, login, password fingerprint).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CandidateId {
     /// The node's name.
     pub node: Arc<str>,
+    /// Where it connects: its target's connection string without password
+    /// ([`ConnTarget::display`]). The node's name in the compact form; entries of one node
+    /// may differ (a pooler's port and the server's own).
+    pub address: Arc<str>,
     /// The login (PostgreSQL role) used.
     pub login: String,
     /// The fingerprint of the password used.
@@ -70,6 +75,10 @@ pub struct Candidate {
     pub password: Password,
     /// A human label from the config (`previous`, `current`, a secret's name), if any.
     pub label: Option<String>,
+    /// What the config says this candidate's connection goes through (`via` of an
+    /// `[[island.node]]` entry: `pgbouncer`, `direct`, a pooler's name), if it says. The probe
+    /// finds the real route on its own ([`Route`](crate::engine::probe::Route)).
+    pub via: Option<String>,
 }
 
 impl Candidate {
@@ -85,6 +94,7 @@ impl Candidate {
         Candidate {
             id: CandidateId {
                 node,
+                address: target.display.as_str().into(),
                 login: login.clone(),
                 fingerprint: password.fingerprint(),
             },
@@ -92,6 +102,7 @@ impl Candidate {
             login,
             password,
             label,
+            via: None,
         }
     }
 }

@@ -509,6 +509,7 @@ fn the_example_config_documents_every_key() {
         "no",
         "name",
         "url",
+        "via",
     ];
     let tables = [
         "[probe]",

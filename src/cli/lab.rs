@@ -10,6 +10,8 @@
 //!   SIGHUP, an error): the driver owns them and is dropped before this command returns. Without
 //!   `--dir` the temp directory goes too; with `--dir` the directory stays with its
 //!   `rotascope.toml` and `secrets.json` (what the lab last wrote), the servers' data goes.
+//! - `--pooler pgbouncer` puts a PgBouncer in front of each master (stopped like the servers);
+//!   the config then takes the explicit form with the passwords inline and no `secrets.json`.
 //! - A lab that cannot start (no PostgreSQL server binaries, ...) exits 3 like every "nothing was
 //!   checked" failure, with the lab's message saying how to install them.
 
@@ -23,8 +25,10 @@ use tokio_util::sync::CancellationToken;
 use super::run::{dashboard, run_err, Failure};
 use super::signals::Signals;
 use super::LabArgs;
-use crate::lab::driver::{DemoSettings, Driver, LabCommand, Notes, Scheme, Shape, HELP};
-use crate::lab::{Lab, LabError};
+use crate::lab::driver::{
+    DemoSettings, Driver, LabCommand, Notes, PoolerSettings, Scheme, Shape, HELP,
+};
+use crate::lab::{Lab, LabError, PoolerAuth};
 use crate::report::Exit;
 
 /// Runs `rotascope lab` until the TUI quits or a signal arrives.
@@ -117,8 +121,13 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
     // The driver (and every server with it) is dropped when `run` returns.
     let (result, ()) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
     if kept {
+        let secrets = if settings.pooler.is_some() {
+            "(its passwords inline) is kept"
+        } else {
+            "and its secrets file are kept"
+        };
         eprintln!(
-            "rotascope lab: servers stopped and removed; {} and its secrets file are kept",
+            "rotascope lab: servers stopped and removed; {} {secrets}",
             config_path.display()
         );
     } else {
@@ -137,6 +146,13 @@ fn settings(args: &LabArgs) -> DemoSettings {
         rotate_every: args.rotate_every,
         config_lag: args.config_lag,
         failover_every: args.failover_every,
+        // Twice the secrets file's lag: the auth_file's copy catches up after the file did, so
+        // the window where direct works and the pooler refuses is there to see.
+        pooler: args.pooler.map(|_| PoolerSettings {
+            mode: args.pool_mode,
+            auth: args.pooler_auth,
+            lag: args.config_lag * 2,
+        }),
     }
 }
 
@@ -207,6 +223,22 @@ fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
             humantime::format_duration(f)
         ));
     }
+    if let Some(p) = s.pooler {
+        let auth = match p.auth {
+            PoolerAuth::Query => {
+                "auth_query: a new password is live at the pooler at once".to_owned()
+            }
+            PoolerAuth::File => format!(
+                "auth_file: copied from the database {} after each password change",
+                humantime::format_duration(p.lag)
+            ),
+        };
+        lines.push(format!(
+            "pgbouncer in front of each master ({} pooling, {auth}); the config lists each \
+             master by its own port and the pooler's",
+            p.mode.as_str()
+        ));
+    }
     lines
 }
 
@@ -255,6 +287,45 @@ fn print_lines(lines: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lab_args(args: &[&str]) -> Result<LabArgs, clap::Error> {
+        use clap::Parser;
+        let cli = super::super::Cli::try_parse_from(
+            ["rotascope", "lab"].into_iter().chain(args.iter().copied()),
+        )?;
+        match cli.command {
+            Some(super::super::Command::Lab(args)) => Ok(args),
+            other => panic!("not lab: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_pooler_flags_make_pooler_settings() {
+        assert_eq!(settings(&lab_args(&[]).unwrap()).pooler, None);
+        let args = lab_args(&[
+            "--pooler",
+            "pgbouncer",
+            "--pooler-auth",
+            "file",
+            "--pool-mode",
+            "transaction",
+            "--config-lag",
+            "2s",
+        ])
+        .unwrap();
+        let pooler = settings(&args).pooler.unwrap();
+        assert_eq!(pooler.auth, PoolerAuth::File);
+        assert_eq!(pooler.mode, crate::lab::PoolMode::Transaction);
+        assert_eq!(pooler.lag, std::time::Duration::from_secs(4));
+        let defaults = settings(&lab_args(&["--pooler", "pgbouncer"]).unwrap())
+            .pooler
+            .unwrap();
+        assert_eq!(defaults.auth, PoolerAuth::Query);
+        assert_eq!(defaults.mode, crate::lab::PoolMode::Session);
+        // The pooler's settings without a pooler are a mistake, said at once.
+        assert!(lab_args(&["--pool-mode", "transaction"]).is_err());
+        assert!(lab_args(&["--pooler", "pgpool"]).is_err());
+    }
 
     #[test]
     fn shapes_read_naturally() {

@@ -13,8 +13,11 @@
 //!   are shown everywhere, and silently rewriting one would hide the mistake.
 //! - Both forms merge by island `no`: the compact nodes first, then the explicit ones; a name seen
 //!   in both is one node.
-//! - A candidate whose identity (node name, login, password fingerprint) repeats one before it in
-//!   the same node is dropped: the first one stays.
+//! - A candidate whose identity (node name, address, login, password fingerprint) repeats one
+//!   before it in the same node is dropped: the first one stays. The same login and password
+//!   through a pooler's port and the server's own are two candidates.
+//! - `via` (explicit form) names what an entry's connection goes through (`pgbouncer`, `direct`):
+//!   a short name of letters, digits, `-`, `_` and `.`.
 //! - `allow_auth` (`[probe]`, or the entry's own) narrowed by the string's `require_auth` is each
 //!   target's authentication policy; nothing left is an error naming both.
 
@@ -79,13 +82,14 @@ impl IslandDraft {
             }
         };
         let node = &mut self.nodes[pos];
-        let candidate = Candidate::new(
+        let mut candidate = Candidate::new(
             node.name.clone(),
             target.clone(),
             cred.login,
             cred.password,
             cred.label,
         );
+        candidate.via = cred.via;
         if node.ids.insert(candidate.id.clone()) {
             node.candidates.push(candidate);
         }
@@ -97,6 +101,7 @@ struct Cred {
     login: String,
     password: Password,
     label: Option<String>,
+    via: Option<String>,
 }
 
 impl Loader<'_> {
@@ -223,6 +228,7 @@ impl Loader<'_> {
                             login,
                             password,
                             label: None,
+                            via: None,
                         };
                         draft.add(&host.name, &key, &target, cred);
                     } else {
@@ -232,6 +238,7 @@ impl Loader<'_> {
                                 login: s.login.clone(),
                                 password: s.password.clone(),
                                 label: s.label.clone(),
+                                via: None,
                             };
                             draft.add(&host.name, &key, &target, cred);
                         }
@@ -350,10 +357,25 @@ impl Loader<'_> {
                             .await?;
                     }
                     let password = password.ok_or_else(|| self.no_password(&key, &name, &login))?;
+                    let via = match &n.via {
+                        Some(via) if !valid_via(via) => {
+                            let key = key.key("via");
+                            return Err(ConfigError::InvalidValue {
+                                at: self.at(&key),
+                                key,
+                                expected: "a short name for the path, e.g. \"pgbouncer\" or \
+                                           \"direct\" (1 to 32 letters, digits, `-`, `_`, `.`)"
+                                    .into(),
+                                found: format!("{:?}", via.chars().take(40).collect::<String>()),
+                            });
+                        }
+                        via => via.clone(),
+                    };
                     let cred = Cred {
                         login,
                         password,
                         label: n.label.clone(),
+                        via,
                     };
                     let target = Arc::new(host.target.clone());
                     drafts[pos].add(&name, &key, &target, cred);
@@ -424,4 +446,12 @@ impl Loader<'_> {
             login: login.to_owned(),
         }
     }
+}
+
+/// A `via` value: 1 to 32 ASCII letters, digits, `-`, `_` or `.` (it is shown everywhere).
+fn valid_via(via: &str) -> bool {
+    (1..=32).contains(&via.len())
+        && via
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

@@ -133,8 +133,17 @@ fn describe_node(out: &mut String, node: &Node, probe: &ProbeSettings) {
             let _ = write!(line, "  password from {}", pf.display());
         }
         let differs = first.as_ref().is_some_and(|t| **t != *c.target);
-        if differs {
-            let _ = write!(line, "  via {}", c.target.display);
+        match (&c.via, differs) {
+            (Some(via), true) => {
+                let _ = write!(line, "  {} {}", via_text(via), c.target.display);
+            }
+            (Some(via), false) => {
+                let _ = write!(line, "  {}", via_text(via));
+            }
+            (None, true) => {
+                let _ = write!(line, "  via {}", c.target.display);
+            }
+            (None, false) => {}
         }
         let _ = writeln!(out, "{}", line.trim_end());
         if differs && first.as_ref().is_some_and(|t| !same_place(t, &c.target)) {
@@ -142,6 +151,15 @@ fn describe_node(out: &mut String, node: &Node, probe: &ProbeSettings) {
                 let _ = writeln!(out, "        {l}");
             }
         }
+    }
+}
+
+/// A declared `via`: `via pgbouncer`, or `direct`.
+fn via_text(via: &str) -> String {
+    if via == "direct" {
+        via.to_owned()
+    } else {
+        format!("via {via}")
     }
 }
 
@@ -290,7 +308,7 @@ fn target_lines(t: &ConnTarget, probe: &ProbeSettings) -> Vec<String> {
 ///   "islands": [ { "no": 0, "nodes": [ {
 ///     "name": "db1:5432", "address": "host=db1 port=5432 ...",
 ///     "candidates": [ { "index": 0, "login": "app", "fingerprint": "3f2a9c01", "label": "current",
-///                       "password_from": null, "target": { ... } } ] } ] } ]
+///                       "password_from": null, "via": "pgbouncer" | null, "target": { ... } } ] } ] } ]
 /// }
 /// ```
 /// The README documents every field of `target`.
@@ -315,6 +333,7 @@ pub fn describe_json(config: &Config) -> Value {
                                 "fingerprint": c.id.fingerprint.to_string(),
                                 "label": c.label,
                                 "password_from": c.target.provenance.passfile.as_ref().map(|p| format!("passfile:{}", p.display())),
+                                "via": c.via,
                                 "target": target_json(&c.target, &config.probe),
                             })
                         })

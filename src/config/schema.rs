@@ -111,4 +111,6 @@ pub(crate) struct RawNode {
     pub label: Option<String>,
     /// This node's own `allow_auth` (instead of `[probe] allow_auth`).
     pub allow_auth: Option<Vec<String>>,
+    /// What this entry's connection goes through: `pgbouncer`, `direct`, a pooler's name.
+    pub via: Option<String>,
 }

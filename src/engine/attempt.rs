@@ -1,6 +1,7 @@
 //! Folding one probe attempt into a candidate's state: validity, error, latency, the refusal
 //! streak behind the audit backoff, and the next audit deadline.
 
+use super::classify::route_of;
 use super::core::Cx;
 use super::event::{EventKind, ProbeMode, ProbeRecord, ProbeRecordOutcome};
 use super::probe::{ProbeError, ProbeOutcome};
@@ -30,6 +31,7 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
             c.last_valid = Some(cx.at);
             c.consecutive_failures = 0;
             c.refusals = 0;
+            c.route = Some(success.route);
             st.unreachable = false;
             if flight.mode == ProbeMode::Chain {
                 flight.success = Some((id.clone(), success.clone()));
@@ -46,6 +48,9 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
             } else {
                 c.state = CandidateState::Unreachable;
                 st.unreachable = true;
+            }
+            if let Some(route) = route_of(&failure.error) {
+                c.route = Some(route);
             }
             c.error = Some(failure.error.clone());
             c.consecutive_failures = c.consecutive_failures.saturating_add(1);

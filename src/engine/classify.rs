@@ -5,6 +5,10 @@
 //! that holds the two against each other). Both read a server error through [`from_server`] and an
 //! I/O error through [`classify_io`], so the same failure gets the same kind whichever client saw it.
 //!
+//! PgBouncer answers with SQLSTATE 08P01 for everything it says itself (a wrong password, a pool
+//! that cannot reach its backend, a missing database), which alone would read as a protocol
+//! violation; [`pgbouncer`] tells its texts apart (see there).
+//!
 //! tokio-postgres errors print only "db error" or a vague phrase; the facts sit in the SQLSTATE
 //! ([`tokio_postgres::Error::as_db_error`]) or in an `io::Error` somewhere down the cause chain,
 //! and a rustls failure hides *inside* that `io::Error` (reach it with `get_ref()`: `source()`
@@ -16,7 +20,7 @@ use std::io;
 use std::time::Duration;
 
 use super::pg::fault::Fault;
-use super::probe::{ErrorKind, ProbeError, TimeoutOrigin};
+use super::probe::{ErrorKind, ProbeError, Route, TimeoutOrigin};
 use crate::secret::{redact_all, Password};
 
 /// The longest message kept, in characters.
@@ -74,8 +78,18 @@ pub fn classify(err: &tokio_postgres::Error, secrets: &[&Password]) -> ProbeErro
 }
 
 /// The error for a server's ErrorResponse: SQLSTATE `code` with its `message`. A pg_hba refusal
-/// of a connection without TLS says that the server may require TLS.
+/// of a connection without TLS says that the server may require TLS; an answer of PgBouncer's
+/// starts with [`PGBOUNCER`] (and says more where its own words are terse).
 pub fn from_server(code: &str, message: &str, secrets: &[&Password]) -> ProbeError {
+    if code == PROTOCOL_VIOLATION {
+        if let Some((kind, said)) = pgbouncer(message) {
+            return ProbeError {
+                kind,
+                sqlstate: Some(code.to_owned()),
+                message: one_line(&format!("{PGBOUNCER}{said}"), secrets),
+            };
+        }
+    }
     let kind = classify_db(code, message);
     // PostgreSQL ends the message with ", no encryption" (14+) or ", SSL off" (older) when the
     // refused connection was plain.
@@ -125,6 +139,106 @@ pub fn classify_db(code: &str, message: &str) -> ErrorKind {
         "08P01" => ErrorKind::Protocol,
         _ => ErrorKind::Other,
     }
+}
+
+/// SQLSTATE 08P01: a protocol violation for PostgreSQL, everything for PgBouncer 1.x.
+const PROTOCOL_VIOLATION: &str = "08P01";
+
+/// How the message of an error from PgBouncer starts, so that screens say who answered and
+/// [`route_of`] can tell later.
+pub const PGBOUNCER: &str = "pgbouncer: ";
+
+/// The kind of a PgBouncer answer (SQLSTATE 08P01) and what to show of it (its message, with a
+/// note where its words are terse), or `None` for a genuine protocol violation.
+///
+/// PgBouncer 1.x sends every error of its own with 08P01 and a fixed text (read in its source,
+/// `src/client.c`, `objects.c`, `janitor.c`, `admin.c`, and each tried against the real binary in
+/// `tests/pooler_errors.rs`). When its own login to the backend fails, it passes the backend's
+/// message on, still with 08P01; PostgreSQL never sends those texts with 08P01, so they are read
+/// as PostgreSQL would mean them, with the backend's state turned into `backend_unavailable`.
+pub fn pgbouncer(message: &str) -> Option<(ErrorKind, String)> {
+    const NO_SERVER: &str =
+        " (PgBouncer had no server connection to give in time: its backend is down, refusing it, \
+         or its pool is full)";
+    let kind = match message {
+        // A wrong password (SCRAM), or a login auth_query did not find.
+        "SASL authentication failed" | "no such user" => ErrorKind::AuthFailed,
+        m if m.starts_with("no such database: ") => ErrorKind::DbMissing,
+        "no more connections allowed (max_client_conn)" => ErrorKind::TooManyConnections,
+        // A login to the admin console by a role not in admin_users or stats_users.
+        "not allowed" => ErrorKind::LoginNotPermitted,
+        // The admin console runs SHOW, RELOAD and friends, never the probe query.
+        // (Its message quotes the whole probe query: replaced, not repeated.)
+        m if m.starts_with("invalid command '") && m.ends_with("use SHOW HELP;") => {
+            return Some((
+                ErrorKind::DbMissing,
+                "invalid command: the database `pgbouncer` is PgBouncer's admin console, which \
+                 cannot run the probe query; point the node at a database PgBouncer pools"
+                    .to_owned(),
+            ));
+        }
+        m if m.starts_with("server login has been failing") => ErrorKind::BackendUnavailable,
+        "query_wait_timeout" => {
+            return Some((
+                ErrorKind::BackendUnavailable,
+                format!("{message}{NO_SERVER}"),
+            ))
+        }
+        m if m.starts_with("client_login_timeout") => {
+            return Some((
+                ErrorKind::BackendUnavailable,
+                format!("{message}{NO_SERVER}"),
+            ))
+        }
+        // auth_query failed in the backend (an error, no such function, a NULL user name).
+        "bouncer config error" => {
+            return Some((
+                ErrorKind::BackendUnavailable,
+                format!("{message} (its auth_query failed in the backend: see PgBouncer's log)"),
+            ))
+        }
+        m if m.starts_with("database \"") && m.ends_with("\" is disabled") => {
+            ErrorKind::BackendUnavailable
+        }
+        m => {
+            return backend_passed_on(m)
+                .map(|kind| (kind, format!("{message} (passed on from its backend)")))
+        }
+    };
+    Some((kind, message.to_owned()))
+}
+
+/// The kind of a backend's login failure that PgBouncer passed on (with 08P01), by PostgreSQL's
+/// own texts.
+fn backend_passed_on(message: &str) -> Option<ErrorKind> {
+    let starts = |p: &str| message.starts_with(p);
+    Some(if starts("password authentication failed for user ") {
+        // The backend refused the password PgBouncer logged in with: this candidate's.
+        ErrorKind::AuthFailed
+    } else if starts("role \"") && message.ends_with("\" is not permitted to log in") {
+        ErrorKind::LoginNotPermitted
+    } else if starts("too many connections for role ") {
+        ErrorKind::RoleConnLimit
+    } else if starts("database \"") && message.ends_with("\" does not exist") {
+        ErrorKind::DbMissing
+    } else if starts("the database system is ")
+        || starts("sorry, too many clients already")
+        || starts("remaining connection slots are reserved")
+        || starts("no pg_hba.conf entry for ")
+        || starts("pg_hba.conf rejects connection ")
+    {
+        ErrorKind::BackendUnavailable
+    } else {
+        return None;
+    })
+}
+
+/// The route an error shows: PgBouncer when it answered (its messages start with
+/// [`PGBOUNCER`]), otherwise unknown (a refused or timed-out connection says nothing about
+/// what listens).
+pub fn route_of(error: &ProbeError) -> Option<Route> {
+    (error.sqlstate.as_deref() == Some(PROTOCOL_VIOLATION) && error.message.starts_with(PGBOUNCER))
+        .then_some(Route::Pgbouncer)
 }
 
 /// The kind for an I/O failure, when it says something definite.
@@ -310,6 +424,100 @@ mod tests {
         for (code, message, kind) in cases {
             assert_eq!(classify_db(code, message), kind, "{code} {message}");
         }
+    }
+
+    #[test]
+    fn pgbouncer_answers_map_by_their_texts_and_say_who_answered() {
+        let cases = [
+            ("SASL authentication failed", ErrorKind::AuthFailed),
+            ("no such user", ErrorKind::AuthFailed),
+            ("no such database: nope", ErrorKind::DbMissing),
+            (
+                "no more connections allowed (max_client_conn)",
+                ErrorKind::TooManyConnections,
+            ),
+            ("not allowed", ErrorKind::LoginNotPermitted),
+            (
+                "invalid command 'SELECT 1', use SHOW HELP;",
+                ErrorKind::DbMissing,
+            ),
+            (
+                "server login has been failing, try again later (server_login_retry)",
+                ErrorKind::BackendUnavailable,
+            ),
+            ("query_wait_timeout", ErrorKind::BackendUnavailable),
+            (
+                "client_login_timeout (server down)",
+                ErrorKind::BackendUnavailable,
+            ),
+            ("bouncer config error", ErrorKind::BackendUnavailable),
+            (
+                "database \"app\" is disabled",
+                ErrorKind::BackendUnavailable,
+            ),
+            // The backend's own refusals, passed on.
+            (
+                "password authentication failed for user \"app\"",
+                ErrorKind::AuthFailed,
+            ),
+            ("database \"ghost\" does not exist", ErrorKind::DbMissing),
+            (
+                "the database system is shutting down",
+                ErrorKind::BackendUnavailable,
+            ),
+            (
+                "sorry, too many clients already",
+                ErrorKind::BackendUnavailable,
+            ),
+            (
+                "role \"app\" is not permitted to log in",
+                ErrorKind::LoginNotPermitted,
+            ),
+        ];
+        for (message, kind) in cases {
+            let e = from_server("08P01", message, &[]);
+            assert_eq!(e.kind, kind, "{message}");
+            assert!(e.message.starts_with(PGBOUNCER), "{}", e.message);
+            assert_eq!(route_of(&e), Some(Route::Pgbouncer), "{message}");
+        }
+        let long = format!(
+            "invalid command '{}', use SHOW HELP;",
+            "SELECT x, ".repeat(40)
+        );
+        let admin = from_server("08P01", &long, &[]);
+        assert!(
+            admin.message.ends_with("a database PgBouncer pools"),
+            "{}",
+            admin.message
+        );
+    }
+
+    #[test]
+    fn postgres_protocol_violations_stay_protocol_and_direct() {
+        for message in [
+            "invalid startup packet layout: expected terminator as last byte",
+            "expected SASL response, got message type 112",
+            "malformed SCRAM message (attribute \"r\" expected)",
+            "invalid frontend message type 88",
+            // Close to PgBouncer's, but not its texts.
+            "SASL authentication failed for user",
+            "query_wait_timeout exceeded",
+        ] {
+            let e = from_server("08P01", message, &[]);
+            assert_eq!(e.kind, ErrorKind::Protocol, "{message}");
+            assert_eq!(route_of(&e), None, "{message}");
+            assert!(!e.message.starts_with(PGBOUNCER));
+        }
+        // PostgreSQL's own texts with their own codes are PostgreSQL's, not a pooler's.
+        let direct = from_server(
+            "28P01",
+            "password authentication failed for user \"app\"",
+            &[],
+        );
+        assert_eq!(direct.kind, ErrorKind::AuthFailed);
+        assert_eq!(route_of(&direct), None);
+        let timeout = timeout_error(Duration::from_secs(1), TimeoutOrigin::Settings);
+        assert_eq!(route_of(&timeout), None);
     }
 
     #[test]

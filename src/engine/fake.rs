@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::probe::{
     ErrorKind, PhaseLatency, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeSuccess,
-    Prober, Role, WalPosition,
+    Prober, Role, Route, WalPosition,
 };
 use crate::config::{Config, ProbeSettings, ReloadSettings, ShardSettings};
 use crate::secret::{Fingerprint, Password};
@@ -261,6 +261,7 @@ fn decide(server: &FakeServer, request: &ProbeRequest) -> (Duration, ProbeOutcom
                 query: server.latency / 2,
                 total: server.latency,
             },
+            route: Route::Direct,
         }),
         (None, Some(FakeLogin::Fails(kind))) => failure(*kind, &format!("{kind} (simulated)")),
         (None, _) => failure(

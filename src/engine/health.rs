@@ -1,5 +1,7 @@
 //! Node health: `unknown` until the first chain probe, `down` without a winner, `degraded` when a
-//! candidate is known invalid, `ok` otherwise; with the first line of the cause.
+//! candidate is known invalid, or unreachable by another path than the winner's (a node listed
+//! with a pooler's port and its own, one of them down), `ok` otherwise; with the first line of
+//! the cause.
 
 use super::core::Cx;
 use super::event::EventKind;
@@ -23,11 +25,16 @@ pub(crate) fn assess(st: &NodeState) -> (Health, Option<String>) {
     if st.winner.is_none() {
         return (Health::Down, st.down_cause.clone());
     }
-    let invalid = st
-        .cands
-        .iter()
-        .enumerate()
-        .find(|(_, c)| c.state == CandidateState::Invalid);
+    let winner_address = st
+        .winner
+        .as_ref()
+        .and_then(|w| st.position(&w.id))
+        .map(|i| &st.node.candidates[i].id.address);
+    let invalid = st.cands.iter().enumerate().find(|(i, c)| {
+        c.state == CandidateState::Invalid
+            || (c.state == CandidateState::Unreachable
+                && Some(&st.node.candidates[*i].id.address) != winner_address)
+    });
     match invalid {
         Some((index, c)) => {
             let login = &st.node.candidates[index].login;

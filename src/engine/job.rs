@@ -3,8 +3,10 @@
 //! A job probes its plan's candidates one after another (never in parallel within a node) and
 //! reports every attempt to the engine task over a channel; only the engine task changes state.
 //! When to stop is decided here, once, for both modes: a chain stops at its first success, and
-//! both stop at a node-level failure (a hung or refusing node costs one deadline, not one per
-//! candidate).
+//! a node-level failure ends both for every candidate on the same path (a hung or refusing node
+//! costs one deadline, not one per candidate). Candidates of the node that go another way (a
+//! pooler's port and the server's own, listed under one name) are still tried: a dead pooler
+//! says nothing about the server behind it, and an application with both would fall back.
 //!
 //! A job takes one permit of the engine's concurrency semaphore before its first probe and keeps
 //! it to its end: the failover to a chain's next candidate starts at once, never behind other
@@ -26,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::ProbeMode;
 use super::probe::{ErrorKind, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, Prober};
-use crate::topology::{Candidate, CandidateId, NodeKey};
+use crate::topology::{Candidate, CandidateId, ConnTarget, NodeKey};
 
 /// How long past `request.timeout` the engine waits before cutting off a prober that ignores its
 /// own deadline (a bug, but it must not wedge a node forever).
@@ -76,12 +78,14 @@ pub(crate) enum Report {
     },
 }
 
-/// True when `outcome` ends a job of this mode: a chain's first success, or any node-level failure.
-pub(crate) fn ends_job(mode: ProbeMode, outcome: &ProbeOutcome) -> bool {
-    match outcome {
-        Ok(_) => mode == ProbeMode::Chain,
-        Err(f) => !f.error.kind.is_candidate_level(),
-    }
+/// True when `outcome` ends a job of this mode: a chain's first success.
+fn ends_job(mode: ProbeMode, outcome: &ProbeOutcome) -> bool {
+    outcome.is_ok() && mode == ProbeMode::Chain
+}
+
+/// True when `outcome` closes its candidate's path for the rest of the job: a node-level failure.
+fn closes_path(outcome: &ProbeOutcome) -> bool {
+    matches!(outcome, Err(f) if !f.error.kind.is_candidate_level())
 }
 
 /// Runs `job` to its end, or until `cancel` is cancelled (checked between probes), reporting to
@@ -108,10 +112,16 @@ pub(crate) async fn run<P: Prober>(
     let Ok(_permit) = permit else {
         return;
     };
+    // Paths a node-level failure closed: their other candidates are not tried.
+    let mut closed: Vec<Arc<ConnTarget>> = Vec::new();
     for candidate in job.plan {
         if cancel.is_cancelled() {
             return;
         }
+        if closed.contains(&candidate.target) {
+            continue;
+        }
+        let target = candidate.target.clone();
         let id = candidate.id.clone();
         let request = ProbeRequest::new(
             candidate,
@@ -122,6 +132,9 @@ pub(crate) async fn run<P: Prober>(
         let started = Instant::now();
         let outcome = bounded(prober.as_ref(), request).await;
         let stop = ends_job(job.mode, &outcome);
+        if closes_path(&outcome) {
+            closed.push(target);
+        }
         let sent = reports.send(Report::Attempt {
             node: job.node.clone(),
             job: job.id,
@@ -166,5 +179,98 @@ impl Drop for DoneGuard {
             node: self.node.clone(),
             job: self.job,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::probe::{PhaseLatency, ProbeSuccess, Role, Route, WalPosition};
+    use crate::secret::Password;
+
+    /// Refuses every probe on port 1 (a dead pooler), logs in on any other port.
+    struct ByPort;
+
+    impl Prober for ByPort {
+        async fn probe(&self, request: ProbeRequest) -> ProbeOutcome {
+            if request.candidate.target.endpoint.port() == 1 {
+                return Err(ProbeFailure {
+                    error: ProbeError {
+                        kind: ErrorKind::Refused,
+                        sqlstate: None,
+                        message: "connection refused".into(),
+                    },
+                    elapsed: Duration::ZERO,
+                });
+            }
+            Ok(ProbeSuccess {
+                role: Role::Master,
+                wal: WalPosition::default(),
+                shards: None,
+                latency: PhaseLatency::default(),
+                route: Route::Direct,
+            })
+        }
+    }
+
+    fn candidate(port: u16, login: &str) -> Candidate {
+        let target = Arc::new(ConnTarget::tcp(
+            "127.0.0.1",
+            port,
+            "app",
+            format!(":{port}"),
+        ));
+        Candidate::new("n".into(), target, login, Password::new("pw"), None)
+    }
+
+    /// The ports and logins a job probed, in order.
+    async fn probed(mode: ProbeMode, plan: Vec<Candidate>) -> Vec<(u16, String)> {
+        let job = Job {
+            node: NodeKey {
+                island: crate::topology::IslandNo(0),
+                name: "n".into(),
+            },
+            id: 1,
+            mode,
+            plan,
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            shard_pattern: None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(1));
+        run(Arc::new(ByPort), permits, job, tx, CancellationToken::new()).await;
+        let mut seen = Vec::new();
+        while let Ok(report) = rx.try_recv() {
+            if let Report::Attempt { candidate, .. } = report {
+                let port = candidate.address.trim_start_matches(':').parse().unwrap();
+                seen.push((port, candidate.login));
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_dead_path_closes_its_own_candidates_only() {
+        // A pooler (port 1, dead) and the server's own port (2), two logins each.
+        let plan = || {
+            vec![
+                candidate(1, "a"),
+                candidate(1, "b"),
+                candidate(2, "a"),
+                candidate(2, "b"),
+            ]
+        };
+        let p = |port: u16, login: &str| (port, login.to_owned());
+        // A chain falls back to the other path and stops at its first success.
+        assert_eq!(
+            probed(ProbeMode::Chain, plan()).await,
+            [p(1, "a"), p(2, "a")]
+        );
+        // An audit tries every candidate of the live path, and one of the dead path.
+        assert_eq!(
+            probed(ProbeMode::Audit, plan()).await,
+            [p(1, "a"), p(2, "a"), p(2, "b")]
+        );
     }
 }

@@ -28,7 +28,7 @@ use crate::topology::{ConnTarget, Endpoint, SslMode};
 
 use super::probe::{
     ErrorKind, PhaseLatency, ProbeError, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeSuccess,
-    Prober,
+    Prober, Route,
 };
 
 mod auth;
@@ -41,6 +41,7 @@ mod wire;
 
 pub use query::probe_sql;
 
+use auth::Greeting;
 use fault::Fault;
 use wire::{Conn, Stream};
 
@@ -88,12 +89,12 @@ impl PgProber {
             Err(message) => return fail(plain_error(ErrorKind::Other, &message, &secrets)),
         };
         let exchange = async {
-            let mut conn = self.connect(&request).await?;
+            let (mut conn, greeting) = self.connect(&request).await?;
             let connected = start.elapsed();
             let row = query::run(&mut conn, &sql).await;
-            Ok::<_, Fault>((conn, row, connected, start.elapsed()))
+            Ok::<_, Fault>((conn, greeting, row, connected, start.elapsed()))
         };
-        let (conn, row, connected, queried) =
+        let (conn, greeting, row, connected, queried) =
             match tokio::time::timeout_at(deadline, exchange).await {
                 Err(_) => return fail(timeout_error(request.timeout, request.timeout_origin)),
                 Ok(Err(fault)) => return fail(classify_fault(&fault, &secrets)),
@@ -118,11 +119,12 @@ impl PgProber {
                 query: queried.saturating_sub(connected),
                 total: start.elapsed(),
             },
+            route: route(&greeting, answer.backend_pid),
         })
     }
 
     /// An authenticated connection, with libpq's `sslmode` fallbacks (see the module docs).
-    async fn connect(&self, request: &ProbeRequest) -> Result<Conn, Fault> {
+    async fn connect(&self, request: &ProbeRequest) -> Result<(Conn, Greeting), Fault> {
         let target = &request.candidate.target;
         if matches!(target.endpoint, Endpoint::Unix { .. }) {
             return self
@@ -163,7 +165,7 @@ impl PgProber {
         &self,
         request: &ProbeRequest,
         transport: Transport,
-    ) -> Result<Conn, (Fault, bool)> {
+    ) -> Result<(Conn, Greeting), (Fault, bool)> {
         let candidate = &request.candidate;
         let target: &ConnTarget = &candidate.target;
         let plain = |f| (f, false);
@@ -194,10 +196,10 @@ impl PgProber {
             password: &candidate.password,
         };
         let tls = conn.stream().is_tls();
-        auth::startup(&mut conn, target, &login)
+        let greeting = auth::startup(&mut conn, target, &login)
             .await
             .map_err(|f| (f, tls))?;
-        Ok(conn)
+        Ok((conn, greeting))
     }
 }
 
@@ -210,10 +212,104 @@ impl Prober for PgProber {
     }
 }
 
+/// How the connection reached PostgreSQL (see [`Route`] for the signs read here).
+fn route(greeting: &Greeting, backend_pid: Option<i32>) -> Route {
+    if greeting
+        .server_version
+        .as_deref()
+        .is_some_and(|v| v.ends_with("/bouncer"))
+    {
+        return Route::Pgbouncer;
+    }
+    let at = |name: &str| greeting.reported.iter().position(|n| n == name);
+    // PostgreSQL reports its parameters in name order, `application_name` first; PgBouncer
+    // replays the backend's report and appends the ones it keeps per client, that one last.
+    if let (Some(app), Some(version)) = (at("application_name"), at("server_version")) {
+        if app > version {
+            return Route::Pgbouncer;
+        }
+    }
+    match (greeting.backend_pid, backend_pid) {
+        (Some(announced), Some(ran)) if announced != ran => Route::Pooler,
+        _ => Route::Direct,
+    }
+}
+
 fn plain_error(kind: ErrorKind, message: &str, secrets: &[&crate::secret::Password]) -> ProbeError {
     ProbeError {
         kind,
         sqlstate: None,
         message: one_line(message, secrets),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn greeting(names: &[&str], version: &str, pid: i32) -> Greeting {
+        Greeting {
+            reported: names.iter().map(|n| (*n).to_owned()).collect(),
+            server_version: Some(version.to_owned()),
+            backend_pid: Some(pid),
+        }
+    }
+
+    /// The reports as PostgreSQL 15 and PgBouncer 1.18 in front of it sent them (read off the
+    /// wire).
+    const POSTGRES: [&str; 13] = [
+        "application_name",
+        "client_encoding",
+        "DateStyle",
+        "default_transaction_read_only",
+        "in_hot_standby",
+        "integer_datetimes",
+        "IntervalStyle",
+        "is_superuser",
+        "server_encoding",
+        "server_version",
+        "session_authorization",
+        "standard_conforming_strings",
+        "TimeZone",
+    ];
+    const PGBOUNCER: [&str; 13] = [
+        "default_transaction_read_only",
+        "in_hot_standby",
+        "integer_datetimes",
+        "IntervalStyle",
+        "is_superuser",
+        "server_encoding",
+        "server_version",
+        "session_authorization",
+        "client_encoding",
+        "DateStyle",
+        "TimeZone",
+        "standard_conforming_strings",
+        "application_name",
+    ];
+
+    #[test]
+    fn the_route_shows_in_the_parameter_report_and_the_backend_pid() {
+        let v = "15.18 (Debian 15.18-0+deb12u1)";
+        assert_eq!(
+            route(&greeting(&POSTGRES, v, 4242), Some(4242)),
+            Route::Direct
+        );
+        assert_eq!(
+            route(&greeting(&PGBOUNCER, v, 218_574_330), Some(4242)),
+            Route::Pgbouncer
+        );
+        // Another pooler: PostgreSQL's report, someone else's process id.
+        assert_eq!(
+            route(&greeting(&POSTGRES, v, 99), Some(4242)),
+            Route::Pooler
+        );
+        // The admin console names itself.
+        assert_eq!(
+            route(&greeting(&[], "1.18.0/bouncer", 1), None),
+            Route::Pgbouncer
+        );
+        // Nothing to compare: direct, as far as can be told.
+        assert_eq!(route(&Greeting::default(), None), Route::Direct);
     }
 }

@@ -85,13 +85,19 @@ pub enum ErrorKind {
     /// would ask every candidate the same, so the chain stops: a listener that asks for a
     /// cleartext password receives none of them.
     AuthMethodRefused,
+    /// Node-level: a connection pooler answered, but has no working server connection to give:
+    /// its PostgreSQL backend is down, refusing the pooler's logins, or too busy to hand out a
+    /// connection in time (PgBouncer's "server login has been failing", `query_wait_timeout`,
+    /// `client_login_timeout`, a backend's shutdown or start-up passed on). Not `refused`: the
+    /// pooler itself is up.
+    BackendUnavailable,
     /// Node-level: anything else.
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::AuthFailed,
         ErrorKind::LoginNotPermitted,
         ErrorKind::RoleConnLimit,
@@ -106,6 +112,7 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::HbaRejected,
         ErrorKind::AuthMethodRefused,
+        ErrorKind::BackendUnavailable,
         ErrorKind::Other,
     ];
 
@@ -126,6 +133,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::HbaRejected => "hba_rejected",
             ErrorKind::AuthMethodRefused => "auth_method_refused",
+            ErrorKind::BackendUnavailable => "backend_unavailable",
             ErrorKind::Other => "other",
         }
     }
@@ -216,6 +224,56 @@ pub struct ProbeSuccess {
     pub shards: Option<Vec<String>>,
     /// Phase latencies.
     pub latency: PhaseLatency,
+    /// How the connection reached PostgreSQL: straight, or through a pooler.
+    pub route: Route,
+}
+
+/// How a probe's connection reached PostgreSQL, as the connection itself showed it.
+///
+/// Found by the probe client, never configured (the config's `via` says what the SRE expects):
+/// - PgBouncer tells itself apart by the order of its parameter report (it replays the
+///   backend's, then appends the parameters it tracks per client: `application_name` after
+///   `server_version`, where PostgreSQL reports in name order), by its admin console's
+///   `server_version` (`1.18.0/bouncer`), and by its own error texts (SQLSTATE 08P01);
+/// - another pooler or proxy shows when the backend that runs the probe query
+///   (`pg_backend_pid()`) is not the process the connection announced (BackendKeyData);
+/// - otherwise the connection is direct.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Straight to PostgreSQL.
+    #[default]
+    Direct,
+    /// Through PgBouncer.
+    Pgbouncer,
+    /// Through some other connection pooler or proxy.
+    Pooler,
+}
+
+impl Route {
+    /// The stable name (`direct`, `pgbouncer`, `pooler`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::Pgbouncer => "pgbouncer",
+            Route::Pooler => "pooler",
+        }
+    }
+
+    /// How screens say it: `direct`, `via pgbouncer`, `via a pooler`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::Pgbouncer => "via pgbouncer",
+            Route::Pooler => "via a pooler",
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A failed probe: the classified error and how long it took to fail.

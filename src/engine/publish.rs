@@ -86,6 +86,8 @@ fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc
                 last_valid: s.last_valid,
                 consecutive_failures: s.consecutive_failures,
                 next_audit: Some(wall_time(at, now, s.audit_due)),
+                via: c.via.clone(),
+                route: s.route,
             })
             .collect(),
     }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::event::{millis, Event};
-use super::probe::{ErrorKind, ProbeError, Role, WalPosition};
+use super::probe::{ErrorKind, ProbeError, Role, Route, WalPosition};
 use crate::config::{ProbeSettings, ReloadFailure};
 use crate::secret::Fingerprint;
 use crate::topology::{CandidateId, IslandNo, NodeKey};
@@ -382,6 +382,11 @@ pub struct CandidateView {
     pub consecutive_failures: u32,
     /// When the next audit of it is due.
     pub next_audit: Option<DateTime<Utc>>,
+    /// What the config says its connection goes through (`via`), if it says.
+    pub via: Option<String>,
+    /// The route its last telling probe showed (direct, PgBouncer, another pooler); `None`
+    /// until a probe got an answer that tells (a refused connection does not).
+    pub route: Option<Route>,
 }
 
 /// The cluster at a glance, for headers, `check` and exit codes.

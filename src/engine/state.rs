@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{CandidateRef, ProbeMode};
-use super::probe::{ProbeError, ProbeSuccess, Role, WalPosition};
+use super::probe::{ProbeError, ProbeSuccess, Role, Route, WalPosition};
 use super::schedule::Stretch;
 use super::snapshot::{
     AttemptOutcome, CandidateState, ChainRecord, Health, IslandWarning, LatencyHistory,
@@ -47,6 +47,8 @@ pub(crate) struct CandState {
     pub refusals: u32,
     /// When the next audit of it is due.
     pub audit_due: Instant,
+    /// The route its last telling probe showed (a success, or PgBouncer's own answer).
+    pub route: Option<Route>,
 }
 
 impl CandState {
@@ -61,6 +63,7 @@ impl CandState {
             consecutive_failures: 0,
             refusals: 0,
             audit_due: now,
+            route: None,
         }
     }
 }

@@ -97,7 +97,8 @@ fn debian_bindirs(root: &Path) -> Vec<PathBuf> {
     versions.into_iter().map(|(_, dir)| dir).collect()
 }
 
-fn is_executable(path: &Path) -> bool {
+/// True for an executable regular file.
+pub(super) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -17,6 +17,12 @@
 //! fails is reported in the notes and the lab carries on. A new password for an island with no
 //! master at that moment (a failover in progress) is owed, and set as soon as a master is back,
 //! as a rotation tool retrying would.
+//!
+//! With [`DemoSettings::pooler`], a PgBouncer stands in front of each island's master and the
+//! config lists every master by both paths (see [`files`]). Its `auth_query` sees a new password
+//! at once; with `auth_file`, the lab copies the verifiers into the pooler and `RELOAD`s it
+//! [`PoolerSettings::lag`] after each password change, so the screen shows the auth_file trap:
+//! direct valid, pooler invalid. A failover repoints the pooler at the new master.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +40,9 @@ pub mod files;
 mod perform;
 pub mod rotation;
 
-pub use cluster::{DemoCluster, NodeRef, NodeState, Shape, DATABASE};
+pub use cluster::{
+    DemoCluster, NodeAddresses, NodeRef, NodeState, PoolerSettings, Shape, DATABASE,
+};
 pub use command::{LabCommand, HELP};
 pub use files::{Intervals, LabFiles, CONFIG_FILE, SECRETS_FILE};
 pub use rotation::{Rotation, Scheme, SecretEntry, Step};
@@ -56,6 +64,8 @@ pub struct DemoSettings {
     pub config_lag: Duration,
     /// Fail island 0's master over this often (off when `None`).
     pub failover_every: Option<Duration>,
+    /// A PgBouncer in front of each island's master (none when `None`).
+    pub pooler: Option<PoolerSettings>,
 }
 
 impl Default for DemoSettings {
@@ -66,6 +76,7 @@ impl Default for DemoSettings {
             rotate_every: Duration::from_secs(20),
             config_lag: Duration::from_secs(3),
             failover_every: None,
+            pooler: None,
         }
     }
 }
@@ -85,13 +96,15 @@ enum Action {
     PromoteReplica(usize),
     /// Failover, last step: replace stopped nodes by fresh replicas, rewrite the config.
     Rebuild(usize),
+    /// `auth_file` poolers catch up with the passwords of rotation number `no`.
+    SyncPoolers { no: u64 },
 }
 
 impl Action {
     fn failover_island(&self) -> Option<usize> {
         match self {
             Action::StopMaster(i) | Action::PromoteReplica(i) | Action::Rebuild(i) => Some(*i),
-            Action::Rotation { .. } => None,
+            Action::Rotation { .. } | Action::SyncPoolers { .. } => None,
         }
     }
 }
@@ -109,6 +122,8 @@ pub struct Driver {
     cluster: DemoCluster,
     files: LabFiles,
     rotation: Rotation,
+    /// What the secrets (or, with poolers, the config) list now.
+    secrets: Vec<SecretEntry>,
     settings: DemoSettings,
     intervals: Intervals,
     /// Due work, in time order (equal times keep their order).
@@ -129,14 +144,17 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    /// Starts the cluster in `lab` with the roles of both schemes, and writes the config and the
-    /// secrets file into the lab directory.
+    /// Starts the cluster in `lab` with the roles of both schemes (and its poolers), and writes
+    /// the config and the secrets file (with poolers: the config alone) into the lab directory.
     pub async fn start(lab: Lab, settings: DemoSettings, notes: Notes) -> Result<Driver, LabError> {
         let rotation = Rotation::new(settings.scheme, new_password);
-        let cluster = DemoCluster::start(lab, settings.shape, &rotation.roles()).await?;
-        let driver = Driver {
+        let cluster =
+            DemoCluster::start_with(lab, settings.shape, &rotation.roles(), settings.pooler)
+                .await?;
+        let mut driver = Driver {
             files: LabFiles::new(cluster.lab().dir()),
             cluster,
+            secrets: rotation.secrets(),
             rotation,
             settings,
             intervals: Intervals::for_lag(settings.config_lag),
@@ -147,8 +165,7 @@ impl Driver {
         driver.write_config()?;
         let secrets = driver.rotation.secrets();
         driver
-            .files
-            .write_secrets(&secrets)
+            .write_secrets(secrets)
             .map_err(LabError::io("writing the secrets file"))?;
         Ok(driver)
     }
@@ -158,7 +175,8 @@ impl Driver {
         self.files.config_path()
     }
 
-    /// The secrets file the driver rewrites (`<lab dir>/secrets.json`).
+    /// The secrets file the driver rewrites (`<lab dir>/secrets.json`; with poolers the secrets
+    /// are in the config and this file is not written).
     pub fn secrets_path(&self) -> PathBuf {
         self.files.secrets_path()
     }
@@ -297,9 +315,38 @@ impl Driver {
     }
 
     fn write_config(&self) -> Result<(), LabError> {
+        if self.cluster.has_poolers() {
+            self.write_explicit_config()
+        } else {
+            self.files
+                .write_config(&self.cluster.conn_strings(), &self.intervals)
+        }
+        .map_err(LabError::io("writing the config"))
+    }
+
+    /// Lists `entries` from now on: in the secrets file, or (with poolers) in the config.
+    fn write_secrets(&mut self, entries: Vec<SecretEntry>) -> std::io::Result<()> {
+        self.secrets = entries;
+        if self.cluster.has_poolers() {
+            self.write_explicit_config()
+        } else {
+            self.files.write_secrets(&self.secrets)
+        }
+    }
+
+    /// The config with poolers: every node by its paths, every secret inline.
+    fn write_explicit_config(&self) -> std::io::Result<()> {
         self.files
-            .write_config(&self.cluster.conn_strings(), &self.intervals)
-            .map_err(LabError::io("writing the config"))
+            .write_explicit_config(&self.cluster.addresses(), &self.secrets, &self.intervals)
+    }
+
+    /// The file the secrets are listed in.
+    fn secrets_file_name(&self) -> &'static str {
+        if self.cluster.has_poolers() {
+            CONFIG_FILE
+        } else {
+            SECRETS_FILE
+        }
     }
 
     fn note(&mut self, line: &str) {

@@ -15,6 +15,8 @@ use crate::topology::{Candidate, ConnTarget, Endpoint};
 mod create;
 mod sql;
 
+pub(in crate::lab) use create::pick_port;
+
 /// Bound on pg_ctl's own waits (start, stop, promote).
 const PG_CTL_WAIT_SECS: &str = "60";
 

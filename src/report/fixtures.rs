@@ -84,6 +84,7 @@ pub fn candidate(
         index,
         id: CandidateId {
             node: node.into(),
+            address: node.into(),
             login: login.into(),
             fingerprint,
         },
@@ -97,6 +98,8 @@ pub fn candidate(
         last_valid: (state == CandidateState::Valid).then(|| at(-1)),
         consecutive_failures: 0,
         next_audit: Some(at(29)),
+        via: None,
+        route: None,
     }
 }
 

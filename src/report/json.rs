@@ -14,7 +14,8 @@
 //!      "last_chain": {"at", "attempts": [{"index", "outcome", "latency_ms"}]} | null,
 //!      "candidates": [{"index", "login", "label", "fingerprint", "state",
 //!        "error": {"kind", "sqlstate", "message"} | null, "latency_ms", "last_checked",
-//!        "last_valid", "consecutive_failures", "next_audit"}]}]}],
+//!        "last_valid", "consecutive_failures", "next_audit", "address", "via",
+//!        "route": "direct" | "pgbouncer" | "pooler" | null}]}]}],
 //!  "summary": {"islands", "nodes", "ok", "degraded", "down", "unknown", "warnings",
 //!    "candidates", "valid_candidates"},
 //!  "warnings": ["behind_schedule"],
@@ -28,7 +29,10 @@
 //! the configured one; for `check`, the length of its one round, see the engine's `pace.rs`); it
 //! does not change `status` nor `summary.warnings`, which count island warnings. Node `latency_ms` is the
 //! winning probe's latency of the last chain probe, `null` without a winner. Latencies are float
-//! milliseconds ([`duration_ms`]), timestamps RFC 3339 with milliseconds ([`rfc3339`]).
+//! milliseconds ([`duration_ms`]), timestamps RFC 3339 with milliseconds ([`rfc3339`]). A
+//! candidate's `address` is where it connects (its node's entries may differ: a pooler's port and
+//! the server's own), `via` what the config says that path goes through, `route` what its last
+//! telling probe showed (`null` until one did).
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -37,7 +41,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use crate::engine::event::{duration_ms, rfc3339};
-use crate::engine::probe::{ProbeError, Role, WalPosition};
+use crate::engine::probe::{ProbeError, Role, Route, WalPosition};
 use crate::engine::snapshot::{
     AttemptOutcome, BehindSchedule, CandidateState, CandidateView, ChainRecord, Health, IslandView,
     IslandWarning, NodeView, Pace, Summary, Verdict, WarningKind,
@@ -226,6 +230,12 @@ pub struct CandidateJson<'a> {
     /// When its next audit is due.
     #[serde(serialize_with = "opt_rfc3339")]
     pub next_audit: Option<DateTime<Utc>>,
+    /// Where it connects: its connection string without password.
+    pub address: &'a str,
+    /// What the config says its connection goes through (`via`), `null` when it says nothing.
+    pub via: Option<&'a str>,
+    /// `direct`, `pgbouncer` or `pooler`: what its last telling probe showed; `null` until one did.
+    pub route: Option<Route>,
 }
 
 /// Builds the `check` document from a snapshot.
@@ -364,6 +374,9 @@ fn candidate(c: &CandidateView) -> CandidateJson<'_> {
         last_valid: c.last_valid,
         consecutive_failures: c.consecutive_failures,
         next_audit: c.next_audit,
+        address: &c.id.address,
+        via: c.via.as_deref(),
+        route: c.route,
     }
 }
 
@@ -448,9 +461,13 @@ mod tests {
                             "state",
                             "error",
                             "latency_ms",
+                            "address",
+                            "via",
+                            "route",
                         ],
                     );
                     assert!(c["index"].is_u64());
+                    assert!(c["address"].is_string());
                     assert_eq!(c["fingerprint"].as_str().unwrap().len(), 8);
                     if !c["error"].is_null() {
                         assert_eq!(keys(&c["error"]), ["kind", "message", "sqlstate"]);
@@ -502,6 +519,9 @@ mod tests {
                 "last_valid": "2026-11-28T09:59:30.000Z",
                 "consecutive_failures": 2,
                 "next_audit": "2026-11-28T10:00:29.000Z",
+                "address": "db-b",
+                "via": null,
+                "route": null,
             })
         );
         assert!(db_b["candidates"][1]["error"].is_null());

@@ -351,6 +351,7 @@ fn node(
                 index,
                 id: CandidateId {
                     node: name.clone(),
+                    address: name.clone(),
                     login: login.to_string(),
                     fingerprint,
                 },
@@ -364,6 +365,8 @@ fn node(
                 last_valid: Some(checked),
                 consecutive_failures: 0,
                 next_audit: Some(ago(20) + chrono::Duration::seconds(30)),
+                via: None,
+                route: None,
             }
         })
         .collect();

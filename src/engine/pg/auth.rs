@@ -36,8 +36,29 @@ pub struct Login<'a> {
     pub password: &'a Password,
 }
 
+/// What the server said about itself between AuthenticationOk and ReadyForQuery: enough to tell
+/// a pooler from PostgreSQL (see [`Route`](crate::engine::probe::Route)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Greeting {
+    /// The names of the ParameterStatus messages, in the order they came (at most
+    /// [`MAX_REPORTED`]).
+    pub reported: Vec<String>,
+    /// The `server_version` reported.
+    pub server_version: Option<String>,
+    /// The process id of BackendKeyData: PostgreSQL's backend, or whatever a pooler makes up.
+    pub backend_pid: Option<i32>,
+}
+
+/// How many ParameterStatus names a [`Greeting`] keeps (PostgreSQL 15 reports 13; a peer
+/// sending thousands must not grow the probe's memory).
+pub const MAX_REPORTED: usize = 64;
+
 /// Sends the startup packet, authenticates and waits for ReadyForQuery.
-pub async fn startup(conn: &mut Conn, target: &ConnTarget, login: &Login<'_>) -> Result<(), Fault> {
+pub async fn startup(
+    conn: &mut Conn,
+    target: &ConnTarget,
+    login: &Login<'_>,
+) -> Result<Greeting, Fault> {
     let application_name = target
         .application_name
         .as_deref()
@@ -57,12 +78,21 @@ pub async fn startup(conn: &mut Conn, target: &ConnTarget, login: &Login<'_>) ->
         .map_err(|e| Fault::protocol(format!("cannot encode the startup packet: {e}")))?;
     conn.send().await?;
     authenticate(conn, &target.auth, login).await?;
+    let mut greeting = Greeting::default();
     loop {
         match conn.recv().await? {
-            Message::ReadyForQuery(_) => return Ok(()),
-            Message::ParameterStatus(_)
-            | Message::BackendKeyData(_)
-            | Message::NoticeResponse(_) => {}
+            Message::ReadyForQuery(_) => return Ok(greeting),
+            Message::ParameterStatus(body) => {
+                let name = body.name().map_err(malformed)?;
+                if name == "server_version" {
+                    greeting.server_version = Some(body.value().map_err(malformed)?.to_owned());
+                }
+                if greeting.reported.len() < MAX_REPORTED {
+                    greeting.reported.push(name.to_owned());
+                }
+            }
+            Message::BackendKeyData(body) => greeting.backend_pid = Some(body.process_id()),
+            Message::NoticeResponse(_) => {}
             Message::ErrorResponse(body) => return Err(Fault::Server(server_error(&body)?)),
             _ => {
                 return Err(Fault::protocol(
@@ -232,6 +262,10 @@ fn refusal(policy: &AuthPolicy, asked: &str, reason: Option<String>) -> Fault {
         allowed: policy.allowed.clone(),
         reason,
     })
+}
+
+fn malformed(e: std::io::Error) -> Fault {
+    Fault::protocol(format!("a malformed parameter report: {e}"))
 }
 
 fn encode(e: std::io::Error) -> Fault {

@@ -4,7 +4,8 @@
 //! SELECT r::text,
 //!        (CASE WHEN r THEN NULL ELSE pg_current_wal_lsn() END)::text,
 //!        (CASE WHEN r THEN pg_last_wal_receive_lsn() END)::text,
-//!        (CASE WHEN r THEN pg_last_wal_replay_lsn() END)::text
+//!        (CASE WHEN r THEN pg_last_wal_replay_lsn() END)::text,
+//!        pg_backend_pid()::text
 //!        -- with shard discovery:
 //!        , (SELECT json_agg(nspname ORDER BY nspname)::text FROM pg_namespace
 //!           WHERE nspname ~ E'^sh(?:[0-9]{4}|[1-9][0-9]{4,})$')
@@ -13,7 +14,9 @@
 //!
 //! It runs through the simple query protocol: one message out, one answer back (the extended
 //! protocol would add a round trip to prepare it). `pg_current_wal_lsn()` raises an error during
-//! recovery, hence the `CASE`.
+//! recovery, hence the `CASE`. `pg_backend_pid()` is compared with the process id the connection
+//! announced: a pooler in between announces one of its own (see
+//! [`Route`](crate::engine::probe::Route)).
 
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
@@ -74,6 +77,8 @@ pub struct Answer {
     pub wal: WalPosition,
     /// Matching schema names, sorted, when discovery was asked for.
     pub shards: Option<Vec<String>>,
+    /// `pg_backend_pid()`: the server process that ran the query.
+    pub backend_pid: Option<i32>,
 }
 
 /// The probe SQL, with shard discovery when `shard_pattern` is set.
@@ -82,7 +87,8 @@ pub fn probe_sql(shard_pattern: Option<&str>) -> Result<String, String> {
         "SELECT r::text, \
          (CASE WHEN r THEN NULL ELSE pg_current_wal_lsn() END)::text, \
          (CASE WHEN r THEN pg_last_wal_receive_lsn() END)::text, \
-         (CASE WHEN r THEN pg_last_wal_replay_lsn() END)::text",
+         (CASE WHEN r THEN pg_last_wal_replay_lsn() END)::text, \
+         pg_backend_pid()::text",
     );
     if let Some(pattern) = shard_pattern {
         let regex = shard_regex(pattern)?;
@@ -129,8 +135,15 @@ pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer
         receive: lsn(2)?,
         replay: lsn(3)?,
     };
+    let backend_pid = match text(4)? {
+        None => None,
+        Some(s) => Some(
+            s.parse::<i32>()
+                .map_err(|_| format!("probe query column 4: not a process id: {s:?}"))?,
+        ),
+    };
     let shards = if with_shards {
-        let mut names: Vec<String> = match text(4)? {
+        let mut names: Vec<String> = match text(5)? {
             // json_agg over no rows is NULL.
             None => Vec::new(),
             Some(json) => {
@@ -142,7 +155,12 @@ pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer
     } else {
         None
     };
-    Ok(Answer { role, wal, shards })
+    Ok(Answer {
+        role,
+        wal,
+        shards,
+        backend_pid,
+    })
 }
 
 #[cfg(test)]
@@ -154,15 +172,17 @@ mod tests {
         let row = |cols: &[Option<&str>]| -> Vec<Option<String>> {
             cols.iter().map(|c| c.map(str::to_owned)).collect()
         };
-        let master = row(&[Some("false"), Some("0/3000060"), None, None]);
+        let master = row(&[Some("false"), Some("0/3000060"), None, None, Some("4242")]);
         let a = parse(Some(&master), false).unwrap();
         assert_eq!(a.role, Role::Master);
         assert_eq!(a.wal.current, Lsn::parse("0/3000060"));
+        assert_eq!(a.backend_pid, Some(4242));
         let replica = row(&[
             Some("t"),
             None,
             Some("0/5"),
             Some("0/4"),
+            Some("77"),
             Some("[\"sh2\",\"sh1\"]"),
         ]);
         let r = parse(Some(&replica), true).unwrap();
@@ -170,6 +190,8 @@ mod tests {
         assert_eq!(r.shards.unwrap(), ["sh1", "sh2"]);
         assert!(parse(None, false).is_err());
         assert!(parse(Some(&row(&[Some("maybe")])), false).is_err());
+        let bad_pid = row(&[Some("f"), None, None, None, Some("x")]);
+        assert!(parse(Some(&bad_pid), false).is_err());
         assert!(
             parse(Some(&row(&[Some("f")])), false).is_err(),
             "missing columns"

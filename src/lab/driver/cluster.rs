@@ -1,12 +1,15 @@
-//! The demo cluster: islands of lab servers (a master and its streaming replicas), the database
-//! every node serves, and the operations the driver and its commands run on nodes.
+//! The demo cluster: islands of lab servers (a master and its streaming replicas), optionally a
+//! PgBouncer in front of each island's master, the database every node serves, and the
+//! operations the driver and its commands run on nodes.
 
 use std::fmt;
 use std::str::FromStr;
 
 use futures::future::try_join_all;
 
-use crate::lab::{Lab, LabError, Server, ServerOptions};
+use crate::lab::{
+    Lab, LabError, PgBouncer, PoolMode, PoolerAuth, PoolerOptions, Server, ServerOptions,
+};
 use crate::secret::Password;
 
 /// The database every lab node serves (and every candidate logs in to).
@@ -28,6 +31,28 @@ impl Default for Shape {
             replicas: 1,
         }
     }
+}
+
+/// A PgBouncer in front of every island's master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolerSettings {
+    /// Session or transaction pooling.
+    pub mode: PoolMode,
+    /// `auth_query` (a new password is live at the pooler at once) or `auth_file` (the lab
+    /// copies the verifiers into it and `RELOAD`s `lag` after each password change).
+    pub auth: PoolerAuth,
+    /// With `auth_file`: how long after a password change the pooler's copy catches up.
+    pub lag: std::time::Duration,
+}
+
+/// One node as a config lists it: its own connection string (also its name) and, for a master
+/// with a pooler in front, the pooler's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeAddresses {
+    /// The server's own connection string, without credentials.
+    pub direct: String,
+    /// The pooler's connection string, when one is in front of this node.
+    pub pooler: Option<String>,
 }
 
 /// A node by position: island index and index in that island's list (its order in the config).
@@ -83,12 +108,14 @@ impl fmt::Display for NodeState {
     }
 }
 
-/// The lab's servers, island by island. Dropping it stops every server.
+/// The lab's servers, island by island, and their poolers. Dropping it stops every one.
 #[derive(Debug)]
 pub struct DemoCluster {
     lab: Lab,
     shape: Shape,
     islands: Vec<Vec<Server>>,
+    /// Per island, the PgBouncer in front of its master, and which node that is.
+    poolers: Vec<Option<(PgBouncer, usize)>>,
 }
 
 impl DemoCluster {
@@ -99,13 +126,42 @@ impl DemoCluster {
         shape: Shape,
         roles: &[(&str, &Password)],
     ) -> Result<Self, LabError> {
+        Self::start_with(lab, shape, roles, None).await
+    }
+
+    /// [`DemoCluster::start`], with a PgBouncer in front of each island's master when `pooler`
+    /// says so.
+    pub async fn start_with(
+        lab: Lab,
+        shape: Shape,
+        roles: &[(&str, &Password)],
+        pooler: Option<PoolerSettings>,
+    ) -> Result<Self, LabError> {
         let islands =
             try_join_all((0..shape.islands).map(|_| start_island(&lab, shape, roles))).await?;
-        Ok(DemoCluster {
+        let mut cluster = DemoCluster {
+            poolers: (0..islands.len()).map(|_| None).collect(),
             lab,
             shape,
             islands,
-        })
+        };
+        if let Some(settings) = pooler {
+            let options = PoolerOptions::default()
+                .mode(settings.mode)
+                .auth(settings.auth)
+                .databases(&[DATABASE]);
+            let started = try_join_all(
+                cluster
+                    .islands
+                    .iter()
+                    .map(|nodes| cluster.lab.start_pgbouncer(&nodes[0], options.clone())),
+            )
+            .await?;
+            for (slot, bouncer) in cluster.poolers.iter_mut().zip(started) {
+                *slot = Some((bouncer, 0));
+            }
+        }
+        Ok(cluster)
     }
 
     /// The lab the servers live in.
@@ -119,6 +175,51 @@ impl DemoCluster {
             .iter()
             .map(|nodes| nodes.iter().map(|s| s.conn_string(DATABASE)).collect())
             .collect()
+    }
+
+    /// Each island's nodes with their pooler's connection string where one is in front.
+    pub fn addresses(&self) -> Vec<Vec<NodeAddresses>> {
+        self.islands
+            .iter()
+            .zip(&self.poolers)
+            .map(|(nodes, pooler)| {
+                nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| NodeAddresses {
+                        direct: s.conn_string(DATABASE),
+                        pooler: pooler
+                            .as_ref()
+                            .filter(|(_, fronted)| *fronted == index)
+                            .map(|(b, _)| b.conn_string(DATABASE)),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// True when PgBouncers are in front of the masters.
+    pub fn has_poolers(&self) -> bool {
+        self.poolers.iter().any(Option::is_some)
+    }
+
+    /// The PgBouncer in front of `island`'s master, if any.
+    pub fn pooler(&self, island: usize) -> Option<&PgBouncer> {
+        self.poolers.get(island)?.as_ref().map(|(b, _)| b)
+    }
+
+    /// With `auth_file` poolers: copies every role's verifier from each island's master into its
+    /// pooler and `RELOAD`s it. Returns the islands done (an island without a master waits).
+    pub async fn sync_poolers(&self) -> Result<Vec<usize>, LabError> {
+        let mut done = Vec::new();
+        for (island, pooler) in self.poolers.iter().enumerate() {
+            let Some((bouncer, _)) = pooler else { continue };
+            if let Some((_, master)) = self.in_state(island, NodeState::Master).await.first() {
+                bouncer.sync_auth_file(master).await?;
+                done.push(island);
+            }
+        }
+        Ok(done)
     }
 
     /// How many islands there are.
@@ -135,13 +236,11 @@ impl DemoCluster {
             .ok_or_else(|| format!("island {} has no node {node}", node.island))
     }
 
-    /// Every postmaster pid running now (tests check none survives the lab).
+    /// Every postmaster and pooler pid running now (tests check none survives the lab).
     pub fn pids(&self) -> Vec<u32> {
-        self.islands
-            .iter()
-            .flatten()
-            .filter_map(Server::pid)
-            .collect()
+        let servers = self.islands.iter().flatten().filter_map(Server::pid);
+        let poolers = self.poolers.iter().flatten().filter_map(|(b, _)| b.pid());
+        servers.chain(poolers).collect()
     }
 
     /// What `node` is doing now.
@@ -240,6 +339,14 @@ impl DemoCluster {
         drop(gone);
         nodes.push(master_server);
         nodes.extend(kept);
+        // The pooler follows the master (its config names the new backend; RELOAD).
+        if let Some((bouncer, fronted)) = self.poolers.get_mut(island).and_then(Option::as_mut) {
+            bouncer
+                .repoint(&nodes[0])
+                .await
+                .map_err(|e| e.to_string())?;
+            *fronted = 0;
+        }
         let mut added = Vec::new();
         while nodes.len() < 1 + self.shape.replicas {
             let replica = nodes[0].start_replica().await.map_err(|e| e.to_string())?;
@@ -257,6 +364,17 @@ impl DemoCluster {
                 let node = NodeRef { island, index };
                 let state = state_of(server).await;
                 lines.push(format!("{node} 127.0.0.1:{} {state}", server.port()));
+            }
+            if let Some((bouncer, fronted)) = &self.poolers[island] {
+                let state = if bouncer.is_running() {
+                    "running"
+                } else {
+                    "stopped"
+                };
+                lines.push(format!(
+                    "{island} pgbouncer 127.0.0.1:{} {state}, in front of {island}.{fronted}",
+                    bouncer.port()
+                ));
             }
         }
         lines

@@ -1,12 +1,19 @@
 //! The files a lab hands to rotascope: `rotascope.toml` (compact form) and `secrets.json`, each
 //! replaced atomically (a temp file in the same directory, then a rename), as rotation tools and
 //! Kubernetes secret mounts do, so a reader never sees half a file.
+//!
+//! With PgBouncer in front of the masters the config takes the explicit form instead, passwords
+//! inline (the file is the owner's only): a master is listed once per secret through its own
+//! port and once through the pooler's, every entry under the master's name (one node, candidates
+//! by both paths, `via = "direct"` / `"pgbouncer"`). It is rewritten whenever the secrets change;
+//! there is no `secrets.json` then.
 
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::cluster::NodeAddresses;
 use super::rotation::SecretEntry;
 
 /// The config file's name in the lab directory.
@@ -71,6 +78,18 @@ impl LabFiles {
         write_atomic(&self.config_path(), &config_text(islands, intervals), 0o644)
     }
 
+    /// Replaces the config with the explicit form (see the module docs): every node's entries
+    /// for every secret, readable by its owner only.
+    pub fn write_explicit_config(
+        &self,
+        islands: &[Vec<NodeAddresses>],
+        secrets: &[SecretEntry],
+        intervals: &Intervals,
+    ) -> io::Result<()> {
+        let text = explicit_config_text(islands, secrets, intervals);
+        write_atomic(&self.config_path(), &text, 0o600)
+    }
+
     /// Replaces the secrets file (readable by its owner only).
     pub fn write_secrets(&self, entries: &[SecretEntry]) -> io::Result<()> {
         write_atomic(&self.secrets_path(), &secrets_text(entries), 0o600)
@@ -80,7 +99,6 @@ impl LabFiles {
 /// The config text (compact form; passwords stay in the secrets file).
 pub fn config_text(islands: &[Vec<String>], intervals: &Intervals) -> String {
     let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    let duration = |d: Duration| quote(&humantime::format_duration(d).to_string());
     let mut text = String::from(
         "# Written by `rotascope lab` for its demo cluster, and rewritten when the lab changes it\n\
          # (failover). Passwords are in secrets.json, which the lab's rotation driver replaces.\n\
@@ -90,17 +108,66 @@ pub fn config_text(islands: &[Vec<String>], intervals: &Intervals) -> String {
         let list: Vec<String> = nodes.iter().map(|n| quote(n)).collect();
         text.push_str(&format!("  [{}],\n", list.join(", ")));
     }
-    text.push_str(&format!(
-        "]\nsecrets_file = {}\n\n[probe]\ninterval = {}\naudit_interval = {}\n\
-         connect_timeout = {}\ntimeout = {}\n\n[reload]\ninterval = {}\nwatch = true\n",
-        quote(SECRETS_FILE),
+    text.push_str(&format!("]\nsecrets_file = {}\n\n", quote(SECRETS_FILE)));
+    text.push_str(&settings_text(intervals));
+    text
+}
+
+/// The config text in the explicit form, passwords inline (see the module docs).
+pub fn explicit_config_text(
+    islands: &[Vec<NodeAddresses>],
+    secrets: &[SecretEntry],
+    intervals: &Intervals,
+) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let mut text = String::from(
+        "# Written by `rotascope lab` for its demo cluster with PgBouncer in front of each master,\n\
+         # and rewritten whenever the lab rotates a password or fails a master over. A master is\n\
+         # listed once per secret by its own port and once by its pooler's, under one name.\n\
+         # PASSWORDS ARE INLINE: this file is readable by its owner only.\n\n",
+    );
+    text.push_str(&settings_text(intervals));
+    for (no, nodes) in islands.iter().enumerate() {
+        text.push_str(&format!("\n[[island]]\nno = {no}\n"));
+        for node in nodes {
+            let mut paths = vec![(&node.direct, node.pooler.as_ref().map(|_| "direct"))];
+            if let Some(pooler) = &node.pooler {
+                paths.push((pooler, Some("pgbouncer")));
+            }
+            for (url, via) in paths {
+                for s in secrets {
+                    text.push_str(&format!(
+                        "\n[[island.node]]\nname = {}\nurl = {}\nlogin = {}\npassword = {}\n\
+                         label = {}\n",
+                        quote(&node.direct),
+                        quote(url),
+                        quote(&s.login),
+                        quote(s.password.expose()),
+                        quote(s.label),
+                    ));
+                    if let Some(via) = via {
+                        text.push_str(&format!("via = {}\n", quote(via)));
+                    }
+                }
+            }
+        }
+    }
+    text
+}
+
+/// The `[probe]` and `[reload]` tables.
+fn settings_text(intervals: &Intervals) -> String {
+    let duration =
+        |d: Duration| toml::Value::String(humantime::format_duration(d).to_string()).to_string();
+    format!(
+        "[probe]\ninterval = {}\naudit_interval = {}\nconnect_timeout = {}\ntimeout = {}\n\n\
+         [reload]\ninterval = {}\nwatch = true\n",
         duration(intervals.probe),
         duration(intervals.audit),
         duration(intervals.connect_timeout),
         duration(intervals.timeout),
         duration(intervals.reload),
-    ));
-    text
+    )
 }
 
 /// The secrets file's JSON: `[{"login", "password", "label"}, ...]`.
@@ -194,6 +261,70 @@ mod tests {
         assert_eq!(config.probe.audit_interval, Duration::from_millis(1500));
         assert!(config.reload.watch);
         assert!(config.watched_files.contains(&files.secrets_path()));
+    }
+
+    #[tokio::test]
+    async fn the_explicit_config_lists_each_master_by_both_paths_under_one_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let files = LabFiles::new(dir.path());
+        let islands = vec![vec![
+            NodeAddresses {
+                direct: "postgres://127.0.0.1:5501/app".into(),
+                pooler: Some("postgres://127.0.0.1:6501/app".into()),
+            },
+            NodeAddresses {
+                direct: "postgres://127.0.0.1:5502/app".into(),
+                pooler: None,
+            },
+        ]];
+        let intervals = Intervals::for_lag(Duration::from_secs(3));
+        files
+            .write_explicit_config(&islands, &entries(), &intervals)
+            .unwrap();
+        let mode = std::fs::metadata(files.config_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "passwords inline: the owner's only");
+
+        let options = crate::config::load::LoadOptions::with_env(Vec::<(String, String)>::new());
+        let config = crate::config::load::load_with(&files.config_path(), &options)
+            .await
+            .unwrap();
+        let nodes = &config.topology.islands[0].nodes;
+        assert_eq!(nodes.len(), 2);
+        let master = &nodes[0];
+        assert_eq!(&*master.key.name, "postgres://127.0.0.1:5501/app");
+        let listed: Vec<(&str, u16, Option<&str>, Option<&str>)> = master
+            .candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.login.as_str(),
+                    c.target.endpoint.port(),
+                    c.via.as_deref(),
+                    c.label.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("app_a", 5501, Some("direct"), Some("current")),
+                ("app_b", 5501, Some("direct"), Some("previous")),
+                ("app_a", 6501, Some("pgbouncer"), Some("current")),
+                ("app_b", 6501, Some("pgbouncer"), Some("previous")),
+            ]
+        );
+        assert_eq!(
+            master.candidates[2].password.expose(),
+            "first \"quoted\" pw"
+        );
+        // A replica: its own port only, no path named.
+        assert_eq!(nodes[1].candidates.len(), 2);
+        assert!(nodes[1].candidates.iter().all(|c| c.via.is_none()));
+        assert_eq!(config.probe.interval, Duration::from_secs(1));
     }
 
     #[test]

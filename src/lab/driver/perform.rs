@@ -1,7 +1,8 @@
 //! Carrying out the driver's scheduled work: rotation steps, failover steps, and passwords an
 //! island owes because it had no master when they were set.
 
-use super::{Action, Driver, Owed, Scheme, Step, CONFIG_FILE, FAILOVER_PAUSE, SECRETS_FILE};
+use super::{Action, Driver, Owed, Scheme, Step, CONFIG_FILE, FAILOVER_PAUSE};
+use crate::lab::PoolerAuth;
 use crate::secret::Password;
 
 impl Driver {
@@ -19,14 +20,26 @@ impl Driver {
                     .iter()
                     .map(|e| format!("{} ({})", e.login, e.label))
                     .collect();
-                match self.files.write_secrets(&entries) {
+                let file = self.secrets_file_name();
+                match self.write_secrets(entries) {
                     Ok(()) => self.note(&format!(
-                        "rotation {no}: {SECRETS_FILE} now lists {}",
+                        "rotation {no}: {file} now lists {}",
                         listed.join(", ")
                     )),
                     Err(e) => self.note(&format!("rotation {no}: {e}")),
                 }
             }
+            Action::SyncPoolers { no } => match self.cluster.sync_poolers().await {
+                Ok(done) if !done.is_empty() => self.note(&format!(
+                    "rotation {no}: pgbouncer of island {} copied the verifiers into its \
+                     auth_file and reloaded",
+                    list(&done)
+                )),
+                Ok(_) => self.note(&format!(
+                    "rotation {no}: no island has a master to copy the verifiers from"
+                )),
+                Err(e) => self.note(&format!("rotation {no}: syncing the poolers: {e}")),
+            },
             Action::StopMaster(island) => match self.cluster.masters(island).await.first() {
                 Some(&node) => match self.cluster.stop(node).await {
                     Ok(()) => self.note(&format!(
@@ -100,13 +113,27 @@ impl Driver {
             }
         }
         if !done.is_empty() {
-            let follows = match self.rotation.scheme() {
+            let mut follows = match self.rotation.scheme() {
                 Scheme::Alternating => format!(
-                    "; {SECRETS_FILE} follows in {}",
+                    "; {} follows in {}",
+                    self.secrets_file_name(),
                     humantime::format_duration(self.settings.config_lag)
                 ),
                 Scheme::Single => String::new(),
             };
+            if let Some(pooler) = self.settings.pooler {
+                if pooler.auth == PoolerAuth::File {
+                    // The pooler's copy of the verifiers lags: the auth_file trap, on purpose.
+                    self.schedule(
+                        tokio::time::Instant::now() + pooler.lag,
+                        Action::SyncPoolers { no },
+                    );
+                    follows.push_str(&format!(
+                        "; pgbouncer's auth_file in {}",
+                        humantime::format_duration(pooler.lag)
+                    ));
+                }
+            }
             self.note(&format!(
                 "rotation {no}: new password for {login} in the database (island {}){follows}",
                 done.join(", ")
@@ -130,4 +157,13 @@ impl Driver {
             }
         }
     }
+}
+
+/// `0, 1`.
+fn list(islands: &[usize]) -> String {
+    islands
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

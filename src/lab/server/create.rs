@@ -27,32 +27,14 @@ impl Server {
 
     /// Claims the next free `pgN` directory of the lab.
     pub(super) fn allocate(lab: Arc<LabShared>, tls: bool) -> Result<Server, LabError> {
-        for n in 1.. {
-            let name = format!("pg{n}");
-            let dir = lab.dir.join(&name);
-            if dir.exists() {
-                continue;
-            }
-            match lab.make_private_dir(&dir) {
-                Ok(()) => {
-                    return Ok(Server {
-                        lab,
-                        name,
-                        dir,
-                        port: AtomicU16::new(0),
-                        tls,
-                    })
-                }
-                // Another server of this lab took it between the check and the create.
-                Err(LabError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
-                {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable!("the loop only ends by returning")
+        let (name, dir) = lab.claim_dir("pg")?;
+        Ok(Server {
+            lab,
+            name,
+            dir,
+            port: AtomicU16::new(0),
+            tls,
+        })
     }
 
     async fn initdb(&self) -> Result<(), LabError> {
@@ -258,7 +240,7 @@ lc_messages = 'C'
 }
 
 /// A loopback port nobody listens on, never handed out twice by this process.
-fn pick_port() -> Result<u16, LabError> {
+pub(in crate::lab) fn pick_port() -> Result<u16, LabError> {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     for _ in 0..100 {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))

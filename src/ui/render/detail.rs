@@ -1,5 +1,7 @@
 //! The detail pane of the selected node: address, role and replication, health and cause, every
 //! candidate in chain order (remembered best first), and the attempts of the last chain probe.
+//! A node reached more ways than one (a pooler's port and the server's own) gets a path column:
+//! `direct`, `via pgbouncer`, what the probe found, else what the config's `via` says.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::layout::Rect;
@@ -12,7 +14,7 @@ use super::format::{
     truncate, until,
 };
 use super::pane;
-use crate::engine::probe::Role;
+use crate::engine::probe::{Role, Route};
 use crate::engine::snapshot::{
     AttemptOutcome, CandidateState, CandidateView, Health, NodeView, Snapshot,
 };
@@ -26,6 +28,7 @@ const WIDE: usize = 110;
 const MARKS: usize = 3;
 const INDEX: usize = 3;
 const LOGIN: usize = 20;
+const PATH: usize = 14;
 const FINGERPRINT: usize = 8;
 const STATE: usize = 13;
 const LATENCY: usize = 7;
@@ -96,9 +99,10 @@ fn lines(
     width: usize,
 ) -> Vec<Line<'static>> {
     let mut out = vec![where_line(n, t, width), health_line(n, now, tz, t, width)];
-    out.push(Line::styled(candidate_header(width), t.dim()));
+    let paths = several_paths(n);
+    out.push(Line::styled(candidate_header(width, paths), t.dim()));
     for c in chain_order(n) {
-        out.extend(candidate_lines(n, c, now, t, width));
+        out.extend(candidate_lines(n, c, now, t, width, paths));
     }
     out.extend(chain_lines(n, now, tz, t, width));
     out
@@ -172,11 +176,36 @@ fn health_line(
     Line::from(clip(spans, width))
 }
 
-fn candidate_header(width: usize) -> String {
+/// True when the node is reached more ways than one, or through a pooler: worth a path column.
+fn several_paths(n: &NodeView) -> bool {
+    let first = n.candidates.first().map(|c| &c.id.address);
+    n.candidates.iter().any(|c| {
+        Some(&c.id.address) != first
+            || c.via.is_some()
+            || c.route.is_some_and(|r| r != Route::Direct)
+    })
+}
+
+/// The path of a candidate: the route its last telling probe showed, else what the config says
+/// (`via`), else unknown.
+fn path_text(c: &CandidateView) -> String {
+    match (c.route, c.via.as_deref()) {
+        (Some(route), _) => route.describe().to_owned(),
+        (None, Some("direct")) => "direct".to_owned(),
+        (None, Some(via)) => format!("via {via}"),
+        (None, None) => "—".to_owned(),
+    }
+}
+
+fn candidate_header(width: usize, paths: bool) -> String {
     let mut s = " ".repeat(MARKS);
     s += &fit("#", INDEX);
     s += &fit("login (label)", LOGIN);
     s += " ";
+    if paths {
+        s += &fit("path", PATH);
+        s += " ";
+    }
     s += &fit("password", FINGERPRINT);
     s += " ";
     s += &fit("state", STATE);
@@ -210,6 +239,7 @@ fn candidate_lines(
     now: DateTime<Utc>,
     t: Theme,
     width: usize,
+    paths: bool,
 ) -> Vec<Line<'static>> {
     let winner = if n.winner == Some(c.index) {
         theme::WINNER
@@ -226,6 +256,12 @@ fn candidate_lines(
         Span::raw(fit(&format!("#{}", c.index), INDEX)),
         Span::raw(fit(&login_label(&c.login, c.label.as_deref()), LOGIN)),
         Span::raw(" "),
+    ];
+    if paths {
+        spans.push(Span::raw(fit(&path_text(c), PATH)));
+        spans.push(Span::raw(" "));
+    }
+    spans.extend([
         Span::raw(fit(&c.fingerprint.to_string(), FINGERPRINT)),
         Span::raw(" "),
         Span::styled(
@@ -256,7 +292,7 @@ fn candidate_lines(
             ),
             t.dim(),
         ),
-    ];
+    ]);
     let error = error_text(c, now);
     let used: usize = spans.iter().map(|s| super::format::width(&s.content)).sum();
     if width >= WIDE {
