@@ -60,6 +60,7 @@ impl<P: Prober> Core<P> {
                     .collect(),
                 shards: None,
                 warnings: Vec::new(),
+                session_groups: islands::SessionGroups::of(island),
             })
             .collect();
         for island in &mut self.islands {

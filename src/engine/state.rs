@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{CandidateRef, ProbeMode};
+use super::islands::SessionGroups;
 use super::probe::{ProbeError, ProbeSuccess, Role, WalPosition};
 use super::schedule::Stretch;
 use super::snapshot::{
@@ -26,6 +27,8 @@ pub(crate) struct IslandState {
     pub shards: Option<Vec<String>>,
     /// Active warnings.
     pub warnings: Vec<IslandWarning>,
+    /// Its strings' `target_session_attrs` groups, built when the config is applied.
+    pub session_groups: SessionGroups,
 }
 
 /// What the engine knows of a candidate.
