@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::secret::{redact_all, Fingerprint, Password};
+use crate::secret::{redact_all, Fingerprint, Password, SecretMatcher};
 
 use super::conn;
 
@@ -38,16 +38,11 @@ impl Redactor {
         }
     }
 
-    /// A matcher of every remembered secret (of 3 characters or more, as [`redact_all`] masks):
-    /// built once, it answers "does this text hold any of them" in time linear in the text, where
-    /// [`Redactor::redact`] scans the whole list for each text.
+    /// A matcher of every remembered secret: built once, it answers "does this text hold any of
+    /// them" in time linear in the text, where [`Redactor::redact`] scans the whole list for
+    /// each text.
     pub fn matcher(&self) -> SecretMatcher {
-        let patterns = self
-            .secrets
-            .iter()
-            .map(Password::expose)
-            .filter(|s| s.len() >= 3);
-        SecretMatcher(aho_corasick::AhoCorasick::new(patterns).ok())
+        SecretMatcher::new(&self.secrets)
     }
 
     /// Masks every remembered secret in `text`.
@@ -151,20 +146,6 @@ impl Redactor {
         let mut r = Redactor::default();
         r.harvest_conn(text);
         !r.secrets.is_empty()
-    }
-}
-
-/// See [`Redactor::matcher`].
-pub(crate) struct SecretMatcher(Option<aho_corasick::AhoCorasick>);
-
-impl SecretMatcher {
-    /// True when `text` holds one of the secrets. (Should the automaton be impossible to build,
-    /// every text is suspect: refusing a config beats showing a password.)
-    pub fn holds(&self, text: &str) -> bool {
-        match &self.0 {
-            Some(ac) => ac.is_match(text),
-            None => true,
-        }
     }
 }
 
