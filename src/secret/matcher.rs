@@ -19,7 +19,7 @@ pub const MIN_MASKED: usize = 3;
 /// What a masked password becomes.
 pub const MASK: &str = "[redacted]";
 
-/// Finds and masks a set of passwords (those of [`MIN_MASKED`] characters or more). `Debug`
+/// Finds and masks a set of passwords (those of 3 characters or more). `Debug`
 /// shows only how many it holds.
 pub struct SecretMatcher {
     /// `None` when the automaton could not be built (absurd sizes): every text is then suspect.
@@ -66,7 +66,7 @@ impl SecretMatcher {
         }
     }
 
-    /// `text` with every occurrence of every password replaced by [`MASK`]. Overlapping
+    /// `text` with every occurrence of every password replaced by `[redacted]`. Overlapping
     /// occurrences (one password inside another, or two that overlap) are masked as one span, so
     /// no fragment of either shows. Linear in the text plus the occurrences found.
     pub fn redact(&self, text: &str) -> String {
