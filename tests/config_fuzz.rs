@@ -882,8 +882,9 @@ fn conninfo(g: &mut Gen) -> Run {
         Ok(mut parsed) => {
             outputs.extend([parsed.display.clone(), format!("{parsed:?}")]);
             let mut ok = true;
-            if let (Some(name), Some(file)) = (parsed.options.non_empty("service"), &service_file) {
-                match service::section(file, &name.to_owned(), "pg_service.conf") {
+            let service = parsed.options.non_empty("service").map(str::to_owned);
+            if let (Some(name), Some(file)) = (service, &service_file) {
+                match service::section(file, &name, "pg_service.conf") {
                     Ok(Some(settings)) => {
                         for (k, v) in settings {
                             parsed.options.set_default(k, v, Source::ServiceFile);
