@@ -140,6 +140,8 @@ pub struct Conn {
     input: BytesMut,
     /// Frontend messages waiting for [`Conn::send`].
     pub out: BytesMut,
+    /// Terminate is written (or waiting in `out`): [`Conn::close`] sends no second one.
+    terminated: bool,
 }
 
 impl Conn {
@@ -149,6 +151,7 @@ impl Conn {
             stream,
             input: BytesMut::with_capacity(8192),
             out: BytesMut::with_capacity(512),
+            terminated: false,
         }
     }
 
@@ -205,12 +208,22 @@ impl Conn {
         }
     }
 
-    /// Sends Terminate and closes the connection (TLS: with a close_notify first). The server
-    /// ends its session on Terminate; waiting for it to close its side too would only add its
-    /// process exit to the probe's latency (tokio-postgres does not wait either).
-    pub async fn close(mut self) {
+    /// Appends Terminate to the messages waiting for [`Conn::send`]: the server reads it after
+    /// them, so the last request and goodbye share one write.
+    pub fn terminate(&mut self) {
         postgres_protocol::message::frontend::terminate(&mut self.out);
-        if self.send().await.is_err() {
+        self.terminated = true;
+    }
+
+    /// Sends Terminate (unless [`Conn::terminate`] did) and closes the connection (TLS: with a
+    /// close_notify first). The server ends its session on Terminate; waiting for it to close
+    /// its side too would only add its process exit to the probe's latency (tokio-postgres does
+    /// not wait either).
+    pub async fn close(mut self) {
+        if !self.terminated {
+            self.terminate();
+        }
+        if !self.out.is_empty() && self.send().await.is_err() {
             return;
         }
         if self.stream.is_tls() {
