@@ -2,6 +2,12 @@
 //!
 //! Run: `cargo bench --bench probe` (add `-- --quick` for fewer rounds).
 //!
+//! Profile the warm probe alone: `cargo bench --bench probe -- --warm-only 2000` runs one
+//! server and that many warm probes on one thread, nothing else, e.g. under
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*PgProber*run*'
+//! target/release/deps/probe-* --bench --warm-only 500` (instructions are repeatable where the
+//! machine's load makes times noisy; the kernel's share is not counted).
+//!
 //! 1. **login cost**, interleaved round by round on one server (a, b, c, a, b, c, ...) so that load
 //!    from elsewhere on the machine hits all three alike:
 //!    (a) bare tokio-postgres: connect + the probe query + close (PBKDF2 on every login),
@@ -42,6 +48,17 @@ struct Plan {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let bench = args.iter().any(|a| a == "--bench");
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--warm-only")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        if let Err(e) = warm_only(n) {
+            eprintln!("bench failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let plan = match (bench, quick) {
         (true, false) => Plan {
@@ -107,6 +124,31 @@ fn run(plan: Plan) -> Result<(), Error> {
         .build()?
         .block_on(login_cost(&plan, &servers[0]))?;
     multi.block_on(sweep(&plan, &servers))
+}
+
+/// `n` warm probes of one server on one thread, and their CPU per probe: for profilers.
+fn warm_only(n: usize) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let lab = Lab::new()?;
+    rt.block_on(async {
+        let pg = lab.start_server(ServerOptions::default()).await?;
+        pg.create_role("app", PASSWORD).await?;
+        let prober = PgProber::new();
+        let warm = candidate(&pg, "app", PASSWORD);
+        probe_once(&prober, &warm).await?;
+        let c0 = cpu(libc::RUSAGE_THREAD);
+        for _ in 0..n {
+            probe_once(&prober, &warm).await?;
+        }
+        let spent = cpu(libc::RUSAGE_THREAD).saturating_sub(c0);
+        println!(
+            "{n} warm probes: CPU {:.3} ms/probe (this thread)",
+            ms(spent) / n as f64
+        );
+        Ok::<_, Error>(())
+    })
 }
 
 fn cold_password(i: usize) -> String {

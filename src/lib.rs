@@ -4,13 +4,18 @@
 //!
 //! ```text
 //! config sources ──> config::load ──> Topology ──┐            ┌──> ui (render is pure)
-//!  (file, env,        (figment,        (islands → │  engine    ├──> report::check (table / JSON)
-//!   secret files,      validation,      nodes →   ├─> state ───┼──> report::watch (NDJSON)
-//!   secret command)    redaction)       candidates)│ (watch)    └──> --record file
-//!        ^                                         │    ^
-//!  config::reload: interval, file change,          │    └── engine::pg (tokio-postgres) ── PostgreSQL
+//!  (file, env,        (figment,        (islands → │  engine    ├──> check: report::{table,json}
+//!   secret files,      conninfo,        nodes →   ├─> state ───┼──> watch: report::ndjson
+//!   secret command,    validation,      candidates)│ (watch)    └──> --record file
+//!   pgpass, service)   redaction)                  │    ^
+//!        ^                                         │    │
+//!  config::reload: interval, file change,          │    └── engine::pg (own client) ── PostgreSQL
 //!  key `r`, SIGHUP                 engine::Command (mpsc): reload, reprobe, audit
 //! ```
+//!
+//! The prober, [`engine::pg`], is rotascope's own small PostgreSQL client (postgres-protocol's
+//! message codecs, rustls, SCRAM with a remembered SaltedPassword), not tokio-postgres, which
+//! only the lab and tests use (issue 13).
 //!
 //! The engine owns all mutable state and publishes an immutable [`engine::Snapshot`] after each
 //! change; every output reads only snapshots and the event feed.

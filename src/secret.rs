@@ -22,8 +22,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 mod derived;
+mod matcher;
 
 pub use derived::SaltedKey;
+pub use matcher::SecretMatcher;
 
 /// A password from the config. Cloning is cheap (shared); printing shows nothing.
 #[derive(Clone)]
@@ -205,32 +207,28 @@ fn process_key() -> &'static [u8; 32] {
     KEY.get_or_init(rand::random)
 }
 
-/// Replaces every occurrence of each secret in `text` with `[redacted]`.
+/// Replaces every occurrence of each secret in `text` with `[redacted]`, as a
+/// [`SecretMatcher`] does.
 ///
 /// The last line of defence for text that came from outside (a server's error message, a secrets
 /// command's stderr, a parser's error that quotes its input): secrets shorter than 3 characters are
 /// left alone, since masking them would shred ordinary words and they are no real secret anyway.
 ///
-/// One pass over the secrets (each a length check and a substring search of `text`); only those
-/// found are sorted, so tens of thousands of secrets cost no more than they must.
+/// For one text and a list of secrets used once: a substring search of `text` per secret picks
+/// the few it holds, and a matcher of those masks them. Masking many texts against the same
+/// secrets (a node's failure messages) keeps a [`SecretMatcher`] instead.
 pub fn redact_all<'a>(text: &str, secrets: impl IntoIterator<Item = &'a Password>) -> String {
-    let mut found: Vec<&str> = secrets
+    let found: Vec<&Password> = secrets
         .into_iter()
-        .map(Password::expose)
-        .filter(|s| s.len() >= 3 && s.len() <= text.len() && text.contains(s))
+        .filter(|s| {
+            let s = s.expose();
+            s.len() >= matcher::MIN_MASKED && s.len() <= text.len() && text.contains(s)
+        })
         .collect();
     if found.is_empty() {
         return text.to_owned();
     }
-    // Longest first, so a password that contains another is masked whole.
-    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_owned();
-    for v in found {
-        if out.contains(v) {
-            out = out.replace(v, "[redacted]");
-        }
-    }
-    out
+    SecretMatcher::new(found).redact(text)
 }
 
 #[cfg(test)]

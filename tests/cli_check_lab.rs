@@ -105,11 +105,15 @@ fn assert_contract(doc: &Value) {
     for island in islands.as_array().into_iter().flatten() {
         field(island, "island", "no", index);
         let warnings = field(island, "island", "warnings", Value::is_array);
-        assert!(warnings
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|w| one_of(w, &["no_master", "split_brain", "shard_conflict"])));
+        assert!(warnings.as_array().into_iter().flatten().all(|w| one_of(
+            w,
+            &[
+                "no_master",
+                "split_brain",
+                "session_attrs_unmet",
+                "shard_conflict"
+            ]
+        )));
         let shards = field(island, "island", "shards", |v| v.is_array() || v.is_null());
         assert!(shards
             .as_array()

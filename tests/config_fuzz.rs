@@ -12,10 +12,14 @@
 //! - no marker password appears in any output: the error's `Display` and `Debug`, the
 //!   `config check` report, `Debug` of the config, and the binary's stdout and stderr.
 //!
-//! Targets are a table: a new parser is one more line in [`TARGETS`] (the conninfo parser's, once
-//! it has a public entry point: `Target { name: "conninfo", cases: 3000, run: conninfo }` with a
-//! `fn conninfo(g: &mut Gen) -> Run` that parses `g.conn_string(..)`). Markers inside connection
-//! strings use URL-safe characters here: conninfo's own shapes belong to its target.
+//! Targets are a table: a new parser is one more line in [`TARGETS`]. Markers inside the
+//! loader's connection strings use URL-safe characters; conninfo's own shapes belong to its
+//! target, [`conninfo`]: both forms with markers of any character in every password position
+//! (raw, percent-encoded, quoted with escapes, in the URL's user info and in `?password=`, in a
+//! service file's section), query parameters, multi-host lists, `service`, `passfile`,
+//! `target_session_attrs` and the rest, and the same random damage; [`conninfo::parse`], the
+//! service section, [`conninfo::resolve`] and every host's display string must give a value or
+//! an error and show no marker in any name, display string, error message or `Debug` output.
 //!
 //! Replay one case: `FUZZ_SEED=<seed> cargo test --test config_fuzz` (the failure prints it).
 //! Explore further: `FUZZ_BASE=<n>` starts the seeds elsewhere (CI runs the fixed default).
@@ -28,6 +32,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rotascope::config::describe::describe;
 use rotascope::config::load::{load_with, LoadOptions};
+use rotascope::conninfo::{self, display, service};
+use rotascope::topology::Source;
 
 /// What one case showed: every text a person or a script could see, and the passwords that
 /// must not be in any of it.
@@ -55,6 +61,11 @@ const TARGETS: &[Target] = &[
         name: "rotascope config check",
         cases: 100,
         run: config_check_binary,
+    },
+    Target {
+        name: "conninfo parse and resolve",
+        cases: 2000,
+        run: conninfo,
     },
 ];
 
@@ -593,5 +604,322 @@ fn config_check_binary(g: &mut Gen) -> Run {
         outputs: vec![stdout, stderr],
         markers: g.markers.clone(),
         loaded: code == Some(0),
+    }
+}
+
+impl Gen {
+    /// A password for a connection string: any character, now and then a long one.
+    fn conn_password(&mut self) -> String {
+        let url_safe = self.chance(30);
+        let m = self.password(url_safe);
+        if self.chance(3) {
+            // Long, still one marker: the marker repeated would be found inside it anyway.
+            let long = format!("{m}{}", "@/?&=".repeat(self.rng.random_range(100..2000)));
+            self.markers.push(long.clone());
+            return long;
+        }
+        m
+    }
+
+    /// `text` percent-encoded: every byte, or only what a URL cannot carry.
+    fn percent(&mut self, text: &str) -> String {
+        let all = self.chance(30);
+        text.bytes()
+            .map(|b| {
+                if !all && (b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    /// A `key=value` value: bare when it can be, else quoted with libpq's escapes.
+    fn kv_value(&mut self, text: &str) -> String {
+        let bare =
+            !text.is_empty() && !text.contains([' ', '\'', '\\', '\t', '\n']) && !self.chance(20);
+        if bare {
+            return text.to_owned();
+        }
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '\'' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("'{escaped}'")
+    }
+
+    fn hosts(&mut self) -> Vec<(String, String)> {
+        let n = match self.rng.random_range(0..10) {
+            0..=5 => 1,
+            6..=8 => 2,
+            _ => self.rng.random_range(3..6),
+        };
+        (0..n)
+            .map(|i| {
+                let host = self
+                    .pick(&[
+                        "db",
+                        "10.0.0.7",
+                        "[::1]",
+                        "h.example.net",
+                        "",
+                        "/var/run/pg",
+                    ])
+                    .to_owned();
+                let port = self.pick(&["", "5432", "6432", "99999", "x"]).to_owned();
+                (
+                    format!(
+                        "{host}{}",
+                        if host == "db" {
+                            i.to_string()
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    port,
+                )
+            })
+            .collect()
+    }
+
+    /// Settings besides host, port and password, as (keyword, value).
+    fn conn_settings(&mut self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let choices: &[(&'static str, &[&str])] = &[
+            ("dbname", &["app", "my db", "a%20b", ""]),
+            ("user", &["app", "o'neil", "Ünïcode", ""]),
+            (
+                "sslmode",
+                &["disable", "prefer", "require", "verify-full", "always"],
+            ),
+            (
+                "target_session_attrs",
+                &[
+                    "primary",
+                    "standby",
+                    "read-write",
+                    "prefer-standby",
+                    "any",
+                    "bogus",
+                ],
+            ),
+            (
+                "connect_timeout",
+                &["5", "0", "-1", "1", "x", "99999999999"],
+            ),
+            ("application_name", &["me", "a b", ""]),
+            ("service", &["svc", "missing", ""]),
+            ("passfile", &["pgpass", "/nonexistent/pgpass", ""]),
+            (
+                "channel_binding",
+                &["require", "prefer", "disable", "sometimes"],
+            ),
+            (
+                "require_auth",
+                &[
+                    "scram-sha-256",
+                    "!password",
+                    "md5,password",
+                    "none",
+                    "bogus",
+                ],
+            ),
+            ("options", &["-c search_path=x", ""]),
+            ("hostaddr", &["127.0.0.1", "::1", "not-an-ip"]),
+            ("sslrootcert", &["system", "ca.pem"]),
+            ("gssencmode", &["disable", "require"]),
+            ("requiressl", &["1", "0"]),
+            ("nokeyword", &["x"]),
+        ];
+        for _ in 0..self.rng.random_range(0..5) {
+            let (k, values) = choices[self.rng.random_range(0..choices.len())];
+            let v = self.pick(values).to_owned();
+            out.push((k, v));
+        }
+        out
+    }
+
+    /// One connection string of conninfo's shapes; the service file text (with a marker
+    /// password in its section, now and then) goes to `self.config` too.
+    fn conninfo_string(&mut self) -> (String, Option<String>) {
+        let hosts = self.hosts();
+        let settings = self.conn_settings();
+        let service_file = settings.iter().any(|(k, _)| *k == "service").then(|| {
+            let mut text = String::from("# services\n[svc]\nhost=db9\n");
+            if self.chance(60) {
+                let pw = self.conn_password();
+                text += &format!("password={pw}\n");
+            }
+            if self.chance(10) {
+                text += "bogus line\n";
+            }
+            text
+        });
+        let s = if self.chance(50) {
+            let scheme = self.pick(&["postgres://", "postgresql://"]);
+            let mut s = String::from(scheme);
+            if self.chance(70) {
+                let user = self.pick(&["app", "u", "", "a%40b"]);
+                s += user;
+                if self.chance(80) {
+                    let pw = self.conn_password();
+                    let pw = if self.chance(50) {
+                        self.percent(&pw)
+                    } else {
+                        pw
+                    };
+                    s += &format!(":{pw}");
+                }
+                s += "@";
+            }
+            let list: Vec<String> = hosts
+                .iter()
+                .map(|(h, p)| {
+                    let h = if h.starts_with('/') {
+                        self.percent(h)
+                    } else {
+                        h.clone()
+                    };
+                    if p.is_empty() {
+                        h
+                    } else {
+                        format!("{h}:{p}")
+                    }
+                })
+                .collect();
+            s += &list.join(",");
+            if self.chance(70) {
+                s += self.pick(&["/app", "/", "/a%20b", "/%XX"]);
+            }
+            let mut query: Vec<String> = settings
+                .iter()
+                .map(|(k, v)| format!("{k}={}", self.percent(v)))
+                .collect();
+            if self.chance(40) {
+                let pw = self.conn_password();
+                query.push(format!("password={}", self.percent(&pw)));
+            }
+            if self.chance(15) {
+                query.push("host=db8&port=5433".into());
+            }
+            if !query.is_empty() {
+                s += "?";
+                s += &query.join("&");
+            }
+            s
+        } else {
+            let mut parts = Vec::new();
+            let join = |f: fn(&(String, String)) -> &String| {
+                hosts.iter().map(f).cloned().collect::<Vec<_>>().join(",")
+            };
+            let host_list = join(|h| &h.0);
+            parts.push(format!("host={}", self.kv_value(&host_list)));
+            let port_list = join(|h| &h.1);
+            if !port_list.replace(',', "").is_empty() {
+                parts.push(format!("port={}", self.kv_value(&port_list)));
+            }
+            for (k, v) in &settings {
+                parts.push(format!("{k}={}", self.kv_value(v)));
+            }
+            for _ in 0..self.rng.random_range(0..3) {
+                let pw = self.conn_password();
+                let at = self.rng.random_range(0..=parts.len());
+                parts.insert(at, format!("password={}", self.kv_value(&pw)));
+            }
+            let sep = self.pick(&[" ", "  ", "\t", " \n "]);
+            parts.join(sep)
+        };
+        (s, service_file)
+    }
+}
+
+/// True when some occurrence of `marker` in a connection string still reads as a password:
+/// the value of a `password` keyword (quoted or not; the keyword at the start, after a blank, or
+/// a query parameter) or in a URL's user info.
+fn conn_labelled(text: &str, marker: &str) -> bool {
+    text.match_indices(marker).any(|(at, _)| {
+        let before = &text[..at];
+        let keyword = before
+            .strip_suffix("password='")
+            .or_else(|| before.strip_suffix("password="));
+        match keyword {
+            // In a URL, only a query parameter (after a `?`) is a password.
+            Some(rest) => {
+                rest.is_empty()
+                    || rest.ends_with(char::is_whitespace)
+                    || (rest.ends_with(['?', '&']) && rest.contains('?'))
+            }
+            None => still_labelled(text, marker),
+        }
+    })
+}
+
+/// conninfo's parser, service section and resolver on one generated string.
+fn conninfo(g: &mut Gen) -> Run {
+    let (mut text, service_file) = g.conninfo_string();
+    g.faulty = g.chance(40);
+    if g.fault(100) {
+        text = g.damage(&text);
+        // A damaged string may hold a marker outside any password position (a cut turned
+        // `dbname=x password=M` into `dbname=x=M`): only markers still written as passwords,
+        // literally, count. (Encoded or escaped ones cannot be told apart after damage.)
+        let t = text.clone();
+        g.markers
+            .retain(|m| t.contains(m.as_str()) && conn_labelled(&t, m));
+    }
+    g.config = format!(
+        "{text}\n--- service file:\n{}",
+        service_file.as_deref().unwrap_or("")
+    );
+    let mut outputs = Vec::new();
+    let mut loaded = false;
+    match conninfo::parse(&text) {
+        Err(e) => outputs.extend([e.to_string(), format!("{e:?}")]),
+        Ok(mut parsed) => {
+            outputs.extend([parsed.display.clone(), format!("{parsed:?}")]);
+            let mut ok = true;
+            let service = parsed.options.non_empty("service").map(str::to_owned);
+            if let (Some(name), Some(file)) = (service, &service_file) {
+                match service::section(file, &name, "pg_service.conf") {
+                    Ok(Some(settings)) => {
+                        for (k, v) in settings {
+                            parsed.options.set_default(k, v, Source::ServiceFile);
+                        }
+                    }
+                    Ok(None) => ok = false,
+                    Err(e) => {
+                        outputs.extend([e.to_string(), format!("{e:?}")]);
+                        ok = false;
+                    }
+                }
+            }
+            let dir = g.dir.path();
+            let ctx = conninfo::Context {
+                default_socket_dir: Path::new("/var/run/postgresql"),
+                base_dir: dir,
+                home: Some(dir),
+                pgpassfile_env: None,
+            };
+            match conninfo::resolve(&parsed.options, &ctx) {
+                Ok(resolved) => {
+                    outputs.push(format!("{resolved:?}"));
+                    for (i, host) in resolved.hosts.iter().enumerate() {
+                        outputs.push(host.endpoint.to_string());
+                        outputs.push(display::host_string(&parsed.options, i));
+                    }
+                    loaded = ok;
+                }
+                Err(e) => outputs.extend([e.to_string(), format!("{e:?}")]),
+            }
+        }
+    }
+    Run {
+        outputs,
+        markers: g.markers.clone(),
+        loaded,
     }
 }

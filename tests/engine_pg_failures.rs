@@ -131,8 +131,10 @@ async fn a_stopped_node_is_down_with_one_attempt_per_chain() {
     assert_eq!(n.candidates[1].state, CandidateState::Valid);
     assert_eq!(n.health, Health::Down);
 
-    pg.start().await.expect("restart");
+    // Marked before the restart: under load, `pg_ctl start -w` can return after the engine has
+    // already reached the server and said so.
     let restarted = run.feed.mark();
+    pg.start().await.expect("restart");
     run.wait("ok again", |s| node(s, &name).health == Health::Ok)
         .await;
     run.feed

@@ -373,3 +373,73 @@ async fn shards_are_listed_per_island_and_conflicts_warn() {
     assert_eq!(shards(&s, 1), list(&["sh0004"]));
     run.assert_no_leak(&ALL);
 }
+
+/// Given one application string over a master and its replica with
+/// `target_session_attrs=primary` (password inside the string), when the master stops, no host
+/// satisfies it: the island warns `session_attrs_unmet`, naming the string without its password;
+/// when the master is back, the warning clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_only_string_warns_while_its_primary_is_stopped() {
+    let primary = lab_server(ServerOptions::default()).await;
+    primary.create_role("app", APP).await.expect("app");
+    let replica = primary.start_replica().await.expect("replica");
+    let (pp, rp) = (primary.port(), replica.port());
+    let url = format!(
+        "postgres://app:{APP}@127.0.0.1:{pp},127.0.0.1:{rp}/postgres?target_session_attrs=primary"
+    );
+    let text = format!("islands = [[\"{url}\"]]\n\n{}", Settings::default().toml());
+    let file = ConfigFile::new(&text);
+    let mut run = Running::start(&file).await;
+    let (p, r) = (format!("127.0.0.1:{pp}"), format!("127.0.0.1:{rp}"));
+    let unmet = |s: &rotascope::engine::Snapshot| {
+        s.islands[0]
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::SessionAttrsUnmet)
+            .cloned()
+    };
+    let s = run
+        .wait("master and replica ok", |s| {
+            node(s, &p).role == Role::Master
+                && node(s, &r).role == Role::Replica
+                && s.nodes().all(|n| n.health == Health::Ok)
+        })
+        .await;
+    assert_eq!(unmet(&s), None);
+
+    let stopped = run.feed.mark();
+    primary.stop().await.expect("stop the master");
+    run.feed
+        .find_event(stopped, "session_attrs_unmet raised", |e| {
+            is_warning(e, WarningKind::SessionAttrsUnmet, true)
+        })
+        .await;
+    let s = run.wait("unmet on screen", |s| unmet(s).is_some()).await;
+    let detail = unmet(&s).unwrap().detail;
+    assert!(
+        detail.contains("target_session_attrs=primary")
+            && detail.contains(&format!("{p} (down)"))
+            && detail.contains(&format!("{r} (replica)"))
+            && detail.contains(&format!("127.0.0.1:{pp},127.0.0.1:{rp}")),
+        "{detail}"
+    );
+    assert!(!detail.contains(APP), "{detail}");
+    assert_eq!(
+        rotascope::report::exit_code(&s),
+        2,
+        "an application that cannot connect"
+    );
+
+    let restarted = run.feed.mark();
+    primary.start().await.expect("restart the master");
+    run.feed
+        .find_event(restarted, "session_attrs_unmet cleared", |e| {
+            is_warning(e, WarningKind::SessionAttrsUnmet, false)
+        })
+        .await;
+    let s = run
+        .wait("no warning", |s| s.islands[0].warnings.is_empty())
+        .await;
+    assert_eq!(node(&s, &p).role, Role::Master);
+    run.assert_no_leak(&ALL);
+}

@@ -411,3 +411,65 @@ async fn remembered_scram_keys_follow_real_password_changes() {
     );
     assert_eq!(new.salted_keys(), 2);
 }
+
+/// SCRAM-SHA-256-PLUS against a real TLS server: with `channel_binding=require` the probe logs in
+/// (so the server offered `-PLUS` and checked our `tls-server-end-point` binding of its own
+/// certificate), a wrong password is still refused by the server, and without TLS the probe
+/// refuses before sending anything.
+#[tokio::test]
+async fn channel_binding_require_logs_in_with_scram_plus_over_real_tls() {
+    let lab = Lab::new().unwrap();
+    let pg = started(&lab, ServerOptions::default().tls(true)).await;
+    let ca = lab.ca_cert_file().unwrap();
+    let bound = with(&pg.candidate("app", PW_APP, "postgres"), |t| {
+        t.auth.channel_binding = ChannelBinding::Require;
+    });
+    for (mode, root) in [
+        (SslMode::Require, None),
+        (SslMode::Prefer, None),
+        (SslMode::VerifyFull, Some(ca.clone())),
+    ] {
+        let c = with(&bound, |t| {
+            t.tls.mode = mode;
+            t.tls.root_cert = root;
+        });
+        success(probe(c).await);
+    }
+    let wrong = Candidate {
+        password: Password::new(PW_NEW),
+        ..with(&bound, |t| t.tls.mode = SslMode::Require)
+    };
+    let e = failure(probe(wrong).await, ErrorKind::AuthFailed);
+    assert_eq!(e.sqlstate.as_deref(), Some("28P01"));
+    let plain = with(&bound, |t| t.tls.mode = SslMode::Disable);
+    let e = failure(probe(plain).await, ErrorKind::AuthMethodRefused);
+    assert!(e.message.contains("needs TLS"), "{}", e.message);
+}
+
+/// A standby with `hot_standby = off` answers every login with 57P03: PostgreSQL 15 says "the
+/// database system is not accepting connections" (detail: "Hot standby mode is disabled."). It
+/// is `starting_up` (the server is up, not shutting down, and will not let anyone in), node-level.
+#[tokio::test]
+async fn a_standby_without_hot_standby_is_starting_up() {
+    let lab = Lab::new().unwrap();
+    let primary = started(&lab, ServerOptions::default()).await;
+    // pg_basebackup copies postgresql.auto.conf: the replica starts with hot_standby off (the
+    // primary ignores it, it is not in recovery).
+    primary
+        .execute("ALTER SYSTEM SET hot_standby = off")
+        .await
+        .unwrap();
+    let standby = primary.start_replica().await.unwrap();
+    let e = failure(
+        probe(standby.candidate("app", PW_APP, "postgres")).await,
+        ErrorKind::StartingUp,
+    );
+    assert_eq!(e.sqlstate.as_deref(), Some("57P03"));
+    assert!(
+        e.message.contains("not accepting connections"),
+        "{}",
+        e.message
+    );
+    assert!(!ErrorKind::StartingUp.is_candidate_level());
+    success(probe(primary.candidate("app", PW_APP, "postgres")).await);
+}

@@ -24,9 +24,12 @@ use tokio_util::sync::CancellationToken;
 use rotascope::clock::{SharedClock, SystemClock};
 use rotascope::engine::event::{ProbeMode, ProbeRecordOutcome};
 use rotascope::engine::probe::ErrorKind;
+use rotascope::engine::snapshot::CandidateState;
 use rotascope::lab::ServerOptions;
 use rotascope::ui::{run, Options, Theme, UiError};
-use support::{assert_no_secret, lab_server, secret, ConfigFile, Running, Settings, PATIENCE};
+use support::{
+    assert_no_secret, lab_server, node, secret, ConfigFile, Running, Settings, PATIENCE,
+};
 
 const A1: &str = "e2e-ui-a1-Rm5t8w";
 const A2: &str = "e2e-ui-a2-Jd3q6z";
@@ -331,6 +334,15 @@ async fn a_rotation_plays_out_on_screen_and_keys_reach_the_engine() {
     for name in [&p, &r] {
         engine.feed.chains(applied, 1, name).await;
     }
+    // The screen showed the master's new app_a valid; the replica's audit of it may still be
+    // on its way (a loaded machine), and would then count as a probe of the replica below.
+    engine
+        .wait("the new app_a audited on both nodes", |s| {
+            [&p, &r]
+                .iter()
+                .all(|n| node(s, n).candidates[0].state == CandidateState::Valid)
+        })
+        .await;
     let rotated = engine.feed.mark();
     primary
         .set_password("app_b", B2)

@@ -29,7 +29,6 @@ use super::tls_files;
 
 pub(crate) use crate::conninfo::embedded_password;
 pub(crate) use crate::conninfo::percent::decode_lossy as percent_decode;
-pub(crate) use crate::conninfo::uri::{credentials_end, plausible_user};
 
 /// libpq's default socket directory, as this machine's libpq most likely has it: Debian's and
 /// Ubuntu's `/var/run/postgresql` when that directory exists, else upstream's `/tmp`. Looked up

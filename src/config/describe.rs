@@ -234,9 +234,10 @@ fn target_lines(t: &ConnTarget, probe: &ProbeSettings) -> Vec<String> {
     }
     let dl = t.deadlines(probe.connect_timeout, probe.timeout);
     let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
-    let connect_from = match t.connect_timeout {
-        Some(own) if own < probe.connect_timeout => "connect_timeout",
-        _ => "probe.connect_timeout",
+    let connect_from = if dl.connect_from_string {
+        "connect_timeout"
+    } else {
+        "probe.connect_timeout"
     };
     let probe_from = if dl.from_string {
         "connect_timeout"

@@ -6,9 +6,11 @@
 
 use std::collections::HashSet;
 
-use crate::secret::{redact_all, Fingerprint, Password};
+use crate::secret::{redact_all, Fingerprint, Password, SecretMatcher};
 
 use super::conn;
+
+mod scan;
 
 /// The secrets seen so far while loading, for masking outside text.
 #[derive(Clone, Default)]
@@ -38,16 +40,11 @@ impl Redactor {
         }
     }
 
-    /// A matcher of every remembered secret (of 3 characters or more, as [`redact_all`] masks):
-    /// built once, it answers "does this text hold any of them" in time linear in the text, where
-    /// [`Redactor::redact`] scans the whole list for each text.
+    /// A matcher of every remembered secret: built once, it answers "does this text hold any of
+    /// them" in time linear in the text, where [`Redactor::redact`] scans the whole list for
+    /// each text.
     pub fn matcher(&self) -> SecretMatcher {
-        let patterns = self
-            .secrets
-            .iter()
-            .map(Password::expose)
-            .filter(|s| s.len() >= 3);
-        SecretMatcher(aho_corasick::AhoCorasick::new(patterns).ok())
+        SecretMatcher::new(&self.secrets)
     }
 
     /// Masks every remembered secret in `text`.
@@ -99,50 +96,15 @@ impl Redactor {
         }
     }
 
-    /// Heuristic scan of one line; see [`Redactor::harvest_text`].
+    /// Heuristic scan of one line; see [`Redactor::harvest_text`] and [`scan`].
     fn scan_line(&mut self, line: &str) {
-        let lower = line.to_ascii_lowercase();
-        let mut from = 0;
-        while let Some(found) = lower[from..].find("password") {
-            let after = from + found + "password".len();
-            from = after;
-            // `password_env = ...` names a variable, not a secret.
-            if lower[after..].starts_with('_') {
-                continue;
-            }
-            if let Some(value) = value_after_separator(&line[after..]) {
-                self.add_str(value);
-            }
+        let found = scan::scan(line);
+        for value in found.values {
+            self.add_str(value);
         }
-        let mut from = 0;
-        while let Some(found) = line[from..].find("://") {
-            let start = from + found + 3;
-            from = start;
-            // The URL runs to a quote or the end of the line; a password may hold `/`, `?` or
-            // `@` (see `conn`), so each `@` that could end the credentials yields a candidate:
-            // the parser's, libpq's (the first) and the last one. Never one per `@`: a password
-            // of 64 KiB of `@` would make that quadratic (issue 14 item 4).
-            let end = line[start..]
-                .find(['"', '\'', '`'])
-                .map_or(line.len(), |e| start + e);
-            let url = &line[start..end];
-            let mut ats = [conn::credentials_end(url), url.find('@'), url.rfind('@')];
-            ats.sort_unstable();
-            let mut last = None;
-            for at in ats.into_iter().flatten() {
-                if last == Some(at) {
-                    continue;
-                }
-                last = Some(at);
-                let userinfo = &url[..at];
-                if !conn::plausible_user(userinfo) {
-                    continue;
-                }
-                if let Some((_, pw)) = userinfo.split_once(':') {
-                    self.add_str(pw);
-                    self.add_str(&conn::percent_decode(pw));
-                }
-            }
+        for pw in found.url_passwords {
+            self.add_str(pw);
+            self.add_str(&conn::percent_decode(pw));
         }
     }
 
@@ -151,20 +113,6 @@ impl Redactor {
         let mut r = Redactor::default();
         r.harvest_conn(text);
         !r.secrets.is_empty()
-    }
-}
-
-/// See [`Redactor::matcher`].
-pub(crate) struct SecretMatcher(Option<aho_corasick::AhoCorasick>);
-
-impl SecretMatcher {
-    /// True when `text` holds one of the secrets. (Should the automaton be impossible to build,
-    /// every text is suspect: refusing a config beats showing a password.)
-    pub fn holds(&self, text: &str) -> bool {
-        match &self.0 {
-            Some(ac) => ac.is_match(text),
-            None => true,
-        }
     }
 }
 
@@ -241,30 +189,6 @@ pub(crate) fn looks_like_program(value: &str) -> bool {
             && value
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-+".contains(c)))
-}
-
-/// The value after `password`: skips a closing quote of a JSON key, blanks, then `=` or `:`;
-/// reads a quoted value to its closing quote, or a bare one to a blank or quote.
-fn value_after_separator(rest: &str) -> Option<&str> {
-    let rest = rest.strip_prefix('"').unwrap_or(rest).trim_start();
-    let rest = rest
-        .strip_prefix('=')
-        .or_else(|| rest.strip_prefix(':'))?
-        .trim_start();
-    let mut chars = rest.chars();
-    match chars.next()? {
-        q @ ('"' | '\'') => {
-            let body = &rest[1..];
-            let end = body.find(q).unwrap_or(body.len());
-            Some(&body[..end])
-        }
-        _ => {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | '&'))
-                .unwrap_or(rest.len());
-            Some(&rest[..end])
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use super::event::{EventKind, ProbeMode, ProbeRecord, ProbeRecordOutcome};
 use super::probe::{ProbeError, ProbeOutcome};
 use super::snapshot::{AttemptOutcome, CandidateState};
 use super::state::NodeState;
-use crate::secret::redact_all;
 
 /// Applies the outcome of probing candidate `index` of `st` (its job is in flight).
 pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx: &mut Cx) {
@@ -94,11 +93,10 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
 
 /// The outcome with every password of the node masked out of its message: the prober should
 /// never put one there, and this is the last line of defence before screens and logs.
-fn redacted(outcome: ProbeOutcome, st: &NodeState) -> ProbeOutcome {
+fn redacted(outcome: ProbeOutcome, st: &mut NodeState) -> ProbeOutcome {
     outcome.map_err(|mut failure| {
-        let passwords = st.node.candidates.iter().map(|c| &c.password);
         failure.error = ProbeError {
-            message: redact_all(&failure.error.message, passwords),
+            message: st.mask(&failure.error.message),
             ..failure.error
         };
         failure

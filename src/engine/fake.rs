@@ -41,6 +41,8 @@ pub struct FakeServer {
     pub down: Option<ErrorKind>,
     /// When true, probes never answer (until the request's deadline).
     pub hung: bool,
+    /// A hostile server: a refused password is quoted in the error message.
+    pub echo: bool,
     /// Login → its password, or the error a login attempt meets (e.g. `login_not_permitted`).
     pub logins: HashMap<String, FakeLogin>,
 }
@@ -63,6 +65,7 @@ impl Default for FakeServer {
             latency: Duration::from_millis(1),
             down: None,
             hung: false,
+            echo: false,
             logins: HashMap::new(),
         }
     }
@@ -264,6 +267,14 @@ fn decide(server: &FakeServer, request: &ProbeRequest) -> (Duration, ProbeOutcom
             route: Route::Direct,
         }),
         (None, Some(FakeLogin::Fails(kind))) => failure(*kind, &format!("{kind} (simulated)")),
+        (None, _) if server.echo => failure(
+            ErrorKind::AuthFailed,
+            &format!(
+                "password {} is wrong for user \"{}\"",
+                c.password.expose(),
+                c.login
+            ),
+        ),
         (None, _) => failure(
             ErrorKind::AuthFailed,
             &format!("password authentication failed for user \"{}\"", c.login),

@@ -1,6 +1,8 @@
-//! Island-level conclusions: which node is master (`no_master`, `split_brain`), which shards each
-//! island holds (from its master, or a replica while the master is down), and shards found on two
-//! islands (`shard_conflict`). Warnings are raised and cleared with `warning` events.
+//! Island-level conclusions: which node is master (`no_master`, `split_brain`), whether each
+//! connection string finds a host its `target_session_attrs` accepts (`session_attrs_unmet`),
+//! which shards each island holds (from its master, or a replica while the master is down), and
+//! shards found on two islands (`shard_conflict`). Warnings are raised and cleared with `warning`
+//! events.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +11,8 @@ use super::journal::Journal;
 use super::probe::{Lsn, Role};
 use super::snapshot::{Health, IslandWarning, WarningKind};
 use super::state::{IslandState, NodeState};
-use crate::topology::IslandNo;
+use crate::conninfo::session::{self, Check, Group, HostState};
+use crate::topology::{Island, IslandNo};
 
 /// How many shard names a `shard_conflict` detail lists per other island.
 const DETAIL_SHARDS: usize = 5;
@@ -22,7 +25,7 @@ pub(crate) fn refresh(islands: &mut [IslandState], log: &mut Journal) {
     }
     let conflicts = shard_conflicts(islands);
     for island in islands.iter_mut() {
-        let wanted = master_warnings(island);
+        let wanted = own_warnings(island);
         settle(island, wanted, &conflicts, log);
     }
 }
@@ -35,7 +38,7 @@ pub(crate) fn refresh_island(islands: &mut [IslandState], i: usize, log: &mut Jo
         return;
     };
     if !update_shards(island) {
-        let mut wanted = master_warnings(island);
+        let mut wanted = own_warnings(island);
         wanted.extend(conflict_of(&island.warnings).cloned());
         announce(island.no, &island.warnings, &wanted, log);
         island.warnings = wanted;
@@ -44,7 +47,7 @@ pub(crate) fn refresh_island(islands: &mut [IslandState], i: usize, log: &mut Jo
     let conflicts = shard_conflicts(islands);
     for (k, island) in islands.iter_mut().enumerate() {
         let wanted = if k == i {
-            master_warnings(island)
+            own_warnings(island)
         } else {
             let mut kept = island.warnings.clone();
             kept.retain(|w| w.kind != WarningKind::ShardConflict);
@@ -55,8 +58,8 @@ pub(crate) fn refresh_island(islands: &mut [IslandState], i: usize, log: &mut Jo
 }
 
 /// What of a node its island's conclusions read, besides its shards (compared apart, only when a
-/// chain brings new ones) and its name. Keep in step with `master_warnings` and `island_shards`:
-/// the engine refreshes an island only when one of its nodes' inputs changed.
+/// chain brings new ones) and its name. Keep in step with `master_warnings`, `session_warning`
+/// and `island_shards`: the engine refreshes an island only when one of its nodes' inputs changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct NodeInputs {
     reachable: bool,
@@ -118,6 +121,89 @@ pub(crate) fn master_lsn(island: &IslandState) -> Option<Lsn> {
         .iter()
         .find(|st| is_master(st))
         .and_then(|st| st.wal?.current)
+}
+
+/// The strings of an island that ask for a kind of host (`target_session_attrs` other than
+/// `any`), each with its nodes as indices into the island's nodes. Built from the topology when a
+/// config is applied: the groups change only on reload, so a probe report never rebuilds them.
+#[derive(Debug, Default)]
+pub(crate) struct SessionGroups(Vec<(Group, Vec<usize>)>);
+
+impl SessionGroups {
+    /// The groups of `island` (its nodes in config order, as the engine keeps them).
+    pub(crate) fn of(island: &Island) -> Self {
+        let at = |key: &crate::topology::NodeKey| island.nodes.iter().position(|n| n.key == *key);
+        let groups = session::groups(island)
+            .into_iter()
+            .map(|g| {
+                let nodes = g.nodes.iter().filter_map(at).collect();
+                (g, nodes)
+            })
+            .collect();
+        SessionGroups(groups)
+    }
+}
+
+/// The island's own warnings: its master warnings and `session_attrs_unmet`.
+fn own_warnings(island: &IslandState) -> Vec<IslandWarning> {
+    let mut wanted = master_warnings(island);
+    wanted.extend(session_warning(island));
+    wanted
+}
+
+/// What `target_session_attrs` sees of a node: master → primary, replica → standby, probed but
+/// without a winner → down, never probed → not probed (the check waits for it).
+fn host_state(st: &NodeState) -> HostState {
+    match (st.health, st.winner.is_some(), st.role) {
+        (Health::Unknown, ..) => HostState::NotProbed,
+        (_, false, _) => HostState::Down,
+        (_, true, Role::Master) => HostState::Primary,
+        (_, true, Role::Replica) => HostState::Standby,
+        (_, true, Role::Unknown) => HostState::NotProbed,
+    }
+}
+
+/// `session_attrs_unmet` when some string of the island finds no host it accepts, every host of
+/// it probed; the detail names each such string (password removed), its `target_session_attrs`
+/// and what each host was. Strings still waiting for a probe raise nothing yet.
+fn session_warning(island: &IslandState) -> Option<IslandWarning> {
+    let unmet: Vec<String> = island
+        .session_groups
+        .0
+        .iter()
+        .filter_map(|(group, nodes)| {
+            let states: Vec<HostState> = nodes
+                .iter()
+                .map(|&n| host_state(&island.nodes[n]))
+                .collect();
+            if session::check(group.attrs, &states) != Check::Unmet {
+                return None;
+            }
+            let hosts: Vec<String> = nodes
+                .iter()
+                .zip(&states)
+                .map(|(&n, state)| {
+                    let seen = match state {
+                        HostState::Primary => "master",
+                        HostState::Standby => "replica",
+                        HostState::Down => "down",
+                        HostState::NotProbed => "unknown",
+                    };
+                    format!("{} ({seen})", island.nodes[n].node.key.name)
+                })
+                .collect();
+            Some(format!(
+                "no host of {} satisfies target_session_attrs={}: {}",
+                group.string,
+                group.attrs.as_str(),
+                hosts.join(", ")
+            ))
+        })
+        .collect();
+    (!unmet.is_empty()).then(|| IslandWarning {
+        kind: WarningKind::SessionAttrsUnmet,
+        detail: unmet.join("; "),
+    })
 }
 
 /// A node reached by its last chain probe that reports itself master.
@@ -229,6 +315,7 @@ fn announce(no: IslandNo, old: &[IslandWarning], new: &[IslandWarning], log: &mu
     let kinds = [
         WarningKind::NoMaster,
         WarningKind::SplitBrain,
+        WarningKind::SessionAttrsUnmet,
         WarningKind::ShardConflict,
     ];
     for kind in kinds {

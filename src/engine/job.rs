@@ -150,7 +150,7 @@ pub(crate) async fn run<P: Prober>(
 
 /// One probe, cut off [`OVERRUN_GRACE`] after its deadline if the prober overruns it.
 async fn bounded<P: Prober>(prober: &P, request: ProbeRequest) -> ProbeOutcome {
-    let deadline = request.timeout;
+    let (deadline, origin) = (request.timeout, request.timeout_origin);
     let started = Instant::now();
     match tokio::time::timeout(deadline + OVERRUN_GRACE, prober.probe(request)).await {
         Ok(outcome) => outcome,
@@ -158,7 +158,11 @@ async fn bounded<P: Prober>(prober: &P, request: ProbeRequest) -> ProbeOutcome {
             error: ProbeError {
                 kind: ErrorKind::Timeout,
                 sqlstate: None,
-                message: format!("probe overran its {} ms deadline", deadline.as_millis()),
+                message: format!(
+                    "probe overran its {} ms deadline ({})",
+                    deadline.as_millis(),
+                    origin.describe()
+                ),
             },
             elapsed: started.elapsed(),
         }),
@@ -185,6 +189,7 @@ impl Drop for DoneGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fake;
     use crate::engine::probe::{PhaseLatency, ProbeSuccess, Role, Route, WalPosition};
     use crate::secret::Password;
 
@@ -271,6 +276,38 @@ mod tests {
         assert_eq!(
             probed(ProbeMode::Audit, plan()).await,
             [p(1, "a"), p(2, "a"), p(2, "b")]
+        );
+    }
+
+    /// A prober that ignores its deadline: never answers.
+    struct Stuck;
+
+    impl Prober for Stuck {
+        async fn probe(&self, _request: ProbeRequest) -> ProbeOutcome {
+            std::future::pending().await
+        }
+    }
+
+    /// The cut-off names the deadline and the setting it came from: the connection string's
+    /// `connect_timeout` when it is the smaller, `probe.timeout` otherwise.
+    #[tokio::test(start_paused = true)]
+    async fn an_overrun_names_the_deadline_and_its_origin() {
+        let mut candidate = fake::candidate("n", "app", "overrun-pw");
+        let request =
+            |c| ProbeRequest::new(c, Duration::from_secs(1), Duration::from_secs(2), None);
+        let message = |outcome: ProbeOutcome| outcome.unwrap_err().error.message;
+
+        let settings = message(bounded(&Stuck, request(candidate.clone())).await);
+        assert_eq!(
+            settings,
+            "probe overran its 2000 ms deadline (probe.timeout)"
+        );
+
+        Arc::make_mut(&mut candidate.target).connect_timeout = Some(Duration::from_millis(500));
+        let own = message(bounded(&Stuck, request(candidate)).await);
+        assert_eq!(
+            own,
+            "probe overran its 500 ms deadline (connect_timeout of the connection string)"
         );
     }
 }

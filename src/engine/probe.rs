@@ -325,25 +325,25 @@ pub struct ProbeRequest {
 }
 
 impl ProbeRequest {
-    /// The request for `candidate` under the config's limits: the connection string's own
-    /// `connect_timeout`, when smaller, bounds both the connect and the whole probe (libpq's
-    /// `connect_timeout` covers the whole connection set-up).
+    /// The request for `candidate` under the config's limits, with the deadlines its target
+    /// computes ([`ConnTarget::deadlines`](crate::topology::ConnTarget::deadlines): the string's
+    /// own `connect_timeout`, when smaller, bounds both the connect and the whole probe).
     pub fn new(
         candidate: Candidate,
         connect_timeout: Duration,
         timeout: Duration,
         shard_pattern: Option<String>,
     ) -> ProbeRequest {
-        let own = candidate.target.connect_timeout;
-        let (timeout, timeout_origin) = match own {
-            Some(t) if t < timeout => (t, TimeoutOrigin::ConnString),
-            _ => (timeout, TimeoutOrigin::Settings),
-        };
+        let deadlines = candidate.target.deadlines(connect_timeout, timeout);
         ProbeRequest {
-            connect_timeout: own.map_or(connect_timeout, |t| t.min(connect_timeout)),
             candidate,
-            timeout,
-            timeout_origin,
+            connect_timeout: deadlines.connect,
+            timeout: deadlines.probe,
+            timeout_origin: if deadlines.from_string {
+                TimeoutOrigin::ConnString
+            } else {
+                TimeoutOrigin::Settings
+            },
             shard_pattern,
         }
     }

@@ -60,6 +60,7 @@ impl<P: Prober> Core<P> {
                     .collect(),
                 shards: None,
                 warnings: Vec::new(),
+                session_groups: islands::SessionGroups::of(island),
             })
             .collect();
         for island in &mut self.islands {
@@ -232,6 +233,10 @@ fn carry_over(mut st: NodeState, node: Node, now: Instant) -> NodeState {
         .collect();
     let removed = !old.is_empty();
     st.node = node;
+    if added || removed {
+        // Other passwords: the next failure builds the matcher again.
+        st.matcher = None;
+    }
 
     if added || removed {
         // The node stays in flight until the job has ended: its next job waits for it.

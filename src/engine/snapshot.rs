@@ -72,17 +72,30 @@ pub enum WarningKind {
     SplitBrain,
     /// A shard schema is also found on another island.
     ShardConflict,
+    /// No host of a connection string satisfies its `target_session_attrs`: an application using
+    /// that string cannot connect (see `conninfo::session`).
+    SessionAttrsUnmet,
     /// Cluster-level: chain probes run less often than `probe.interval` says (overload).
     BehindSchedule,
 }
 
 impl WarningKind {
+    /// True for the island warnings that make the verdict `down` (exit 2): no master, split
+    /// brain, and a string that no host satisfies. A shard conflict is `degraded`.
+    pub fn is_critical(self) -> bool {
+        matches!(
+            self,
+            WarningKind::NoMaster | WarningKind::SplitBrain | WarningKind::SessionAttrsUnmet
+        )
+    }
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {
             WarningKind::NoMaster => "no_master",
             WarningKind::SplitBrain => "split_brain",
             WarningKind::ShardConflict => "shard_conflict",
+            WarningKind::SessionAttrsUnmet => "session_attrs_unmet",
             WarningKind::BehindSchedule => "behind_schedule",
         }
     }
@@ -151,7 +164,8 @@ fn seconds(d: Duration) -> String {
 pub struct IslandWarning {
     /// Which warning.
     pub kind: WarningKind,
-    /// Detail: the masters' names, or the shard and the other island.
+    /// Detail: the masters' names, the unmet string and its hosts, or the shard and the other
+    /// island.
     pub detail: String,
 }
 
@@ -420,7 +434,8 @@ pub enum Verdict {
     Ok,
     /// Some node degraded, or not probed yet, or a shard conflict.
     Degraded,
-    /// Some node down, or an island without a master, or split brain.
+    /// Some node down, an island without a master, split brain, or a connection string whose
+    /// `target_session_attrs` no host satisfies.
     Down,
 }
 
@@ -479,15 +494,16 @@ impl Snapshot {
         s
     }
 
-    /// The verdict: `down` if any node is down or an island has no master or two; `degraded` if
-    /// any node is degraded or unknown or shards conflict; `ok` otherwise.
+    /// The verdict: `down` if any node is down, an island has no master or two, or an
+    /// application's string finds no host it accepts (`session_attrs_unmet`: that application
+    /// cannot connect at all, an outage as much as `no_master`); `degraded` if any node is
+    /// degraded or unknown or shards conflict; `ok` otherwise.
     pub fn verdict(&self) -> Verdict {
         let s = self.summary();
-        let critical_warning = self.islands.iter().any(|i| {
-            i.warnings
-                .iter()
-                .any(|w| matches!(w.kind, WarningKind::NoMaster | WarningKind::SplitBrain))
-        });
+        let critical_warning = self
+            .islands
+            .iter()
+            .any(|i| i.warnings.iter().any(|w| w.kind.is_critical()));
         if s.down > 0 || critical_warning {
             Verdict::Down
         } else if s.degraded > 0 || s.unknown > 0 || s.warnings > 0 {

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | 0 | every node ok, no warning |
 //! | 1 | degraded: a node degraded or not probed, or a shard conflict |
-//! | 2 | down: a node down, an island without a master, or split brain |
+//! | 2 | down: a node down, an island without a master, split brain, `session_attrs_unmet` |
 //! | 3 | nothing was checked: config error, bad command line, or rotascope could not run |
 //!
 //! `watch` and the TUI exit 0 when stopped by a signal or a key; 3 when they cannot run.
@@ -100,6 +100,8 @@ mod tests {
         assert_eq!(exit_code(&s), 2);
         s.islands[0].warnings = vec![warn(WarningKind::SplitBrain)];
         assert_eq!(exit_code(&s), 2);
+        s.islands[0].warnings = vec![warn(WarningKind::SessionAttrsUnmet)];
+        assert_eq!(exit_code(&s), 2, "an application that cannot connect");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! ```json
 //! {"status": "ok|degraded|down", "generated_at": "RFC 3339",
 //!  "config": {"path", "generation", "loaded_at", "last_error": {"at", "message"} | null},
-//!  "islands": [{"no", "warnings": ["no_master" | "split_brain" | "shard_conflict"],
+//!  "islands": [{"no", "warnings": ["no_master" | "split_brain" | "session_attrs_unmet" |
+//!    "shard_conflict"],
 //!    "warning_details": [{"kind", "detail"}], "shards": [...] | null,
 //!    "nodes": [{"name", "address", "role", "health", "health_since", "cause",
 //!      "winner": {"index", "login", "label", "fingerprint"} | null, "remembered_best": ... | null,

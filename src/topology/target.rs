@@ -486,20 +486,26 @@ pub struct Deadlines {
     pub probe: Duration,
     /// True when the string's `connect_timeout` set `probe` (it is below `[probe] timeout`).
     pub from_string: bool,
+    /// True when the string's `connect_timeout` set `connect` (it is below `[probe]
+    /// connect_timeout`).
+    pub connect_from_string: bool,
 }
 
 impl ConnTarget {
-    /// The deadlines of a probe of this target under `[probe] connect_timeout` and `timeout`.
+    /// The deadlines of a probe of this target under `[probe] connect_timeout` and `timeout`:
+    /// the one place they are computed (the prober's request and `config check` read them).
     pub fn deadlines(&self, connect_timeout: Duration, timeout: Duration) -> Deadlines {
-        let own = self.connect_timeout;
-        let (probe, from_string) = match own {
-            Some(t) if t < timeout => (t, true),
-            _ => (timeout, false),
+        let smaller = |limit: Duration| match self.connect_timeout {
+            Some(own) if own < limit => (own, true),
+            _ => (limit, false),
         };
+        let (probe, from_string) = smaller(timeout);
+        let (connect, connect_from_string) = smaller(connect_timeout);
         Deadlines {
-            connect: own.map_or(connect_timeout, |t| t.min(connect_timeout)),
+            connect,
             probe,
             from_string,
+            connect_from_string,
         }
     }
 

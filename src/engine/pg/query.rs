@@ -18,6 +18,8 @@
 //! announced: a pooler in between announces one of its own (see
 //! [`Route`](crate::engine::probe::Route)).
 
+use std::borrow::Cow;
+
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
@@ -32,6 +34,9 @@ pub type Row = Vec<Option<String>>;
 
 /// Runs `sql` through the simple query protocol on an authenticated connection and returns its
 /// first row (if any), after the server's ReadyForQuery.
+///
+/// Terminate is not sent in the same write: PgBouncer ends the client connection as soon as it
+/// reads Terminate, before the server's answer to the query reaches it.
 pub async fn run(conn: &mut Conn, sql: &str) -> Result<Option<Row>, Fault> {
     frontend::query(sql, &mut conn.out)
         .map_err(|e| Fault::protocol(format!("cannot encode the probe query: {e}")))?;
@@ -81,25 +86,35 @@ pub struct Answer {
     pub backend_pid: Option<i32>,
 }
 
-/// The probe SQL, with shard discovery when `shard_pattern` is set.
-pub fn probe_sql(shard_pattern: Option<&str>) -> Result<String, String> {
-    let mut sql = String::from(
+macro_rules! select_columns {
+    () => {
         "SELECT r::text, \
          (CASE WHEN r THEN NULL ELSE pg_current_wal_lsn() END)::text, \
          (CASE WHEN r THEN pg_last_wal_receive_lsn() END)::text, \
          (CASE WHEN r THEN pg_last_wal_replay_lsn() END)::text, \
-         pg_backend_pid()::text",
-    );
-    if let Some(pattern) = shard_pattern {
-        let regex = shard_regex(pattern)?;
-        sql.push_str(&format!(
-            ", (SELECT json_agg(nspname ORDER BY nspname)::text FROM pg_namespace \
-             WHERE nspname ~ {})",
-            sql_literal(&regex)
-        ));
-    }
-    sql.push_str(" FROM (SELECT pg_is_in_recovery() AS r) AS s");
-    Ok(sql)
+         pg_backend_pid()::text"
+    };
+}
+macro_rules! from_recovery {
+    () => {
+        " FROM (SELECT pg_is_in_recovery() AS r) AS s"
+    };
+}
+
+/// The probe SQL, with shard discovery when `shard_pattern` is set (without it, a constant: the
+/// common probe builds no string).
+pub fn probe_sql(shard_pattern: Option<&str>) -> Result<Cow<'static, str>, String> {
+    let Some(pattern) = shard_pattern else {
+        return Ok(Cow::Borrowed(concat!(select_columns!(), from_recovery!())));
+    };
+    let regex = shard_regex(pattern)?;
+    Ok(Cow::Owned(format!(
+        "{}, (SELECT json_agg(nspname ORDER BY nspname)::text FROM pg_namespace \
+         WHERE nspname ~ {}){}",
+        select_columns!(),
+        sql_literal(&regex),
+        from_recovery!()
+    )))
 }
 
 /// An SQL string literal that means the same whatever `standard_conforming_strings` says:

@@ -205,9 +205,9 @@ impl Conn {
         }
     }
 
-    /// Sends Terminate and closes the connection (TLS: with a close_notify first). The server
-    /// ends its session on Terminate; waiting for it to close its side too would only add its
-    /// process exit to the probe's latency (tokio-postgres does not wait either).
+    /// Sends Terminate and closes the connection (TLS: with a close_notify first). The server ends its session on Terminate; waiting for it to close
+    /// its side too would only add its process exit to the probe's latency (tokio-postgres does
+    /// not wait either).
     pub async fn close(mut self) {
         postgres_protocol::message::frontend::terminate(&mut self.out);
         if self.send().await.is_err() {

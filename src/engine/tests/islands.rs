@@ -6,6 +6,7 @@ use crate::engine::event::CandidateRef;
 use crate::engine::probe::{Lsn, WalPosition};
 use crate::engine::snapshot::{CandidateState, WarningKind};
 use crate::secret::Password;
+use crate::topology::SessionAttrs;
 
 fn kinds(s: &Snapshot, island: u32) -> Vec<WarningKind> {
     s.islands
@@ -39,6 +40,93 @@ fn pair() -> (FakeProber, Topology) {
         fake::node(0, "r", &[("app", "pw")]),
     ]);
     (fake, topo)
+}
+
+/// `m` and `r` as the two hosts of one application string asking for `attrs`.
+fn one_string(attrs: SessionAttrs) -> (FakeProber, Topology) {
+    let (fake, mut topo) = pair();
+    for node in &mut topo.islands[0].nodes {
+        for c in &mut node.candidates {
+            let t = std::sync::Arc::make_mut(&mut c.target);
+            t.session_attrs = attrs;
+            t.from_string = Some(format!("host=m,r target_session_attrs={}", attrs.as_str()));
+        }
+    }
+    (fake, topo)
+}
+
+/// Given a string `host=m,r target_session_attrs=primary`, when the master goes down, no host
+/// satisfies it: `session_attrs_unmet` names the string and what each host is, and the verdict
+/// is down; when the master is back, the warning clears.
+#[tokio::test(start_paused = true)]
+async fn a_string_no_host_satisfies_warns_until_one_does() {
+    let (fake, topo) = one_string(SessionAttrs::Primary);
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+    assert!(kinds(&s, 0).is_empty(), "{:?}", s.islands[0].warnings);
+
+    fake.down("m", Some(ErrorKind::Refused));
+    let s = h
+        .until("unmet", |s| {
+            kinds(s, 0).contains(&WarningKind::SessionAttrsUnmet)
+        })
+        .await;
+    let w = s.islands[0]
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::SessionAttrsUnmet)
+        .unwrap();
+    assert_eq!(
+        w.detail,
+        "no host of host=m,r target_session_attrs=primary satisfies \
+         target_session_attrs=primary: m (down), r (replica)"
+    );
+    assert_eq!(s.verdict(), crate::engine::snapshot::Verdict::Down);
+
+    fake.down("m", None);
+    h.until("met again", |s| kinds(s, 0).is_empty()).await;
+    let unmet: Vec<_> = warnings(&h.events())
+        .into_iter()
+        .filter(|w| w.1 == WarningKind::SessionAttrsUnmet)
+        .collect();
+    assert_eq!(
+        unmet,
+        [
+            (0, WarningKind::SessionAttrsUnmet, true),
+            (0, WarningKind::SessionAttrsUnmet, false)
+        ]
+    );
+    h.stop().await;
+}
+
+/// A string asking for a standby is met by the replica, and one asking for nothing never warns,
+/// even with every host down (the nodes say that already).
+#[tokio::test(start_paused = true)]
+async fn standby_strings_are_met_by_a_replica_and_any_never_warns() {
+    let (fake, topo) = one_string(SessionAttrs::Standby);
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+    assert!(kinds(&s, 0).is_empty(), "{:?}", s.islands[0].warnings);
+    fake.down("r", Some(ErrorKind::Refused));
+    h.until("unmet without the replica", |s| {
+        kinds(s, 0) == [WarningKind::SessionAttrsUnmet]
+    })
+    .await;
+    h.stop().await;
+
+    let (fake, topo) = one_string(SessionAttrs::Any);
+    let mut h = Harness::start(&fake, topo, settings());
+    fake.down("m", Some(ErrorKind::Refused));
+    fake.down("r", Some(ErrorKind::Refused));
+    let s = h
+        .until("both down", |s| s.nodes().all(|n| n.health == Health::Down))
+        .await;
+    assert_eq!(kinds(&s, 0), [WarningKind::NoMaster]);
+    h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -316,6 +404,7 @@ mod refresh_one {
                 .collect(),
             shards: None,
             warnings: Vec::new(),
+            session_groups: Default::default(),
         };
         vec![
             island(

@@ -208,3 +208,65 @@ async fn a_shorter_interval_takes_effect_at_once() {
     assert!(h.secs(fake.calls()[1].at) - h.secs(reloaded) <= 1.2 + 0.01);
     h.stop().await;
 }
+
+/// A hostile server quotes every refused password. Given a node of 2,000 candidates (one valid),
+/// every failure message is masked by the node's one matcher; when a reload brings a new
+/// password, the matcher follows: the new one is masked too.
+#[tokio::test(start_paused = true)]
+async fn failure_messages_are_masked_against_the_nodes_current_passwords() {
+    let fake = fake_with("db", &[("app", "the-valid-one")]);
+    fake.update("db", |s| s.echo = true);
+    let stale: Vec<String> = (0..2000)
+        .map(|i| format!("stale-password-{i:04}"))
+        .collect();
+    let topology = |extra: &str| {
+        let mut creds: Vec<(&str, &str)> = vec![("app", "the-valid-one")];
+        creds.extend(stale.iter().map(|p| ("app", p.as_str())));
+        if !extra.is_empty() {
+            creds.push(("app", extra));
+        }
+        fake::topology(vec![fake::node(0, "db", &creds)])
+    };
+    let mut h = Harness::start(&fake, topology(""), settings());
+    let checked = |s: &Snapshot, n: usize| {
+        node(s, "db")
+            .candidates
+            .iter()
+            .filter(|c| c.last_checked.is_some())
+            .count()
+            >= n
+    };
+    h.send(Command::Audit(key(0, "db"))).await;
+    let s = h
+        .until("every candidate audited", |s| checked(s, 2001))
+        .await;
+    let messages: Vec<&str> = node(&s, "db")
+        .candidates
+        .iter()
+        .filter_map(|c| c.error.as_ref().map(|e| e.message.as_str()))
+        .collect();
+    assert_eq!(messages.len(), 2000);
+    assert!(
+        messages
+            .iter()
+            .all(|m| *m == "password [redacted] is wrong for user \"app\""),
+        "{:?}",
+        messages.iter().find(|m| m.contains("stale"))
+    );
+
+    h.reload(fake::config(topology("brand-new-stale-pw"), settings()));
+    h.until("generation 2", |s| s.config.generation == 2).await;
+    h.send(Command::Audit(key(0, "db"))).await;
+    let s = h
+        .until("the new candidate refused", |s| {
+            node(s, "db").candidates[2001].error.is_some()
+        })
+        .await;
+    let message = &node(&s, "db").candidates[2001]
+        .error
+        .as_ref()
+        .unwrap()
+        .message;
+    assert_eq!(message, "password [redacted] is wrong for user \"app\"");
+    h.stop().await;
+}
