@@ -24,6 +24,7 @@ pub mod lab;
 pub mod private_file;
 pub mod report;
 pub mod secret;
+pub mod serve;
 pub mod shard;
 pub mod text;
 pub mod topology;
