@@ -11,9 +11,28 @@ use std::collections::BTreeSet;
 use rotascope::report::metrics::{metric_names, Kind, FAMILIES};
 
 const KEYWORDS: &[&str] = &[
-    "sum", "min", "max", "avg", "count", "rate", "increase", "histogram_quantile", "vector",
-    "absent", "label_values", "and", "or", "unless", "by", "without", "on", "ignoring",
-    "group_left", "group_right", "bool", "offset",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "rate",
+    "increase",
+    "histogram_quantile",
+    "vector",
+    "absent",
+    "label_values",
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
 ];
 
 /// The metric names a PromQL expression selects.
@@ -39,8 +58,15 @@ fn metrics_in(expr: &str) -> BTreeSet<String> {
                 }
                 i += 1;
             }
-            '(' if ["by", "without", "on", "ignoring", "group_left", "group_right"]
-                .contains(&last_word.as_str()) =>
+            '(' if [
+                "by",
+                "without",
+                "on",
+                "ignoring",
+                "group_left",
+                "group_right",
+            ]
+            .contains(&last_word.as_str()) =>
             {
                 while i < chars.len() && chars[i] != ')' {
                     i += 1;
@@ -106,17 +132,23 @@ fn dashboard_queries() -> Vec<String> {
     let mut exprs = Vec::new();
     for p in panels {
         let title = p["title"].as_str().expect("every panel has a title");
-        let targets = p["targets"].as_array().unwrap_or_else(|| panic!("{title}: no targets"));
+        let targets = p["targets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{title}: no targets"));
         assert!(!targets.is_empty(), "{title}: no query");
         for t in targets {
-            let expr = t["expr"].as_str().unwrap_or_else(|| panic!("{title}: no expr"));
+            let expr = t["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{title}: no expr"));
             exprs.push(expr.to_owned());
         }
     }
     for v in dash["templating"]["list"].as_array().expect("templating") {
         if let Some(q) = v["query"]["query"].as_str() {
             // Grafana's `label_values(METRIC, LABEL)`: the metric is the query.
-            let inner = q.strip_prefix("label_values(").expect("a label_values query");
+            let inner = q
+                .strip_prefix("label_values(")
+                .expect("a label_values query");
             exprs.push(inner.split(',').next().unwrap().to_owned());
         }
     }
@@ -131,7 +163,10 @@ fn the_dashboard_is_json_whose_queries_use_exported_metrics_only() {
         let metrics = metrics_in(&expr);
         assert!(!metrics.is_empty(), "selects no metric: {expr}");
         for m in metrics {
-            assert!(exported.contains(&m), "`{m}` is not exported by rotascope: {expr}");
+            assert!(
+                exported.contains(&m),
+                "`{m}` is not exported by rotascope: {expr}"
+            );
             used.insert(m);
         }
     }
@@ -160,7 +195,10 @@ fn the_alert_rules_use_exported_metrics_and_up_only() {
     assert!(exprs.len() >= 8, "{exprs:?}");
     for expr in exprs {
         for m in metrics_in(expr) {
-            assert!(exported.contains(&m), "`{m}` is not exported by rotascope: {expr}");
+            assert!(
+                exported.contains(&m),
+                "`{m}` is not exported by rotascope: {expr}"
+            );
         }
     }
 }
@@ -169,6 +207,9 @@ fn the_alert_rules_use_exported_metrics_and_up_only() {
 fn the_readme_documents_every_metric() {
     let readme = read("README.md");
     for name in metric_names() {
-        assert!(readme.contains(&format!("`{name}`")), "README does not document {name}");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README does not document {name}"
+        );
     }
 }
