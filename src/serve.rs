@@ -29,6 +29,10 @@ use tokio::sync::watch;
 use crate::engine::Snapshot;
 use crate::shard::Shard;
 
+// Test support (integration tests and benches use it), not part of the product.
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod client;
 pub mod conn;
 mod http;
 pub mod listen;

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use cli_lab_support::{assert_no_secret, Rotascope};
 use rotascope::lab::{Lab, Server};
+use rotascope::serve::client::{get, request};
 use rotascope::shard::Shard;
 use rotascope::topology::IslandNo;
-use serve_support::{get, request, sample, start_serve, until};
+use serve_support::{sample, start_serve, until};
 
 /// Generous: the machine is shared, and a first probe includes SCRAM in a debug build.
 const WITHIN: Duration = Duration::from_secs(30);
