@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cli_lab_support::{assert_no_secret, Rotascope};
-use rotascope::lab::{Lab, Server};
+use cli_lab_support::{assert_no_secret, Rotascope, TwoLogins};
+use rotascope::lab::Server;
 use rotascope::serve::client::{get, request};
 use rotascope::shard::Shard;
 use rotascope::topology::IslandNo;
@@ -24,42 +24,16 @@ const PW_A: &str = "serve-test-A-first-4Tz";
 const PW_A_NEW: &str = "serve-test-A-second-8Wq";
 const PW_B: &str = "serve-test-B-only-2Pm";
 
-/// A master and its replica with `app_a` and `app_b`, in a runtime kept alive with them.
-struct Cluster {
-    runtime: tokio::runtime::Runtime,
-    master: Server,
-    replica: Server,
-    lab: Lab,
-}
+/// The lab cluster, seen as many islands.
+struct Cluster(TwoLogins);
 
 impl Cluster {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (lab, master, replica) = runtime.block_on(async {
-            let lab = Lab::new().unwrap();
-            let master = lab.start_server(Default::default()).await.unwrap();
-            master.create_database("app").await.unwrap();
-            master.create_role("app_a", PW_A).await.unwrap();
-            master.create_role("app_b", PW_B).await.unwrap();
-            let replica = master.start_replica().await.unwrap();
-            (lab, master, replica)
-        });
-        Cluster {
-            runtime,
-            master,
-            replica,
-            lab,
-        }
+        Cluster(TwoLogins::start(PW_A, PW_B, true))
     }
 
     fn secrets(&self) -> Vec<String> {
-        let mut all: Vec<String> = [PW_A, PW_A_NEW, PW_B].map(str::to_owned).to_vec();
-        all.push(self.lab.superuser_password().expose().to_owned());
-        all
+        self.0.secrets(&[PW_A, PW_A_NEW, PW_B])
     }
 
     /// `islands` islands, each the master and the replica under names of their own (a query
@@ -72,7 +46,13 @@ impl Cluster {
             )
         };
         (0..islands)
-            .map(|i| format!("[{}, {}]", node(&self.master, i), node(&self.replica, i)))
+            .map(|i| {
+                format!(
+                    "[{}, {}]",
+                    node(&self.0.master, i),
+                    node(self.0.replica(), i)
+                )
+            })
             .collect::<Vec<_>>()
             .join(",\n  ")
     }
@@ -179,9 +159,9 @@ fn endpoints_follow_a_rotation_reloads_and_signals_without_a_password() {
 
     // A rotation: app_a's password changes in the database. The master's chain fails with it
     // (a failed authentication), wins with app_b: degraded; its error is in /snapshot.
-    cluster
-        .runtime
-        .block_on(cluster.master.set_password("app_a", PW_A_NEW))
+    let lab = &cluster.0;
+    lab.runtime
+        .block_on(lab.master.set_password("app_a", PW_A_NEW))
         .unwrap();
     let degraded = until("a degraded node in /snapshot", WITHIN, || {
         let v = snapshot(addr);

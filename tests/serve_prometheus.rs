@@ -10,7 +10,7 @@ mod serve_support;
 
 use std::time::Duration;
 
-use rotascope::lab::Lab;
+use cli_lab_support::TwoLogins;
 use serde_json::Value;
 use serve_support::{start_serve, until, Prometheus};
 
@@ -54,19 +54,8 @@ fn alerts(p: &Prometheus) -> Vec<(String, String)> {
 
 #[test]
 fn prometheus_sees_a_rotation_degrade_a_node_and_an_alert_fire_and_resolve() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (_lab, master) = runtime.block_on(async {
-        let lab = Lab::new().unwrap();
-        let master = lab.start_server(Default::default()).await.unwrap();
-        master.create_database("app").await.unwrap();
-        master.create_role("app_a", PW_A).await.unwrap();
-        master.create_role("app_b", PW_B).await.unwrap();
-        (lab, master)
-    });
+    let cluster = TwoLogins::start(PW_A, PW_B, false);
+    let master = &cluster.master;
     let node = master.conn_string("app");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rotascope.toml");
@@ -130,7 +119,8 @@ fn prometheus_sees_a_rotation_degrade_a_node_and_an_alert_fire_and_resolve() {
     );
 
     // When app_a's password rotates in the database (app_a is the winner) ...
-    runtime
+    cluster
+        .runtime
         .block_on(master.set_password("app_a", PW_A_NEW))
         .unwrap();
     // ... then the failed-auth counter rises, the node is degraded, the test alert fires.

@@ -93,13 +93,26 @@ fn health_role_and_verdict_are_one_hot() {
     assert_eq!(samples(&text, "rotascope_node_health").len(), 3 * 4);
     let role = on("rotascope_node_role", fixtures::LONG_NAME);
     assert!(role[0].contains("role=\"master\""), "{role:?}");
-    assert_eq!(samples(&text, "rotascope_node_role").len(), 3 * 3);
+    assert_eq!(samples(&text, "rotascope_node_role").len(), 3 * 2);
     let verdict: Vec<&str> = samples(&text, "rotascope_verdict")
         .into_iter()
         .filter(|l| l.ends_with(" 1"))
         .collect();
     assert_eq!(verdict.len(), 1);
     assert!(verdict[0].contains("verdict=\"down\""));
+}
+
+#[test]
+fn an_unknown_role_is_neither_master_nor_replica() {
+    let mut s = fixtures::rotation();
+    s.islands[0].nodes[0].role = crate::engine::probe::Role::Unknown;
+    let text = prometheus(s);
+    let db_a: Vec<&str> = samples(&text, "rotascope_node_role")
+        .into_iter()
+        .filter(|l| l.contains("node=\"db-a\""))
+        .collect();
+    assert_eq!(db_a.len(), 2);
+    assert!(db_a.iter().all(|l| l.ends_with(" 0")), "{db_a:?}");
 }
 
 #[test]
@@ -175,11 +188,8 @@ fn counters_come_from_the_tally_and_start_at_zero() {
         "island=\"1\",warning=\"no_master\""
     )
     .ends_with(" 1"));
-    assert!(line(
-        "rotascope_island_warning",
-        "island=\"0\",warning=\"no_master\""
-    )
-    .ends_with(" 0"));
+    // Island warnings are there while active only.
+    assert_eq!(samples(&text, "rotascope_island_warning").len(), 1);
     assert!(line("rotascope_warning", "behind_schedule").ends_with(" 0"));
 }
 
