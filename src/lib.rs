@@ -14,6 +14,8 @@
 //!
 //! The engine owns all mutable state and publishes an immutable [`engine::Snapshot`] after each
 //! change; every output reads only snapshots and the event feed.
+//! [`serve`] puts those outputs on HTTP for Prometheus ([`report::metrics`]), and [`shard`]
+//! splits one config among a fleet of instances.
 
 pub mod cli;
 pub mod clock;
