@@ -5,6 +5,8 @@
 //! rotascope config check [--config PATH] [--format F] load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
 //! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
+//! rotascope serve [--config PATH] [--listen ADDR] [--allow-remote] [--shard K/N]
+//!                                                    /metrics, /healthz, /readyz, /snapshot over HTTP
 //! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui]
 //!               [--pooler pgbouncer [--pooler-auth query|file] [--pool-mode M]] ...
 //!                                                    a demo cluster with rotations, in the TUI
@@ -12,6 +14,7 @@
 //!
 //! Exit codes live in [`crate::report::exit`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,10 +23,12 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::lab::driver::Scheme;
 pub use crate::lab::{PoolMode, PoolerAuth};
+pub use crate::shard::Shard;
 
 mod lab;
 pub mod logging;
 pub mod run;
+mod serve;
 pub mod signals;
 pub mod watch;
 
@@ -71,6 +76,12 @@ pub enum Command {
     ///
     /// Runs until SIGINT or SIGTERM (exit 0); SIGHUP reloads the config.
     Watch(WatchArgs),
+    /// Run the engine headless and serve Prometheus metrics, health and the live JSON over HTTP.
+    ///
+    /// GET /metrics (Prometheus text, or OpenMetrics by the Accept header), /healthz, /readyz,
+    /// /snapshot (the `check --format json` document, live). Runs until SIGINT or SIGTERM
+    /// (exit 0); SIGHUP reloads the config.
+    Serve(ServeArgs),
     /// Start a local demo cluster that rotates passwords, and open the TUI on it.
     ///
     /// Needs the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup). Every server it
@@ -108,6 +119,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Probe only the islands of shard K of N (K from 0): see `serve --shard`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// How `check` prints its result.
@@ -129,6 +143,25 @@ pub struct WatchArgs {
     /// Append every printed line to this file too (an audit trail of a rotation window).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Probe only the islands of shard K of N (K from 0): see `serve --shard`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+}
+
+/// `rotascope serve` options.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, IP:PORT (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9187")]
+    pub listen: SocketAddr,
+    /// Allow a --listen address other than loopback (0.0.0.0 in a container). The endpoints
+    /// have no authentication and show node names, logins and fingerprints (never a password).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Probe only the islands whose stable hash falls to shard K of N (K from 0), so N
+    /// instances split one config with no coordination; every metric carries `shard="K/N"`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// `rotascope lab` options.
@@ -309,14 +342,16 @@ mod tests {
         assert_eq!(
             cli.command,
             Some(Command::Check(CheckArgs {
-                format: Format::Table
+                format: Format::Table,
+                shard: None
             }))
         );
         let cli = parse(&["check", "--format", "json", "--config", "c.toml"]).unwrap();
         assert_eq!(
             cli.command,
             Some(Command::Check(CheckArgs {
-                format: Format::Json
+                format: Format::Json,
+                shard: None
             }))
         );
         assert!(!cli.owns_terminal());
@@ -331,7 +366,8 @@ mod tests {
             cli.command,
             Some(Command::Watch(WatchArgs {
                 probes: false,
-                record: None
+                record: None,
+                shard: None
             }))
         );
         let cli = parse(&["watch", "--probes", "--record", "trail.ndjson"]).unwrap();
@@ -339,9 +375,52 @@ mod tests {
             cli.command,
             Some(Command::Watch(WatchArgs {
                 probes: true,
-                record: Some("trail.ndjson".into())
+                record: Some("trail.ndjson".into()),
+                shard: None
             }))
         );
+    }
+
+    #[test]
+    fn serve_listens_on_loopback_by_default_and_takes_a_shard() {
+        let cli = parse(&["serve"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Serve(ServeArgs {
+                listen: "127.0.0.1:9187".parse().unwrap(),
+                allow_remote: false,
+                shard: None
+            }))
+        );
+        assert!(!cli.owns_terminal());
+        let cli = parse(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--allow-remote",
+            "--shard",
+            "2/3",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.listen, "0.0.0.0:9000".parse().unwrap());
+        assert!(args.allow_remote);
+        assert_eq!(args.shard, Some(Shard::new(2, 3).unwrap()));
+        for bad in [
+            &["serve", "--listen", "localhost:9187"][..],
+            &["serve", "--shard", "3/3"],
+            &["check", "--shard", "x"],
+            &["watch", "--shard", "1/0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let cli = parse(&["watch", "--shard", "0/2"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Watch(WatchArgs { shard: Some(_), .. }))
+        ));
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //!
 //! The engine owns all mutable state and publishes an immutable [`engine::Snapshot`] after each
 //! change; every output reads only snapshots and the event feed.
+//! [`serve`] puts those outputs on HTTP for Prometheus ([`report::metrics`]), and [`shard`]
+//! splits one config among a fleet of instances.
 
 pub mod cli;
 pub mod clock;
@@ -29,6 +31,8 @@ pub mod lab;
 pub mod private_file;
 pub mod report;
 pub mod secret;
+pub mod serve;
+pub mod shard;
 pub mod text;
 pub mod topology;
 pub mod ui;

@@ -5,11 +5,13 @@
 //! - [`table`]: the `check` table for people (fits 100 columns).
 //! - [`exit`]: the one mapping from verdict to exit code (0 ok, 1 degraded, 2 down, 3 config error).
 //! - [`ndjson`]: the `watch` stream, one JSON object per line, optionally recorded to a file.
+//! - [`metrics`]: `serve`'s `/metrics`, Prometheus text or OpenMetrics, with the feed's counters.
 //!
 //! Nothing here can print a password: the snapshot holds only logins and fingerprints.
 
 pub mod exit;
 pub mod json;
+pub mod metrics;
 pub mod ndjson;
 pub mod table;
 

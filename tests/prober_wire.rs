@@ -16,6 +16,9 @@ use rotascope::topology::{AuthMethod, Candidate, ChannelBinding, ConnTarget, Ssl
 
 const PW_APP: &str = "wire-App-Secret-01";
 const PW_NEW: &str = "wire-New-Secret-02";
+/// The memo test's own passwords (see there).
+const MEMO_OLD: &str = "memo-only-Old-Secret-31";
+const MEMO_NEW: &str = "memo-only-New-Secret-32";
 
 fn request(candidate: Candidate) -> ProbeRequest {
     ProbeRequest {
@@ -363,10 +366,13 @@ async fn postgres_says(pg: &Server, password: &str) -> Option<String> {
 async fn remembered_scram_keys_follow_real_password_changes() {
     let lab = Lab::new().unwrap();
     let pg = started(&lab, ServerOptions::default()).await;
-    let old = Password::new(PW_APP);
-    let new = Password::new(PW_NEW);
-    let c_old = pg.candidate("app", PW_APP, "postgres");
-    let c_new = pg.candidate("app", PW_NEW, "postgres");
+    // Passwords no other test uses: equal passwords share one memo in the process, and tests
+    // run in parallel.
+    pg.set_password("app", MEMO_OLD).await.unwrap();
+    let old = Password::new(MEMO_OLD);
+    let new = Password::new(MEMO_NEW);
+    let c_old = pg.candidate("app", MEMO_OLD, "postgres");
+    let c_new = pg.candidate("app", MEMO_NEW, "postgres");
     let outcome = |o: ProbeOutcome| o.err().and_then(|f| f.error.sqlstate);
 
     let salt1 = salt_of(&pg, "app").await;
@@ -375,10 +381,10 @@ async fn remembered_scram_keys_follow_real_password_changes() {
     assert_eq!(outcome(probe(c_old.clone()).await), None);
     assert_eq!(old.salted_keys(), 1, "the second reuses");
 
-    pg.set_password("app", PW_NEW).await.unwrap();
+    pg.set_password("app", MEMO_NEW).await.unwrap();
     let salt2 = salt_of(&pg, "app").await;
     assert_ne!(salt1, salt2);
-    for (c, pw) in [(&c_old, PW_APP), (&c_new, PW_NEW)] {
+    for (c, pw) in [(&c_old, MEMO_OLD), (&c_new, MEMO_NEW)] {
         assert_eq!(
             outcome(probe(c.clone()).await),
             postgres_says(&pg, pw).await
@@ -390,10 +396,10 @@ async fn remembered_scram_keys_follow_real_password_changes() {
     );
     assert_eq!(new.salted_keys(), 1);
 
-    pg.set_password("app", PW_APP).await.unwrap();
+    pg.set_password("app", MEMO_OLD).await.unwrap();
     let salt3 = salt_of(&pg, "app").await;
     assert!(salt3 != salt1 && salt3 != salt2);
-    for (c, pw) in [(&c_old, PW_APP), (&c_new, PW_NEW)] {
+    for (c, pw) in [(&c_old, MEMO_OLD), (&c_new, MEMO_NEW)] {
         assert_eq!(
             outcome(probe(c.clone()).await),
             postgres_says(&pg, pw).await

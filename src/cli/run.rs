@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::engine::pg::PgProber;
 use crate::engine::{check_once, Engine, EngineHandle};
 use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
+use crate::shard::Shard;
 
 /// How long background tasks get to finish after shutdown before the process exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -66,6 +67,7 @@ pub async fn run(cli: Cli) -> Exit {
         Some(Command::Config(ConfigCommand::Check(args))) => config_check(path, args).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
+        Some(Command::Serve(args)) => super::serve::serve(path, args).await,
         Some(Command::Lab(args)) => super::lab::lab(path, args).await,
     };
     match result {
@@ -106,6 +108,7 @@ async fn config_check(path: Option<&Path>, args: &ConfigCheckArgs) -> Result<Exi
 async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
     let clock: SharedClock = Arc::new(SystemClock);
+    let config = args.shard.unwrap_or_default().apply(config);
     let snapshot = check_once(config, clock, PgProber::new()).await;
     let mut out = Vec::new();
     match args.format {
@@ -122,7 +125,8 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
-    let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
+    let shard = args.shard.unwrap_or_default();
+    let running = Running::start(config, Hangup::Reload, CancellationToken::new(), shard)?;
     // A reader that stops reading (a full pipe) blocks our writes to stdout, and no await point
     // can interrupt a blocked write. So once a signal asks us to stop, the stream gets
     // SHUTDOWN_GRACE to drain, then the process leaves with the status a signal promises.
@@ -166,7 +170,7 @@ pub(super) async fn dashboard(
     shutdown: CancellationToken,
 ) -> Result<Exit, Failure> {
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
-    let running = Running::start(config, Hangup::Stop, shutdown)?;
+    let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL)?;
     let ui = crate::ui::run_terminal(
         &running.engine,
         running.clock.clone(),
@@ -180,7 +184,7 @@ pub(super) async fn dashboard(
 
 /// What SIGHUP means to a long-running command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hangup {
+pub(super) enum Hangup {
     /// Reload the config (`watch`, like a daemon).
     Reload,
     /// Stop (the TUI: its terminal hung up).
@@ -188,18 +192,24 @@ enum Hangup {
 }
 
 /// The engine, its config reload task and the signal handler, running on one shutdown token.
-struct Running {
-    clock: SharedClock,
-    shutdown: CancellationToken,
-    engine: EngineHandle,
-    signal_task: JoinHandle<()>,
+pub(super) struct Running {
+    pub(super) clock: SharedClock,
+    pub(super) shutdown: CancellationToken,
+    pub(super) engine: EngineHandle,
+    pub(super) signal_task: JoinHandle<()>,
 }
 
 impl Running {
     /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
     /// the reload task and the engine on the PostgreSQL prober. Everything stops when `shutdown`
-    /// is cancelled: by a signal, by [`Running::stop`], or by the caller.
-    fn start(config: Config, hangup: Hangup, shutdown: CancellationToken) -> Result<Self, Failure> {
+    /// is cancelled: by a signal, by [`Running::stop`], or by the caller. The engine sees only
+    /// `shard`'s islands of every config.
+    pub(super) fn start(
+        config: Config,
+        hangup: Hangup,
+        shutdown: CancellationToken,
+        shard: Shard,
+    ) -> Result<Self, Failure> {
         let signals = Signals::register()
             .context("signal handlers")
             .map_err(run_err)?;
@@ -210,6 +220,7 @@ impl Running {
             clock.clone(),
             shutdown.clone(),
         );
+        let feed = shard.feed(feed);
         let engine = Engine::spawn(feed, clock.clone(), PgProber::new(), shutdown.clone());
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
         let signal_task = signals.spawn(reload, shutdown.clone());
@@ -222,7 +233,7 @@ impl Running {
     }
 
     /// Cancels the token and awaits the tasks (see [`stop`]).
-    async fn stop(self) -> Result<(), Failure> {
+    pub(super) async fn stop(self) -> Result<(), Failure> {
         stop(self.shutdown, self.engine.task, self.signal_task).await
     }
 }
@@ -230,7 +241,7 @@ impl Running {
 /// Cancels `shutdown` and awaits the engine and signal tasks, at most [`SHUTDOWN_GRACE`]. A
 /// panicked engine is a failure; a task that will not stop is logged and left to the runtime's
 /// shutdown. (A function of the parts, for `watch`, which moves the feed out of the handle.)
-async fn stop(
+pub(super) async fn stop(
     shutdown: CancellationToken,
     engine: JoinHandle<()>,
     signals: JoinHandle<()>,
@@ -252,7 +263,7 @@ async fn stop(
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn print(bytes: &[u8]) -> Result<(), Failure> {
+pub(super) fn print(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(run_err(e)),

@@ -222,3 +222,58 @@ pub fn assert_no_secret<'a>(what: &str, text: &str, secrets: impl IntoIterator<I
         );
     }
 }
+
+/// A lab master (with database `app`, logins `app_a` and `app_b`) and, when asked, its streaming
+/// replica, in a runtime kept alive with them (the lab's calls are async; tests read the child
+/// process synchronously).
+pub struct TwoLogins {
+    /// Runs the lab's calls (`runtime.block_on(master.set_password(..))`).
+    pub runtime: tokio::runtime::Runtime,
+    /// The master.
+    pub master: rotascope::lab::Server,
+    /// The replica, when started.
+    pub replica: Option<rotascope::lab::Server>,
+    /// The lab (its servers go with it).
+    pub lab: rotascope::lab::Lab,
+}
+
+impl TwoLogins {
+    /// Starts the master with `app_a`/`pw_a` and `app_b`/`pw_b`, and a replica if `replica`.
+    pub fn start(pw_a: &str, pw_b: &str, replica: bool) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (lab, master, replica) = runtime.block_on(async {
+            let lab = rotascope::lab::Lab::new().unwrap();
+            let master = lab.start_server(Default::default()).await.unwrap();
+            master.create_database("app").await.unwrap();
+            master.create_role("app_a", pw_a).await.unwrap();
+            master.create_role("app_b", pw_b).await.unwrap();
+            let replica = match replica {
+                true => Some(master.start_replica().await.unwrap()),
+                false => None,
+            };
+            (lab, master, replica)
+        });
+        TwoLogins {
+            runtime,
+            master,
+            replica,
+            lab,
+        }
+    }
+
+    /// The replica (panics when none was started).
+    pub fn replica(&self) -> &rotascope::lab::Server {
+        self.replica.as_ref().expect("started with a replica")
+    }
+
+    /// `passwords` and the lab superuser's: what no output may show.
+    pub fn secrets(&self, passwords: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = passwords.iter().map(|p| p.to_string()).collect();
+        all.push(self.lab.superuser_password().expose().to_owned());
+        all
+    }
+}
