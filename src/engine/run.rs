@@ -50,6 +50,7 @@ pub(crate) async fn engine<P: Prober>(
     // A config change or a command since the last turn: publish without waiting out the gap.
     let mut urgent = false;
     loop {
+        core.log.tick();
         core.dispatch_ready();
         core.reap();
         // A change not yet published: now if the gap is over, else when it is.
@@ -64,7 +65,11 @@ pub(crate) async fn engine<P: Prober>(
                 publish_at = Some(due);
             }
         }
-        let wake = core.next_wake();
+        // The next job due, or the open rotation episode's timeout.
+        let wake = match (core.next_wake(), core.log.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = tokio::time::sleep_until(wake.unwrap_or_else(far_future));
         let publish = tokio::time::sleep_until(publish_at.unwrap_or_else(far_future));
         urgent = false;
@@ -99,10 +104,10 @@ pub(crate) async fn engine<P: Prober>(
             _ = sleep, if wake.is_some() => {}
         }
     }
-    // The last state seen is the last one published, even when the gap was not over.
-    if core.dirty {
-        wiring.snapshots.send_replace(Arc::new(core.snapshot()));
-    }
+    // The last state seen is the last one published, even when the gap was not over; its
+    // history says the run ended.
+    core.log.end_run();
+    wiring.snapshots.send_replace(Arc::new(core.snapshot()));
     core.stop_jobs().await;
 }
 

@@ -6,10 +6,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::format::{candidate_ref, clock, short_name, truncate};
+use super::format::{candidate_ref, clock, login_label, short_name, truncate};
 use super::pane;
+use crate::engine::episodes::Trigger;
 use crate::engine::event::{CandidateRef, Event, EventKind};
-use crate::engine::snapshot::{Health, Snapshot};
+use crate::engine::snapshot::{span_text, Health, Snapshot};
 use crate::text::plural;
 use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
@@ -42,6 +43,15 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewSta
         .map(|e| event_line(e, view, t, usize::from(inner.width)))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The symbol of rotation episode lines.
+const ROTATION: &str = "⟳";
+
+/// A login with its label, without the index (a rotation event names a credential, not one
+/// node's candidate).
+fn candidate_login(c: &CandidateRef) -> String {
+    login_label(&c.login, c.label.as_deref())
 }
 
 fn node(island: IslandNo, name: &str) -> String {
@@ -177,6 +187,36 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 )
             }
         }
+        EventKind::RotationStarted {
+            episode,
+            trigger,
+            island,
+            node: n,
+            candidate,
+        } => {
+            let why = match trigger {
+                Trigger::CandidateRefused => "refused on",
+                Trigger::SecretsChanged => "changed in the secrets for",
+            };
+            (
+                ROTATION,
+                format!(
+                    "rotation {episode} started: {} {} {why} {}",
+                    candidate_login(candidate),
+                    candidate.fingerprint,
+                    node(*island, n)
+                ),
+            )
+        }
+        EventKind::RotationFinished(s) => (
+            ROTATION,
+            format!(
+                "rotation {} finished after {}: {}",
+                s.episode,
+                span_text(s.duration()),
+                s.outcome_text()
+            ),
+        ),
         EventKind::ClusterWarning {
             warning,
             active,

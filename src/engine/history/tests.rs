@@ -1,0 +1,1 @@
+//! History recording and reading, from events.
