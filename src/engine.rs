@@ -56,11 +56,13 @@ mod audit;
 mod chain;
 pub mod classify;
 mod core;
+pub mod episodes;
 pub mod event;
 // Test support (integration tests and benches use it), not part of the product's API.
 #[doc(hidden)]
 pub mod fake;
 mod health;
+pub mod history;
 mod islands;
 mod job;
 mod journal;

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
-use super::watch::{stream, StreamEnd};
+use super::watch::{stream, Beat, StreamEnd};
 use super::{CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> Exit {
         Some(Command::Config(ConfigCommand::Check)) => config_check(path).await,
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
+        Some(Command::Report(args)) => super::report::report(path, args).await,
         Some(Command::Lab(args)) => super::lab::lab(path, args).await,
     };
     match result {
@@ -123,7 +124,18 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     });
     // Subscribed before the first config was applied: every item from its `config_applied` on.
     let mut items = running.engine.feed_from_start;
-    let end = stream(&mut items, &mut writer, &*running.clock, &running.shutdown).await;
+    let beat = Beat {
+        every: args.heartbeat,
+        snapshots: running.engine.snapshots.clone(),
+    };
+    let end = stream(
+        &mut items,
+        &mut writer,
+        &*running.clock,
+        &running.shutdown,
+        Some(beat),
+    )
+    .await;
     drop(items);
     let stopped = stop(running.shutdown, running.engine.task, running.signal_task).await;
     watchdog.abort();
@@ -166,7 +178,7 @@ pub(super) async fn dashboard(
 
 /// What SIGHUP means to a long-running command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hangup {
+pub(super) enum Hangup {
     /// Reload the config (`watch`, like a daemon).
     Reload,
     /// Stop (the TUI: its terminal hung up).
@@ -174,18 +186,22 @@ enum Hangup {
 }
 
 /// The engine, its config reload task and the signal handler, running on one shutdown token.
-struct Running {
-    clock: SharedClock,
-    shutdown: CancellationToken,
-    engine: EngineHandle,
-    signal_task: JoinHandle<()>,
+pub(super) struct Running {
+    pub(super) clock: SharedClock,
+    pub(super) shutdown: CancellationToken,
+    pub(super) engine: EngineHandle,
+    pub(super) signal_task: JoinHandle<()>,
 }
 
 impl Running {
     /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
     /// the reload task and the engine on the PostgreSQL prober. Everything stops when `shutdown`
     /// is cancelled: by a signal, by [`Running::stop`], or by the caller.
-    fn start(config: Config, hangup: Hangup, shutdown: CancellationToken) -> Result<Self, Failure> {
+    pub(super) fn start(
+        config: Config,
+        hangup: Hangup,
+        shutdown: CancellationToken,
+    ) -> Result<Self, Failure> {
         let signals = Signals::register()
             .context("signal handlers")
             .map_err(run_err)?;
@@ -208,7 +224,7 @@ impl Running {
     }
 
     /// Cancels the token and awaits the tasks (see [`stop`]).
-    async fn stop(self) -> Result<(), Failure> {
+    pub(super) async fn stop(self) -> Result<(), Failure> {
         stop(self.shutdown, self.engine.task, self.signal_task).await
     }
 }
@@ -216,7 +232,7 @@ impl Running {
 /// Cancels `shutdown` and awaits the engine and signal tasks, at most [`SHUTDOWN_GRACE`]. A
 /// panicked engine is a failure; a task that will not stop is logged and left to the runtime's
 /// shutdown. (A function of the parts, for `watch`, which moves the feed out of the handle.)
-async fn stop(
+pub(super) async fn stop(
     shutdown: CancellationToken,
     engine: JoinHandle<()>,
     signals: JoinHandle<()>,
@@ -238,7 +254,7 @@ async fn stop(
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn print(bytes: &[u8]) -> Result<(), Failure> {
+pub(super) fn print(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(run_err(e)),
