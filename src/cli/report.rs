@@ -79,7 +79,7 @@ fn read(file: &Path) -> Result<Proof, Failure> {
 /// Watches the cluster for `duration` (or until a signal) and folds what it saw.
 async fn live(config: Option<&Path>, duration: Duration) -> Result<Proof, Failure> {
     let config = load_config(config).await.map_err(Failure::Config)?;
-    let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
+    let running = Running::start(config, Hangup::Reload, CancellationToken::new()).await?;
     let mut builder = Builder::new("live");
     let clock = running.clock.clone();
     let shutdown = running.shutdown.clone();

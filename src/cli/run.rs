@@ -15,8 +15,9 @@ use super::watch::{stream, Beat, StreamEnd};
 use super::{CheckArgs, Cli, Command, ConfigCommand, Format, WatchArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::engine::persist::StateFile;
 use crate::engine::pg::PgProber;
-use crate::engine::{check_once, Engine, EngineHandle};
+use crate::engine::{check_once, Engine, EngineHandle, EngineOptions};
 use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
 
 /// How long background tasks get to finish after shutdown before the process exits anyway.
@@ -109,7 +110,7 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
-    let running = Running::start(config, Hangup::Reload, CancellationToken::new())?;
+    let running = Running::start(config, Hangup::Reload, CancellationToken::new()).await?;
     // A reader that stops reading (a full pipe) blocks our writes to stdout, and no await point
     // can interrupt a blocked write. So once a signal asks us to stop, the stream gets
     // SHUTDOWN_GRACE to drain, then the process leaves with the status a signal promises.
@@ -164,7 +165,7 @@ pub(super) async fn dashboard(
     shutdown: CancellationToken,
 ) -> Result<Exit, Failure> {
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
-    let running = Running::start(config, Hangup::Stop, shutdown)?;
+    let running = Running::start(config, Hangup::Stop, shutdown).await?;
     let ui = crate::ui::run_terminal(
         &running.engine,
         running.clock.clone(),
@@ -194,10 +195,11 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
-    /// the reload task and the engine on the PostgreSQL prober. Everything stops when `shutdown`
-    /// is cancelled: by a signal, by [`Running::stop`], or by the caller.
-    pub(super) fn start(
+    /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), opens the
+    /// `[state]` file if the config names one, then starts the reload task and the engine on
+    /// the PostgreSQL prober. Everything stops when `shutdown` is cancelled: by a signal, by
+    /// [`Running::stop`], or by the caller.
+    pub(super) async fn start(
         config: Config,
         hangup: Hangup,
         shutdown: CancellationToken,
@@ -205,6 +207,7 @@ impl Running {
         let signals = Signals::register()
             .context("signal handlers")
             .map_err(run_err)?;
+        let (config, state) = with_state(config).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let feed = crate::config::reload::spawn(
             config.path.clone(),
@@ -212,7 +215,17 @@ impl Running {
             clock.clone(),
             shutdown.clone(),
         );
-        let engine = Engine::spawn(feed, clock.clone(), PgProber::new(), shutdown.clone());
+        let options = EngineOptions {
+            state,
+            ..EngineOptions::default()
+        };
+        let engine = Engine::spawn_with(
+            feed,
+            clock.clone(),
+            PgProber::new(),
+            shutdown.clone(),
+            options,
+        );
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
         let signal_task = signals.spawn(reload, shutdown.clone());
         Ok(Running {
@@ -227,6 +240,24 @@ impl Running {
     pub(super) async fn stop(self) -> Result<(), Failure> {
         stop(self.shutdown, self.engine.task, self.signal_task).await
     }
+}
+
+/// Opens the config's `[state]` file, if it names one, and takes its fingerprint key; the config
+/// is then read again, so its candidates carry fingerprints under that key (the same as before
+/// the restart: that is how the remembered best and the history find their candidates again).
+async fn with_state(config: Config) -> Result<(Config, Option<Arc<StateFile>>), Failure> {
+    let Some(path) = config.state.file.clone() else {
+        return Ok((config, None));
+    };
+    let state = tokio::task::spawn_blocking(move || StateFile::open(&path))
+        .await
+        .map_err(run_err)?
+        .map_err(|e| Failure::Config(e.into()))?;
+    crate::secret::use_fingerprint_key(state.key());
+    let config = load_config(Some(&config.path))
+        .await
+        .map_err(Failure::Config)?;
+    Ok((config, Some(Arc::new(state))))
 }
 
 /// Cancels `shutdown` and awaits the engine and signal tasks, at most [`SHUTDOWN_GRACE`]. A

@@ -349,6 +349,7 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         probe,
         reload: ReloadSettings::default(),
         shards: ShardSettings::default(),
+        state: Default::default(),
         topology,
         watched_files: Vec::new(),
         source_digest: Default::default(),

@@ -75,20 +75,39 @@ impl Harness {
         Self::start_clocked(fake, config, Arc::new(fake::TokioClock::new(t0())))
     }
 
+    /// [`Harness::start_following`] with a `[state]` file.
+    fn start_with_state(fake: &FakeProber, config: Config, state: persist::StateFile) -> Self {
+        let clock: SharedClock = Arc::new(fake::TokioClock::new(t0()));
+        Self::start_options(
+            fake,
+            config,
+            clock,
+            EngineOptions {
+                seed: Some(42),
+                state: Some(Arc::new(state)),
+            },
+        )
+    }
+
     fn start_clocked(fake: &FakeProber, config: Config, clock: SharedClock) -> Self {
+        let options = EngineOptions {
+            seed: Some(42),
+            ..EngineOptions::default()
+        };
+        Self::start_options(fake, config, clock, options)
+    }
+
+    fn start_options(
+        fake: &FakeProber,
+        config: Config,
+        clock: SharedClock,
+        options: EngineOptions,
+    ) -> Self {
         let (feed, states) = ConfigFeed::manual(config, clock.now());
         let shutdown = CancellationToken::new();
         let started = Instant::now();
-        let handle = Engine::spawn_with(
-            feed,
-            clock.clone(),
-            fake.clone(),
-            shutdown.clone(),
-            EngineOptions {
-                seed: Some(42),
-                ..EngineOptions::default()
-            },
-        );
+        let handle =
+            Engine::spawn_with(feed, clock.clone(), fake.clone(), shutdown.clone(), options);
         Harness {
             snapshots: handle.snapshots,
             commands: handle.commands,

@@ -248,3 +248,48 @@ async fn the_history_is_shared_between_snapshots_and_ends_with_the_run() {
         "the run ends with the engine"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_remembered_best_and_the_history_survive_a_restart_with_a_state_file() {
+    // Given app_a stale on db-a, so its chains win with app_b, and a state file
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = cluster();
+    fake.password("db-a", "app_a", "changed");
+    let state = crate::engine::persist::StateFile::open(&path).unwrap();
+    let mut h = Harness::start_with_state(&fake, alternating("a-1"), state);
+    h.until("db-a wins with app_b", |s| {
+        node(s, "db-a").remembered_best == Some(1)
+    })
+    .await;
+    h.stop().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("a-1") && !text.contains("b-1"),
+        "no password: {text}"
+    );
+
+    // When the engine starts again on the same file
+    let calls = fake.calls().len();
+    let state = crate::engine::persist::StateFile::open(&path).unwrap();
+    let mut h = Harness::start_with_state(&fake, alternating("a-1"), state);
+    let s = h
+        .until("db-a probed", |s| node(s, "db-a").winner.is_some())
+        .await;
+
+    // Then db-a's first chain starts with app_b, not with app_a first in config order
+    let first = fake.calls()[calls..]
+        .iter()
+        .find(|c| c.node == "db-a")
+        .cloned()
+        .expect("a call");
+    assert_eq!(first.login, "app_b");
+    // And the history goes on: the first run ended, the second runs.
+    let runs = s.history.runs();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].end.is_some() && runs[1].end.is_none());
+    let b = cred("app_b", "b-1");
+    let cells = s.history.credential_cells(&b, t0(), s.generated_at, 10);
+    assert_eq!(cells[0], Cell::ValidEverywhere, "{cells:?}");
+    h.stop().await;
+}
