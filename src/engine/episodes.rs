@@ -6,9 +6,14 @@
 //! refused at its first try) starts nothing: no rotation was seen.
 //!
 //! **End**: every node listed is `ok` again and every candidate of theirs has been tried (a new
-//! secret counts once it was tested, not when it is merely listed) — `completed`; or
-//! [`EPISODE_TIMEOUT`] after the start — `timed_out` (a stale secret, or a node that stays down).
-//! One episode at a time: a rotation that begins while another is open is part of it.
+//! secret counts once it was tested, not when it is merely listed), and it stays so for the
+//! settle time (1.2 × the longer of `probe.interval` and `probe.audit_interval`: long enough for
+//! every candidate to be tried again) — `completed`, ended at the moment it became so. A
+//! candidate's validity is only as fresh as its last try: without the settle time, a database
+//! switch seen first by an audit of the new password would look settled until the next chain
+//! probe found the old one refused. Or [`EPISODE_TIMEOUT`] after the start — `timed_out` (a
+//! stale secret, or a node that stays down). One episode at a time: a rotation that begins
+//! while another is open is part of it.
 //!
 //! Both ends are events, `rotation_started` and `rotation_finished`; the latter carries the
 //! [`EpisodeSummary`]: which credentials changed, per node its degraded window, the time it had
@@ -369,6 +374,8 @@ struct Open {
     changed: BTreeMap<(CredKey, ChangeKind), Option<String>>,
     more_changes: usize,
     nodes: BTreeMap<NodeKey, NodeTrack>,
+    /// Since when every node is ok and every candidate tried (wall clock, tokio time).
+    settled: Option<(DateTime<Utc>, Instant)>,
 }
 
 /// Follows episodes (see the module docs). The journal feeds it every change and probe record;
@@ -377,6 +384,8 @@ struct Open {
 pub(crate) struct Detector {
     last: u64,
     open: Option<Open>,
+    /// How long an episode must stay settled to end.
+    settle: Duration,
 }
 
 impl Detector {
@@ -385,9 +394,17 @@ impl Detector {
         self.open.is_some()
     }
 
-    /// When the open episode times out.
+    /// Sets the settle time from the probe settings in force.
+    pub(crate) fn set_settle(&mut self, interval: Duration, audit_interval: Duration) {
+        self.settle = interval.max(audit_interval).mul_f64(1.2);
+    }
+
+    /// When [`Detector::tick`] may end the open episode (settled long enough, or timed out).
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.open.as_ref().map(|o| o.deadline)
+        self.open.as_ref().map(|o| match o.settled {
+            Some((_, since)) => o.deadline.min(since + self.settle),
+            None => o.deadline,
+        })
     }
 
     /// Takes the changes one event made (`observed` is the state after it); returns the
@@ -420,6 +437,7 @@ impl Detector {
                     changed: BTreeMap::new(),
                     more_changes: 0,
                     nodes,
+                    settled: None,
                 });
                 started = Some(EventKind::RotationStarted {
                     episode: self.last,
@@ -439,10 +457,12 @@ impl Detector {
         for change in changes {
             open.fold(at, change);
         }
-        if started.is_some() {
-            return started;
+        if settled(observed) {
+            open.settled.get_or_insert((at, now));
+        } else {
+            open.settled = None;
         }
-        settled(observed).then(|| self.finish(at, Outcome::Completed, observed))
+        started
     }
 
     /// Counts a probe record's failed authentication into the open episode.
@@ -456,15 +476,22 @@ impl Detector {
         }
     }
 
-    /// Ends the open episode if its time is up.
+    /// Ends the open episode when it has stayed settled for the settle time (ended when it
+    /// became settled), or when its time is up.
     pub(crate) fn tick(
         &mut self,
         at: DateTime<Utc>,
         now: Instant,
         observed: &Observed,
     ) -> Option<EventKind> {
-        let due = self.open.as_ref().is_some_and(|o| o.deadline <= now);
-        due.then(|| self.finish(at, Outcome::TimedOut, observed))
+        let open = self.open.as_ref()?;
+        match open.settled {
+            Some((since, instant)) if instant + self.settle <= now => {
+                Some(self.finish(since, Outcome::Completed, observed))
+            }
+            _ if open.deadline <= now => Some(self.finish(at, Outcome::TimedOut, observed)),
+            _ => None,
+        }
     }
 
     /// The open episode's summary so far (for the snapshot), ended at `at`.

@@ -4,6 +4,7 @@
 //! `rotation_finished` events go out through the journal like any other).
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
@@ -86,6 +87,11 @@ impl Journal {
         if let Some(kind) = self.detector.tick(at, Instant::now(), &self.observed) {
             self.emit(kind);
         }
+    }
+
+    /// Episodes settle over the longer of the chain and audit intervals (`engine/episodes.rs`).
+    pub(crate) fn set_probe_intervals(&mut self, interval: Duration, audit_interval: Duration) {
+        self.detector.set_settle(interval, audit_interval);
     }
 
     /// When [`Journal::tick`] has something to do.

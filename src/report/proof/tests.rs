@@ -136,7 +136,8 @@ async fn a_recorded_rotation_reads_back_as_one_episode_with_degraded_windows_onl
     sleep(5).await;
     let caught_up = rec.now();
     rec.reload(alternating("a-2"));
-    sleep(10).await;
+    // (The episode settles over 1.2 audit intervals: 12 s here.)
+    sleep(20).await;
     let record = rec.finish().await;
 
     // When it is reported
