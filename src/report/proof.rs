@@ -661,9 +661,9 @@ impl Builder {
                 to,
                 ..
             } => {
-                if to.is_some() {
+                // Labels are kept for the charted credentials only (bounded).
+                if to.is_some() && self.chart.row(cred) {
                     self.labels.insert(cred.clone(), label.clone());
-                    self.chart.row(cred);
                 }
                 let Some(n) = self.nodes.get_mut(node) else {
                     return;

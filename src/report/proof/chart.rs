@@ -79,19 +79,25 @@ impl Chart {
         }
     }
 
-    /// Makes sure `cred` has a row (when there is room for it).
-    pub fn row(&mut self, cred: &CredKey) {
-        if self.rows.contains_key(cred) || self.overflow.contains(cred) {
-            return;
+    /// Makes sure `cred` has a row when there is room for it; true when it has one.
+    pub fn row(&mut self, cred: &CredKey) -> bool {
+        if self.rows.contains_key(cred) {
+            return true;
+        }
+        if self.overflow.contains(cred) {
+            return false;
         }
         if self.rows.len() < MAX_ROWS {
             self.rows
                 .insert(cred.clone(), vec![Seen::default(); COLUMNS]);
-        } else if self.overflow.len() < MAX_COUNTED {
+            return true;
+        }
+        if self.overflow.len() < MAX_COUNTED {
             self.overflow.insert(cred.clone());
         } else {
             self.overflow_more += 1;
         }
+        false
     }
 
     /// Marks `seen` on `cred`'s row over `[from, to)`.
