@@ -271,7 +271,7 @@ pub struct Proof {
     pub degraded: Listed<NodeWindow>,
     /// Per node totals, in key order.
     pub nodes: Vec<NodeTotals>,
-    /// Credentials, in key order (login, fingerprint), with their chart rows.
+    /// Credentials with their chart rows, by login and then by when each was first seen.
     pub credentials: Vec<Credential>,
     /// Credentials beyond the chart's rows.
     pub credentials_more: u64,
@@ -415,7 +415,10 @@ impl Builder {
             self.close_node(k, end, true);
         }
         let open = std::mem::take(&mut self.open);
-        for (_, e) in open {
+        for (_, mut e) in open {
+            if let Episode::Unfinished { until, .. } = &mut e {
+                *until = end;
+            }
             self.episodes.push(e);
         }
         self.episodes.items.sort_by_key(Episode::started);
@@ -483,6 +486,7 @@ impl Builder {
             self.gap(last, at);
         }
         self.last = Some(at);
+        self.chart.reached(millis(at));
     }
 
     /// The monitor stopped at `at`: what it knew ends there, and episodes it had open stay

@@ -40,6 +40,10 @@ pub struct Chart {
     origin: Millis,
     width: Millis,
     rows: BTreeMap<CredKey, Vec<Seen>>,
+    /// When each row's credential was first seen, for the rows' order.
+    first_seen: BTreeMap<CredKey, Millis>,
+    /// The latest time painted.
+    latest: Millis,
     gap: Vec<Seen>,
     overflow: BTreeSet<CredKey>,
     overflow_more: u64,
@@ -90,6 +94,7 @@ impl Chart {
         if self.rows.len() < MAX_ROWS {
             self.rows
                 .insert(cred.clone(), vec![Seen::default(); COLUMNS]);
+            self.first_seen.insert(cred.clone(), self.latest);
             return true;
         }
         if self.overflow.len() < MAX_COUNTED {
@@ -103,6 +108,7 @@ impl Chart {
     /// Marks `seen` on `cred`'s row over `[from, to)`.
     pub fn paint(&mut self, cred: &CredKey, from: Millis, to: Millis, seen: Seen) {
         self.fit(to);
+        self.latest = self.latest.max(to);
         let grid = self.grid();
         if let Some(row) = self.rows.get_mut(cred) {
             grid.paint(row, from, to, seen);
@@ -131,10 +137,18 @@ impl Chart {
         }
     }
 
-    /// Each row's first `columns` cells, in key order; gaps show where no state was seen.
+    /// Notes the time the input has reached (rows made now are ordered after earlier ones).
+    pub fn reached(&mut self, at: Millis) {
+        self.latest = self.latest.max(at);
+    }
+
+    /// Each row's first `columns` cells, by login and then by when the credential was first
+    /// seen; gaps show where no state was seen.
     pub fn rows(&self, columns: usize) -> impl Iterator<Item = (&CredKey, Vec<Cell>)> {
         let gap = &self.gap;
-        self.rows.iter().map(move |(k, row)| {
+        let mut order: Vec<(&CredKey, &Vec<Seen>)> = self.rows.iter().collect();
+        order.sort_by_key(|(k, _)| (&k.login, self.first_seen.get(*k).copied().unwrap_or(0)));
+        order.into_iter().map(move |(k, row)| {
             let cells = row
                 .iter()
                 .zip(gap)

@@ -127,9 +127,11 @@ pub fn chart_svg(p: &Proof) -> String {
     for k in 0..=ticks {
         let at = scale.from + (scale.to - scale.from) * k / ticks;
         let x = scale.x(at);
+        // The last label ends at its tick, so it stays inside the picture.
+        let anchor = if k == ticks { "end" } else { "middle" };
         let _ = write!(
             s,
-            r##"<line x1="{x:.2}" y1="{}" x2="{x:.2}" y2="{:.2}" stroke="#d5d9de"/><text x="{x:.2}" y="12" text-anchor="middle">{}</text>"##,
+            r##"<line x1="{x:.2}" y1="{}" x2="{x:.2}" y2="{:.2}" stroke="#d5d9de"/><text x="{x:.2}" y="12" text-anchor="{anchor}">{}</text>"##,
             AXIS_H - 4.0,
             y_of(rows),
             at.format("%H:%M:%S")
