@@ -23,6 +23,12 @@ pub struct SavedCred {
     pub fingerprint: String,
 }
 
+/// A track as saved: `[ms, value]` pairs, oldest first.
+pub type Points<T> = Vec<(i64, T)>;
+
+/// A winner as saved: the credential's index (`None`: no candidate worked) and why.
+pub type SavedWinner = (Option<usize>, Why);
+
 /// One node's tracks: `[ms, value]` pairs, oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedNode {
@@ -31,13 +37,13 @@ pub struct SavedNode {
     /// Node name.
     pub node: String,
     /// Health.
-    pub health: Vec<(i64, Option<Health>)>,
+    pub health: Points<Option<Health>>,
     /// Access.
-    pub access: Vec<(i64, Option<Access>)>,
-    /// Winner: credential index (or none working) and why, `null` while unknown.
-    pub winner: Vec<(i64, Option<(Option<usize>, Why)>)>,
+    pub access: Points<Option<Access>>,
+    /// Winner, `null` while unknown.
+    pub winner: Points<Option<SavedWinner>>,
     /// Per credential index, its state.
-    pub candidates: Vec<(usize, Vec<(i64, Option<CandidateState>)>)>,
+    pub candidates: Vec<(usize, Points<Option<CandidateState>>)>,
     /// Failed authentications.
     pub failed_auths: FailedAuths,
 }
@@ -55,11 +61,11 @@ pub struct SavedHistory {
     pub episodes: Vec<EpisodeSummary>,
 }
 
-fn points<T: Clone + PartialEq>(t: &Track<T>) -> Vec<(i64, T)> {
+fn points<T: Clone + PartialEq>(t: &Track<T>) -> Points<T> {
     t.iter().map(|p| (p.at, p.value.clone())).collect()
 }
 
-fn track<T: Clone + PartialEq>(points: Vec<(i64, T)>) -> Track<T> {
+fn track<T: Clone + PartialEq>(points: Points<T>) -> Track<T> {
     let mut t = Track::default();
     for (at, value) in points {
         t.push(at, value);
