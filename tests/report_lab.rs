@@ -296,6 +296,23 @@ fn a_node_locked_out_is_exit_2_with_its_window_and_state_survives_a_restart() {
     assert_no_secret("the state file", &text, &secrets);
     assert!(text.contains("\"remembered\":[{"), "{text}");
 
+    // A live report of a few seconds of a healthy cluster: exit 0
+    let (code, out, err) = report(&[
+        "--live",
+        "--for",
+        "3s",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let p = json(&out);
+    assert_eq!(p["verdict"], "ok", "{out}");
+    assert_eq!(p["source"], "live");
+    assert_eq!(p["nodes"].as_array().unwrap().len(), 2, "{out}");
+    assert!(p["input"]["heartbeats"].as_u64().unwrap() >= 2, "{out}");
+
     // A second run, recorded: the same fingerprints as the first
     let record = dir.path().join("trail.ndjson");
     let mut watch = Rotascope::spawn(

@@ -85,7 +85,9 @@ async fn live(config: Option<&Path>, duration: Duration) -> Result<Proof, Failur
     let shutdown = running.shutdown.clone();
     let deadline = tokio::time::sleep(duration);
     tokio::pin!(deadline);
-    let mut beat = tokio::time::interval(LIVE_BEAT);
+    // The first beat one period in: the first line must be the engine's first `config_applied`
+    // (a beat before it would read as an earlier run).
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + LIVE_BEAT, LIVE_BEAT);
     // Subscribed before the first config was applied: every item from its `config_applied` on.
     let mut items = running.engine.feed_from_start;
     loop {
