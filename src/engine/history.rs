@@ -337,6 +337,29 @@ impl History {
 
     // ---- recording (the engine's journal, a restored state file) --------------------------
 
+    /// The history these events make, as the engine would record them, in one run starting at
+    /// `start` (fixtures and tests: a timeline drawn from a list of events).
+    pub fn from_events<'a>(
+        start: DateTime<Utc>,
+        events: impl IntoIterator<Item = &'a super::event::Event>,
+    ) -> History {
+        let mut h = History::default();
+        h.start_run(start);
+        let mut observed = Observed::default();
+        let mut changes = Vec::new();
+        for e in events {
+            changes.clear();
+            observed.apply(e, &mut changes);
+            for c in &changes {
+                h.record(e.at, c);
+            }
+            if let super::event::EventKind::RotationFinished(s) = &e.kind {
+                h.record_episode((**s).clone());
+            }
+        }
+        h
+    }
+
     /// The monitor started running at `at`.
     pub fn start_run(&mut self, at: DateTime<Utc>) {
         let runs = Arc::make_mut(&mut self.runs);
