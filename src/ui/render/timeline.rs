@@ -272,6 +272,44 @@ mod tests {
     }
 
     #[test]
+    fn rotation_episodes_are_event_lines() {
+        use crate::engine::episodes::{EpisodeSummary, FailedAuths, Outcome};
+        let (symbol, text) = describe(&EventKind::RotationStarted {
+            episode: 3,
+            trigger: Trigger::CandidateRefused,
+            island: IslandNo(0),
+            node: "db".into(),
+            candidate: cand("app_a", "p1"),
+        });
+        assert_eq!(symbol, ROTATION);
+        let fp = cand("app_a", "p1").fingerprint;
+        assert_eq!(
+            text,
+            format!("rotation 3 started: app_a {fp} refused on 0/db")
+        );
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let summary = EpisodeSummary {
+            episode: 3,
+            trigger: Trigger::CandidateRefused,
+            started: at,
+            ended: at + chrono::Duration::seconds(6),
+            outcome: Outcome::Completed,
+            changed: Vec::new(),
+            nodes_total: 4,
+            nodes_degraded: 0,
+            outages: 0,
+            failed_auths: FailedAuths { chain: 3, audit: 1 },
+            nodes: Vec::new(),
+        };
+        let (_, text) = describe(&EventKind::RotationFinished(Box::new(summary)));
+        assert_eq!(
+            text,
+            "rotation 3 finished after 6 s: no credential changed, 0/4 nodes degraded 0 ms, \
+             0 outages, 4 failed auths"
+        );
+    }
+
+    #[test]
     fn a_winner_switch_within_one_login_names_the_fingerprints() {
         let (old, new) = (cand("app", "p1"), cand("app", "p2"));
         let text = winner(old.clone(), new.clone());
