@@ -107,6 +107,8 @@ fn full_tally() -> Tally {
                     node: "db-0000-a".into(),
                     index: 0,
                     login: "app_a".into(),
+                    fingerprint: rotascope::secret::Fingerprint::with_key(b"bench", "app_a"),
+                    label: None,
                     mode,
                     outcome,
                     latency: Duration::from_millis(ms),

@@ -4,9 +4,12 @@
 //! rotascope [--config PATH]                          the live TUI
 //! rotascope config check [--config PATH] [--format F] load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
-//! rotascope watch [--config PATH] [--probes] [--record FILE]   NDJSON events until SIGINT/SIGTERM
+//! rotascope watch [--config PATH] [--probes] [--record FILE] [--heartbeat D] [--shard K/N]
+//!                                                    NDJSON events until SIGINT/SIGTERM
 //! rotascope serve [--config PATH] [--listen ADDR] [--allow-remote] [--shard K/N]
 //!                                                    /metrics, /healthz, /readyz, /snapshot over HTTP
+//! rotascope report FILE [--format F]                 proof of a recorded rotation, exit 0/1/2/3
+//! rotascope report --live --for D [--config PATH]    the same, watching the cluster for D
 //! rotascope lab [--dir DIR] [--rotate-every D] [--config-lag D] [--scheme S] [--no-tui]
 //!               [--pooler pgbouncer [--pooler-auth query|file] [--pool-mode M]] ...
 //!                                                    a demo cluster with rotations, in the TUI
@@ -27,6 +30,7 @@ pub use crate::shard::Shard;
 
 mod lab;
 pub mod logging;
+mod report;
 pub mod run;
 mod serve;
 pub mod signals;
@@ -82,6 +86,13 @@ pub enum Command {
     /// /snapshot (the `check --format json` document, live). Runs until SIGINT or SIGTERM
     /// (exit 0); SIGHUP reloads the config.
     Serve(ServeArgs),
+    /// Prove (or refute) that no node was ever without a working credential: the rotation
+    /// episodes, outages and gaps of a `watch --record` file, or of a live run.
+    ///
+    /// Exit 0: no node was ever without a working credential, none degraded, no gap in
+    /// monitoring; 1: degraded windows (or unreachable nodes, or gaps) only; 2: some node had no
+    /// working credential for some time (the windows are listed); 3: unreadable input.
+    Report(ReportArgs),
     /// Start a local demo cluster that rotates passwords, and open the TUI on it.
     ///
     /// Needs the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup). Every server it
@@ -146,6 +157,9 @@ pub struct WatchArgs {
     /// Probe only the islands of shard K of N (K from 0): see `serve --shard`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// How often a `heartbeat` line says the monitor is running.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    pub heartbeat: Duration,
 }
 
 /// `rotascope serve` options.
@@ -162,6 +176,50 @@ pub struct ServeArgs {
     /// instances split one config with no coordination; every metric carries `shard="K/N"`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+}
+
+/// `rotascope report` options.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct ReportArgs {
+    /// A `watch --record` file (`-` reads standard input).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "live",
+        conflicts_with = "live"
+    )]
+    pub file: Option<PathBuf>,
+    /// Watch the cluster of the config instead of reading a file (needs --for).
+    #[arg(long, requires = "duration")]
+    pub live: bool,
+    /// How long --live watches (SIGINT or SIGTERM end it early; what was seen is reported).
+    #[arg(
+        long = "for",
+        id = "duration",
+        value_name = "DURATION",
+        value_parser = positive_duration,
+        conflicts_with = "file"
+    )]
+    pub duration: Option<Duration>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// How `report` prints its proof.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Text for people.
+    #[default]
+    Text,
+    /// Markdown, for a change ticket.
+    Markdown,
+    /// One JSON document (field names are a contract).
+    Json,
+    /// One self-contained HTML page with an SVG timeline chart.
+    Html,
 }
 
 /// `rotascope lab` options.
@@ -367,16 +425,26 @@ mod tests {
             Some(Command::Watch(WatchArgs {
                 probes: false,
                 record: None,
-                shard: None
+                shard: None,
+                heartbeat: Duration::from_secs(10),
             }))
         );
-        let cli = parse(&["watch", "--probes", "--record", "trail.ndjson"]).unwrap();
+        let cli = parse(&[
+            "watch",
+            "--probes",
+            "--record",
+            "trail.ndjson",
+            "--heartbeat",
+            "2s",
+        ])
+        .unwrap();
         assert_eq!(
             cli.command,
             Some(Command::Watch(WatchArgs {
                 probes: true,
                 record: Some("trail.ndjson".into()),
-                shard: None
+                shard: None,
+                heartbeat: Duration::from_secs(2),
             }))
         );
     }
@@ -421,6 +489,33 @@ mod tests {
             cli.command,
             Some(Command::Watch(WatchArgs { shard: Some(_), .. }))
         ));
+    }
+
+    #[test]
+    fn report_reads_a_file_or_runs_live_for_a_while() {
+        let cli = parse(&["report", "trail.ndjson", "--format", "html"]).unwrap();
+        let Some(Command::Report(args)) = cli.command else {
+            panic!("a report")
+        };
+        assert_eq!(args.file, Some("trail.ndjson".into()));
+        assert_eq!(args.format, ReportFormat::Html);
+        assert!(!args.live);
+        let cli = parse(&["report", "--live", "--for", "10m", "--format", "markdown"]).unwrap();
+        let Some(Command::Report(args)) = cli.command else {
+            panic!("a report")
+        };
+        assert!(args.live);
+        assert_eq!(args.duration, Some(Duration::from_secs(600)));
+        assert_eq!(args.format, ReportFormat::Markdown);
+        for bad in [
+            &["report"][..],
+            &["report", "--live"],
+            &["report", "f.ndjson", "--live", "--for", "1m"],
+            &["report", "f.ndjson", "--for", "1m"],
+            &["report", "f.ndjson", "--format", "pdf"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Config {
     pub reload: ReloadSettings,
     /// `[shards]` settings.
     pub shards: ShardSettings,
+    /// `[state]` settings.
+    pub state: StateSettings,
     /// Islands, nodes and candidates.
     pub topology: Topology,
     /// Files whose change should trigger a re-read: the config file, `secrets_file` and every
@@ -123,6 +125,15 @@ impl Default for ReloadSettings {
 pub struct ShardSettings {
     /// A schema name pattern such as `sh%04d`; discovery is off when unset.
     pub pattern: Option<String>,
+}
+
+/// `[state]`: where the remembered best and the history survive a restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StateSettings {
+    /// The state file (`file`, relative to the config file's directory); nothing is written
+    /// when unset. Read when rotascope starts: a reload that changes it takes effect at the next
+    /// start.
+    pub file: Option<PathBuf>,
 }
 
 /// A reload that failed: when, and what went wrong (redacted: never a secret value).

@@ -56,16 +56,19 @@ mod audit;
 mod chain;
 pub mod classify;
 mod core;
+pub mod episodes;
 pub mod event;
 // Test support (integration tests and benches use it), not part of the product.
 #[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fake;
 mod health;
+pub mod history;
 mod islands;
 mod job;
 mod journal;
 mod pace;
+pub mod persist;
 pub mod pg;
 pub mod probe;
 mod publish;
@@ -126,10 +129,13 @@ pub struct EngineHandle {
 }
 
 /// Knobs for [`Engine::spawn_with`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     /// Seed of the jitter RNG; `None` draws one at random. Tests set it to repeat a run.
     pub seed: Option<u64>,
+    /// The `[state]` file: the engine starts from what it holds (remembered best, history) and
+    /// writes it every minute and when it stops (`engine/persist.rs`).
+    pub state: Option<Arc<persist::StateFile>>,
 }
 
 /// The probe engine.
@@ -161,14 +167,22 @@ impl Engine {
         let (feed_tx, feed_from_start) = broadcast::channel(FEED_CAPACITY);
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let initial = feed.state.borrow_and_update().clone();
+        let restored = options
+            .state
+            .as_ref()
+            .map(|s| s.take_restored())
+            .unwrap_or_default();
+        let journal =
+            Journal::with_history(clock, feed_tx.clone(), restored.history.unwrap_or_default());
         let mut core = Core::new(
             &initial,
-            Journal::new(clock, feed_tx.clone()),
+            journal,
             Arc::new(prober),
             options.seed.unwrap_or_else(rand::random),
             reports_tx,
             Mode::Run,
         );
+        core.restore_remembered(&restored.remembered);
         let (snapshots_tx, snapshots) = watch::channel(Arc::new(core.snapshot()));
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let wiring = run::Wiring {
@@ -176,6 +190,7 @@ impl Engine {
             feed,
             commands: commands_rx,
             snapshots: snapshots_tx,
+            state: options.state,
         };
         let task = tokio::spawn(run::engine(core, wiring, shutdown));
         EngineHandle {

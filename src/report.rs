@@ -6,6 +6,8 @@
 //! - [`exit`]: the one mapping from verdict to exit code (0 ok, 1 degraded, 2 down, 3 config error).
 //! - [`ndjson`]: the `watch` stream, one JSON object per line, optionally recorded to a file.
 //! - [`metrics`]: `serve`'s `/metrics`, Prometheus text or OpenMetrics, with the feed's counters.
+//! - [`proof`]: `rotascope report`, the evidence of a rotation read from a recording (or live):
+//!   episodes, outages, gaps, a verdict; as text, Markdown, JSON or a self-contained HTML page.
 //!
 //! Nothing here can print a password: the snapshot holds only logins and fingerprints.
 
@@ -13,6 +15,7 @@ pub mod exit;
 pub mod json;
 pub mod metrics;
 pub mod ndjson;
+pub mod proof;
 pub mod table;
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -166,7 +166,7 @@ pub struct Fingerprint(u128);
 impl Fingerprint {
     /// Fingerprints `password` under this process's random key.
     pub fn of(password: &str) -> Self {
-        Self::with_key(process_key(), password)
+        Self::with_key(&process_key(), password)
     }
 
     /// Fingerprints `password` under an explicit key instead of the process key.
@@ -180,6 +180,31 @@ impl Fingerprint {
         let mut head = [0u8; 16];
         head.copy_from_slice(&digest[..16]);
         Fingerprint(u128::from_be_bytes(head))
+    }
+}
+
+impl Fingerprint {
+    /// All 128 bits as 32 hex digits, for the `[state]` file (whose key is kept beside them);
+    /// never shown to people.
+    pub fn full_hex(&self) -> String {
+        format!("{:032x}", self.0)
+    }
+
+    /// Parses [`Fingerprint::full_hex`]'s form.
+    pub fn from_full_hex(text: &str) -> Option<Self> {
+        (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u128::from_str_radix(text, 16).ok().map(Fingerprint))
+            .flatten()
+    }
+
+    /// Reads back the shown form (8 hex digits), as a recording holds it. Such a fingerprint
+    /// keeps only the shown 32 bits: two read back compare equal when their shown forms do, and
+    /// never equal a fingerprint computed from a password.
+    pub fn from_shown(text: &str) -> Option<Self> {
+        (text.len() == 8 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u32::from_str_radix(text, 16).ok())
+            .flatten()
+            .map(|head| Fingerprint(u128::from(head) << 96))
     }
 }
 
@@ -201,10 +226,34 @@ impl serde::Serialize for Fingerprint {
     }
 }
 
-/// The per-process fingerprint key: random, never stored, never printed.
-fn process_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(rand::random)
+/// Reads the shown form (8 hex digits, see [`Fingerprint::from_shown`]) or the full one.
+impl<'de> serde::Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Fingerprint::from_shown(&text)
+            .or_else(|| Fingerprint::from_full_hex(&text))
+            .ok_or_else(|| serde::de::Error::custom("a fingerprint is 8 or 32 hex digits"))
+    }
+}
+
+/// The fingerprint key: drawn at random once per process, unless [`use_fingerprint_key`] set
+/// one. Never printed.
+static KEY: RwLock<Option<[u8; 32]>> = RwLock::new(None);
+
+fn process_key() -> [u8; 32] {
+    if let Some(key) = *KEY.read().unwrap_or_else(|p| p.into_inner()) {
+        return key;
+    }
+    *KEY.write()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(rand::random)
+}
+
+/// Fingerprints from now on use `key` instead of the random process key: the key a `[state]`
+/// file keeps, so fingerprints stay the same across restarts. Passwords read before keep their
+/// old fingerprints: read the config again after this call.
+pub fn use_fingerprint_key(key: [u8; 32]) {
+    *KEY.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
 }
 
 /// Replaces every occurrence of each secret in `text` with `[redacted]`, as a

@@ -22,7 +22,9 @@ pub use target::{
 };
 
 /// An island's number (`no` in the config): the index in the compact form, explicit otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct IslandNo(pub u32);
 

@@ -173,9 +173,12 @@ fn a_rotation_a_config_edit_and_sighup_are_streamed_until_sigterm() {
             "node",
             "index",
             "login",
+            "fingerprint",
+            "label",
             "mode",
             "outcome",
-            "latency_ms"
+            "latency_ms",
+            "generation"
         ]),
         "{probe}"
     );

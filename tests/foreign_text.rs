@@ -60,13 +60,16 @@ fn the_dashboard_shows_escapes_instead_of_obeying_them() {
 
 #[test]
 fn ndjson_lines_are_valid_exact_and_inert() {
-    let line = feed_line(&Feed::Event(Event {
-        at: fixtures::now(),
-        kind: EventKind::ConfigFailed {
-            path: "c.toml".into(),
-            error: format!("stderr {HOSTILE}"),
-        },
-    }));
+    let line = feed_line(
+        &Feed::Event(Event {
+            at: fixtures::now(),
+            kind: EventKind::ConfigFailed {
+                path: "c.toml".into(),
+                error: format!("stderr {HOSTILE}"),
+            },
+        }),
+        1,
+    );
     for raw in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
         assert!(!line.contains(raw), "{raw:?} in {line}");
     }

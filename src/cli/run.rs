@@ -11,12 +11,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
-use super::watch::{stream, StreamEnd};
+use super::watch::{stream, Beat, StreamEnd};
 use super::{CheckArgs, Cli, Command, ConfigCheckArgs, ConfigCommand, Format, WatchArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::engine::persist::StateFile;
 use crate::engine::pg::PgProber;
-use crate::engine::{check_once, Engine, EngineHandle};
+use crate::engine::{check_once, Engine, EngineHandle, EngineOptions};
 use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
 use crate::shard::Shard;
 
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Exit {
         Some(Command::Check(args)) => check(path, args).await,
         Some(Command::Watch(args)) => watch(path, args).await,
         Some(Command::Serve(args)) => super::serve::serve(path, args).await,
+        Some(Command::Report(args)) => super::report::report(path, args).await,
         Some(Command::Lab(args)) => super::lab::lab(path, args).await,
     };
     match result {
@@ -126,7 +128,7 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     // Open the record file before starting anything: a bad path fails fast.
     let mut writer = NdjsonWriter::stdout(args.probes, args.record.as_deref()).map_err(run_err)?;
     let shard = args.shard.unwrap_or_default();
-    let running = Running::start(config, Hangup::Reload, CancellationToken::new(), shard)?;
+    let running = Running::start(config, Hangup::Reload, CancellationToken::new(), shard).await?;
     // A reader that stops reading (a full pipe) blocks our writes to stdout, and no await point
     // can interrupt a blocked write. So once a signal asks us to stop, the stream gets
     // SHUTDOWN_GRACE to drain, then the process leaves with the status a signal promises.
@@ -141,7 +143,18 @@ async fn watch(path: Option<&Path>, args: &WatchArgs) -> Result<Exit, Failure> {
     });
     // Subscribed before the first config was applied: every item from its `config_applied` on.
     let mut items = running.engine.feed_from_start;
-    let end = stream(&mut items, &mut writer, &*running.clock, &running.shutdown).await;
+    let beat = Beat {
+        every: args.heartbeat,
+        snapshots: running.engine.snapshots.clone(),
+    };
+    let end = stream(
+        &mut items,
+        &mut writer,
+        &*running.clock,
+        &running.shutdown,
+        Some(beat),
+    )
+    .await;
     drop(items);
     let stopped = stop(running.shutdown, running.engine.task, running.signal_task).await;
     watchdog.abort();
@@ -170,7 +183,7 @@ pub(super) async fn dashboard(
     shutdown: CancellationToken,
 ) -> Result<Exit, Failure> {
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
-    let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL)?;
+    let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL).await?;
     let ui = crate::ui::run_terminal(
         &running.engine,
         running.clock.clone(),
@@ -200,11 +213,12 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), then starts
-    /// the reload task and the engine on the PostgreSQL prober. Everything stops when `shutdown`
-    /// is cancelled: by a signal, by [`Running::stop`], or by the caller. The engine sees only
-    /// `shard`'s islands of every config.
-    pub(super) fn start(
+    /// Registers signal handlers first (so SIGTERM can no longer kill us mid-start), opens the
+    /// `[state]` file if the config names one, then starts the reload task and the engine on
+    /// the PostgreSQL prober. Everything stops when `shutdown` is cancelled: by a signal, by
+    /// [`Running::stop`], or by the caller. The engine sees only `shard`'s islands of every
+    /// config.
+    pub(super) async fn start(
         config: Config,
         hangup: Hangup,
         shutdown: CancellationToken,
@@ -213,6 +227,7 @@ impl Running {
         let signals = Signals::register()
             .context("signal handlers")
             .map_err(run_err)?;
+        let (config, state) = with_state(config).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let feed = crate::config::reload::spawn(
             config.path.clone(),
@@ -221,7 +236,17 @@ impl Running {
             shutdown.clone(),
         );
         let feed = shard.feed(feed);
-        let engine = Engine::spawn(feed, clock.clone(), PgProber::new(), shutdown.clone());
+        let options = EngineOptions {
+            state,
+            ..EngineOptions::default()
+        };
+        let engine = Engine::spawn_with(
+            feed,
+            clock.clone(),
+            PgProber::new(),
+            shutdown.clone(),
+            options,
+        );
         let reload = (hangup == Hangup::Reload).then(|| engine.commands.clone());
         let signal_task = signals.spawn(reload, shutdown.clone());
         Ok(Running {
@@ -236,6 +261,24 @@ impl Running {
     pub(super) async fn stop(self) -> Result<(), Failure> {
         stop(self.shutdown, self.engine.task, self.signal_task).await
     }
+}
+
+/// Opens the config's `[state]` file, if it names one, and takes its fingerprint key; the config
+/// is then read again, so its candidates carry fingerprints under that key (the same as before
+/// the restart: that is how the remembered best and the history find their candidates again).
+async fn with_state(config: Config) -> Result<(Config, Option<Arc<StateFile>>), Failure> {
+    let Some(path) = config.state.file.clone() else {
+        return Ok((config, None));
+    };
+    let state = tokio::task::spawn_blocking(move || StateFile::open(&path))
+        .await
+        .map_err(run_err)?
+        .map_err(|e| Failure::Config(e.into()))?;
+    crate::secret::use_fingerprint_key(state.key());
+    let config = load_config(Some(&config.path))
+        .await
+        .map_err(Failure::Config)?;
+    Ok((config, Some(Arc::new(state))))
 }
 
 /// Cancels `shutdown` and awaits the engine and signal tasks, at most [`SHUTDOWN_GRACE`]. A

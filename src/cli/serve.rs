@@ -34,7 +34,7 @@ pub(super) async fn serve(path: Option<&Path>, args: &ServeArgs) -> Result<Exit,
         shutdown,
         engine,
         signal_task,
-    } = Running::start(config, Hangup::Reload, CancellationToken::new(), shard)?;
+    } = Running::start(config, Hangup::Reload, CancellationToken::new(), shard).await?;
     let EngineHandle {
         snapshots,
         commands: _commands,

@@ -3,19 +3,32 @@
 //! It reads the engine's `feed_from_start` subscription, taken before the first config was
 //! applied, so the first `config_applied` and everything after it are printed exactly once. When
 //! the printer falls behind and the channel drops items, it prints a
-//! `{"type":"lagged","missed":N}` line and carries on instead of dying.
+//! `{"type":"lagged","missed":N}` line and carries on instead of dying. With a [`Beat`], a
+//! `heartbeat` line follows every period.
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::engine::Feed;
+use crate::engine::{Feed, Snapshot};
 use crate::report::NdjsonWriter;
+
+/// The heartbeat of a stream: how often, and the snapshots its counts come from.
+#[derive(Debug)]
+pub struct Beat {
+    /// The period.
+    pub every: Duration,
+    /// The engine's snapshots.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+}
 
 /// Why the stream stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +48,11 @@ pub async fn stream<W: Write>(
     writer: &mut NdjsonWriter<W>,
     clock: &dyn Clock,
     shutdown: &CancellationToken,
+    beat: Option<Beat>,
 ) -> io::Result<StreamEnd> {
+    let every = beat.as_ref().map_or(Duration::from_secs(3600), |b| b.every);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let print = |writer: &mut NdjsonWriter<W>, item: Result<&Feed, u64>| {
         let written = match item {
             Ok(feed) => writer.write_feed(feed).map(drop),
@@ -52,6 +69,23 @@ pub async fn stream<W: Write>(
             biased;
             _ = shutdown.cancelled() => break,
             r = feed.recv() => r,
+            _ = ticker.tick(), if beat.is_some() => {
+                let Some(beat) = &beat else { continue };
+                let snapshot = beat.snapshots.borrow().clone();
+                let written = writer.write_heartbeat(
+                    clock.now(),
+                    beat.every,
+                    &snapshot.summary(),
+                    snapshot.config.generation,
+                );
+                match written {
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        return Ok(StreamEnd::OutputClosed)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         };
         let result = match &received {
             Ok(item) => print(writer, Ok(item)),
@@ -97,7 +131,9 @@ mod tests {
         shutdown.cancel();
         let mut w = NdjsonWriter::new(Vec::new(), true, None);
         let clock = ManualClock::new(fixtures::at(0));
-        let end = stream(&mut rx, &mut w, &clock, &shutdown).await.unwrap();
+        let end = stream(&mut rx, &mut w, &clock, &shutdown, None)
+            .await
+            .unwrap();
         assert_eq!(end, StreamEnd::Shutdown);
         assert_eq!(types(&w), fixtures::FEED_TYPES);
     }
@@ -119,7 +155,9 @@ mod tests {
             })
         };
         let mut w = NdjsonWriter::new(Vec::new(), false, None);
-        let end = stream(&mut rx, &mut w, &clock, &shutdown).await.unwrap();
+        let end = stream(&mut rx, &mut w, &clock, &shutdown, None)
+            .await
+            .unwrap();
         drop(sender.await.unwrap());
         assert_eq!(end, StreamEnd::Shutdown);
         assert_eq!(
@@ -142,7 +180,7 @@ mod tests {
         drop(tx);
         let mut w = NdjsonWriter::new(Vec::new(), true, None);
         let clock = ManualClock::new(fixtures::at(5));
-        let end = stream(&mut rx, &mut w, &clock, &CancellationToken::new())
+        let end = stream(&mut rx, &mut w, &clock, &CancellationToken::new(), None)
             .await
             .unwrap();
         assert_eq!(end, StreamEnd::FeedClosed);
@@ -174,7 +212,7 @@ mod tests {
             }
             let mut w = NdjsonWriter::new(Failing(kind), false, None);
             let shutdown = CancellationToken::new();
-            let end = stream(&mut rx, &mut w, &clock, &shutdown).await;
+            let end = stream(&mut rx, &mut w, &clock, &shutdown, None).await;
             drop(tx);
             end
         }

@@ -39,7 +39,7 @@ use super::error::{ConfigError, KeyPath, Origin};
 use super::files::{read_file, FileError, MAX_FILE_BYTES};
 use super::redact::Redactor;
 use super::source::{Document, EnvSettings, Layers};
-use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest};
+use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest, StateSettings};
 
 /// How long `secrets_command` may run before it is killed and the load fails.
 pub const SECRETS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -235,6 +235,15 @@ impl<'a> Loader<'a> {
             probe,
             reload,
             shards,
+            state: StateSettings {
+                file: layers
+                    .raw
+                    .state
+                    .file
+                    .as_deref()
+                    .filter(|f| !f.is_empty())
+                    .map(|f| self.base_dir.join(f)),
+            },
             topology,
             watched_files: self.watched.clone(),
             source_digest: SourceDigest(self.digest.clone().finalize().into()),

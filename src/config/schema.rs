@@ -15,6 +15,8 @@ pub(crate) struct RawConfig {
     pub reload: RawReload,
     #[serde(default)]
     pub shards: RawShards,
+    #[serde(default)]
+    pub state: RawState,
     /// Compact form: one list of connection strings per island, island `no` = index.
     #[serde(default)]
     pub islands: Vec<Vec<String>>,
@@ -35,6 +37,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "probe",
     "reload",
     "shards",
+    "state",
     "islands",
     "secrets",
     "secrets_file",
@@ -43,7 +46,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// The tables environment overrides may set.
-pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards"];
+pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards", "state"];
 
 /// Keys whose values are durations (humantime strings).
 pub(crate) const DURATION_KEYS: &[&str] =
@@ -75,6 +78,13 @@ pub(crate) struct RawReload {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawShards {
     pub pattern: Option<String>,
+}
+
+/// `[state]`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub file: Option<String>,
 }
 
 /// A `[[secrets]]` entry.

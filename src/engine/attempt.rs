@@ -82,6 +82,8 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
         node: key.name.to_string(),
         index,
         login: st.node.candidates[index].login.clone(),
+        fingerprint: st.node.candidates[index].id.fingerprint,
+        label: st.node.candidates[index].label.clone(),
         mode,
         outcome: match attempt {
             AttemptOutcome::Failed(kind) => ProbeRecordOutcome::Failed(kind),

@@ -18,6 +18,7 @@ use super::event::ProbeMode;
 use super::job::{self, Job, Report};
 use super::journal::Journal;
 use super::pace::PaceWatch;
+use super::persist::SavedBest;
 use super::probe::Prober;
 use super::schedule::{Jitter, Stretch};
 use super::snapshot::ConfigStatus;
@@ -300,6 +301,44 @@ impl<P: Prober> Core<P> {
             at,
         };
         (islands, cx)
+    }
+
+    /// Takes the remembered best of each node from a `[state]` file, where its candidate is
+    /// still listed (a password changed since is a new candidate: the chain starts afresh).
+    pub(crate) fn restore_remembered(&mut self, saved: &[SavedBest]) {
+        for best in saved {
+            let key = NodeKey {
+                island: best.island,
+                name: best.node.as_str().into(),
+            };
+            let Some(st) = self.node_mut(&key) else {
+                continue;
+            };
+            let found =
+                st.node.candidates.iter().find(|c| {
+                    c.login == best.login && c.id.fingerprint.full_hex() == best.fingerprint
+                });
+            if let Some(c) = found {
+                st.remembered = Some(c.id.clone());
+            }
+        }
+    }
+
+    /// Each node's remembered best, for the `[state]` file.
+    pub(crate) fn saved_bests(&self) -> Vec<SavedBest> {
+        self.islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .filter_map(|st| {
+                let id = st.remembered.as_ref()?;
+                Some(SavedBest {
+                    island: st.node.key.island,
+                    node: st.node.key.name.to_string(),
+                    login: id.login.clone(),
+                    fingerprint: id.fingerprint.full_hex(),
+                })
+            })
+            .collect()
     }
 
     fn node_mut(&mut self, key: &NodeKey) -> Option<&mut NodeState> {

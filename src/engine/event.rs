@@ -6,15 +6,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::episodes::{EpisodeSummary, Trigger};
 use super::probe::{ErrorKind, ProbeError, Role};
 use super::snapshot::{CandidateState, Health, Pace, WarningKind};
 use crate::secret::Fingerprint;
 use crate::topology::IslandNo;
 
 /// One change, with the (injected) wall-clock time it was seen.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// Events read back from a recording (`rotascope report`) deserialize too, except `warning`
+/// events, which no reader needs back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// When the engine saw it.
     #[serde(serialize_with = "rfc3339")]
@@ -25,7 +29,7 @@ pub struct Event {
 }
 
 /// A candidate as events name it: never a password, only its fingerprint.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CandidateRef {
     /// Position in the node's config order (0-based).
     pub index: usize,
@@ -38,7 +42,7 @@ pub struct CandidateRef {
 }
 
 /// What changed. `island` and `node` name the node concerned.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// A config was applied (the first one too).
@@ -146,6 +150,7 @@ pub enum EventKind {
         cause: Option<String>,
     },
     /// An island warning was raised (`active: true`) or cleared.
+    #[serde(skip_deserializing)]
     Warning {
         /// Island.
         island: IslandNo,
@@ -159,7 +164,7 @@ pub enum EventKind {
     /// A cluster-level warning (`behind_schedule`) was raised or cleared: a `warning` event like
     /// the island ones, without `island`, with the measured figures (`interval_ms`,
     /// `real_p50_ms`, `real_max_ms`, `samples`).
-    #[serde(rename = "warning")]
+    #[serde(rename = "warning", skip_deserializing)]
     ClusterWarning {
         /// Which warning.
         warning: WarningKind,
@@ -171,6 +176,23 @@ pub enum EventKind {
         #[serde(flatten)]
         pace: Pace,
     },
+    /// A rotation episode began (`engine/episodes.rs`): a candidate that had worked was refused
+    /// on `node`, or a reload changed the secret set (`candidate` is the first one changed).
+    RotationStarted {
+        /// Episode number within the engine's run.
+        episode: u64,
+        /// What started it.
+        trigger: Trigger,
+        /// Island of the first node concerned.
+        island: IslandNo,
+        /// The first node concerned.
+        node: String,
+        /// The first credential concerned (`index` is not meaningful here: 0).
+        candidate: CandidateRef,
+    },
+    /// A rotation episode ended: its summary, flat (`episode`, `trigger`, `started`, `ended`,
+    /// `outcome`, `changed`, `nodes_total`, `nodes_degraded`, `outages`, `failed_auths`, `nodes`).
+    RotationFinished(Box<EpisodeSummary>),
 }
 
 /// One probe attempt, for `watch --probes`: streamed, never kept in the snapshot.
@@ -187,6 +209,10 @@ pub struct ProbeRecord {
     pub index: usize,
     /// Candidate login.
     pub login: String,
+    /// Candidate password fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Candidate label from the config.
+    pub label: Option<String>,
     /// Chain probe or audit.
     pub mode: ProbeMode,
     /// `ok`, or the error kind.
@@ -197,7 +223,7 @@ pub struct ProbeRecord {
 }
 
 /// Why a probe ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeMode {
     /// Part of a chain probe.
@@ -311,6 +337,8 @@ mod tests {
             node: "a".into(),
             index: 1,
             login: "app".into(),
+            fingerprint: Fingerprint::with_key(b"test", "pw"),
+            label: None,
             mode: ProbeMode::Chain,
             outcome: ProbeRecordOutcome::Ok,
             latency: Duration::from_micros(4250),

@@ -361,8 +361,33 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         probe,
         reload: ReloadSettings::default(),
         shards: ShardSettings::default(),
+        state: Default::default(),
         topology,
         watched_files: Vec::new(),
         source_digest: Default::default(),
+    }
+}
+
+/// A wall clock that follows tokio's time: `start` when made, then as much later as tokio time
+/// has advanced (deterministic under paused time), for tests of what happened when.
+#[derive(Debug)]
+pub struct TokioClock {
+    start: chrono::DateTime<chrono::Utc>,
+    at: Instant,
+}
+
+impl TokioClock {
+    /// A clock reading `start` now.
+    pub fn new(start: chrono::DateTime<chrono::Utc>) -> Self {
+        TokioClock {
+            start,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl crate::clock::Clock for TokioClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.start + chrono::Duration::from_std(self.at.elapsed()).expect("in range")
     }
 }

@@ -8,12 +8,12 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::topology::Candidate;
 
 /// A node's role, found by the probe query (`pg_is_in_recovery()`), never configured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Accepts writes.
@@ -43,7 +43,7 @@ impl fmt::Display for Role {
 }
 
 /// Why a probe failed, in stable names used on screen, in JSON and in events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Candidate-level: bad password or unknown role (SQLSTATE 28P01 and the rest of class 28).
@@ -155,7 +155,7 @@ impl fmt::Display for ErrorKind {
 }
 
 /// A classified probe error. `message` is short, one line, and carries no secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeError {
     /// The stable classification.
     pub kind: ErrorKind,

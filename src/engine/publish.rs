@@ -40,6 +40,7 @@ impl<P: Prober> Core<P> {
             islands,
             events: self.log.events.clone(),
             behind_schedule: self.pace.current(),
+            history: self.log.history(),
         }
     }
 }

@@ -88,6 +88,8 @@ impl<P: Prober> Core<P> {
             .collect();
 
         self.config = new;
+        self.log
+            .set_probe_intervals(self.config.probe.interval, self.config.probe.audit_interval);
         self.status.path = self.config.path.clone();
         self.status.generation = state.generation;
         self.status.loaded_at = Some(state.loaded_at);

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::core::Core;
 use super::job::Report;
+use super::persist::{StateFile, SAVE_EVERY};
 use super::probe::Prober;
 use super::snapshot::Snapshot;
 use super::Command;
@@ -24,6 +25,8 @@ pub(crate) struct Wiring {
     pub commands: mpsc::Receiver<Command>,
     /// Where snapshots go.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
+    /// The `[state]` file, if any.
+    pub state: Option<Arc<StateFile>>,
 }
 
 /// The least time between two snapshots published for probe reports. Building one clones every
@@ -49,7 +52,10 @@ pub(crate) async fn engine<P: Prober>(
     let mut published = Instant::now();
     // A config change or a command since the last turn: publish without waiting out the gap.
     let mut urgent = false;
+    let mut save = tokio::time::interval_at(Instant::now() + SAVE_EVERY, SAVE_EVERY);
+    save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        core.log.tick();
         core.dispatch_ready();
         core.reap();
         // A change not yet published: now if the gap is over, else when it is.
@@ -64,7 +70,11 @@ pub(crate) async fn engine<P: Prober>(
                 publish_at = Some(due);
             }
         }
-        let wake = core.next_wake();
+        // The next job due, or the open rotation episode's timeout.
+        let wake = match (core.next_wake(), core.log.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = tokio::time::sleep_until(wake.unwrap_or_else(far_future));
         let publish = tokio::time::sleep_until(publish_at.unwrap_or_else(far_future));
         urgent = false;
@@ -97,13 +107,41 @@ pub(crate) async fn engine<P: Prober>(
             }
             _ = publish, if publish_at.is_some() => {}
             _ = sleep, if wake.is_some() => {}
+            _ = save.tick(), if wiring.state.is_some() => {
+                if let Some(state) = &wiring.state {
+                    // Off the engine task: a slow disk must not hold up probes.
+                    drop(save_state(&mut core, state.clone()));
+                }
+            }
         }
     }
-    // The last state seen is the last one published, even when the gap was not over.
-    if core.dirty {
-        wiring.snapshots.send_replace(Arc::new(core.snapshot()));
+    // The last state seen is the last one published, even when the gap was not over; its
+    // history says the run ended.
+    core.log.end_run();
+    wiring.snapshots.send_replace(Arc::new(core.snapshot()));
+    if let Some(state) = &wiring.state {
+        if let Ok(Err(e)) = save_state(&mut core, state.clone()).await {
+            tracing::warn!("{}: {e}", state.path().display());
+        }
     }
     core.stop_jobs().await;
+}
+
+/// Writes the remembered best and the history to the state file, on a blocking thread.
+fn save_state<P: Prober>(
+    core: &mut Core<P>,
+    state: Arc<StateFile>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let at = core.log.now();
+    let bests = core.saved_bests();
+    let history = core.log.history();
+    tokio::task::spawn_blocking(move || {
+        let written = state.write(at, bests, Some(history.save()));
+        if let Err(e) = &written {
+            tracing::warn!("{}: {e}", state.path().display());
+        }
+        written
+    })
 }
 
 /// One pass: the chain probes asked for at start, then the audits due, until nothing is left to

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::{millis, Event};
+use super::history::History;
 use super::probe::{ErrorKind, ProbeError, Role, Route, WalPosition};
 use crate::config::{ProbeSettings, ReloadFailure};
 use crate::secret::Fingerprint;
@@ -34,6 +35,9 @@ pub struct Snapshot {
     pub events: VecDeque<Event>,
     /// The cluster-level `behind_schedule` warning, while chain probes fall behind their interval.
     pub behind_schedule: Option<BehindSchedule>,
+    /// What happened over time: candidate, health and winner intervals and rotation episodes
+    /// (shared with the engine and every other snapshot; see [`History`] for how to read it).
+    pub history: History,
 }
 
 /// The config as the engine applied it.
@@ -147,8 +151,18 @@ pub struct BehindSchedule {
     pub since: DateTime<Utc>,
 }
 
+/// A duration as people read a window: [`seconds`] under a minute, then `4m05s`, `2h05m`.
+pub fn span_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => seconds(d),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 /// `850 ms`, `1.7 s`, `2 s`, `12 s`: a duration as people read an interval.
-fn seconds(d: Duration) -> String {
+pub fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms} ms")
@@ -170,7 +184,9 @@ pub struct IslandWarning {
 }
 
 /// A node's health (stable names).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Not probed yet.
@@ -340,7 +356,7 @@ pub struct Replication {
 }
 
 /// A candidate's last known state (stable names).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateState {
     /// Logged in last time it was tried.
@@ -465,6 +481,7 @@ impl Snapshot {
             islands: Vec::new(),
             events: VecDeque::new(),
             behind_schedule: None,
+            history: History::default(),
         }
     }
 

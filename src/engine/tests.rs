@@ -15,13 +15,14 @@ use tokio_util::sync::CancellationToken;
 use super::fake::{self, FakeProber};
 use super::snapshot::{AttemptOutcome, NodeView};
 use super::*;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{ManualClock, SharedClock};
 use crate::config::{ConfigState, ProbeSettings};
 use crate::topology::{IslandNo, Topology};
 
 mod audit;
 mod chain;
 mod check;
+mod episodes;
 mod inflight;
 mod islands;
 mod lifecycle;
@@ -54,7 +55,7 @@ struct Harness {
     task: JoinHandle<()>,
     states: watch::Sender<ConfigState>,
     shutdown: CancellationToken,
-    clock: ManualClock,
+    clock: SharedClock,
     fake: FakeProber,
     started: Instant,
 }
@@ -65,17 +66,48 @@ impl Harness {
     }
 
     fn start_config(fake: &FakeProber, config: Config) -> Self {
-        let clock = ManualClock::new(t0());
+        Self::start_clocked(fake, config, Arc::new(ManualClock::new(t0())))
+    }
+
+    /// A harness whose wall clock follows tokio's (paused) time from [`t0`], for tests of
+    /// what happened when.
+    fn start_following(fake: &FakeProber, config: Config) -> Self {
+        Self::start_clocked(fake, config, Arc::new(fake::TokioClock::new(t0())))
+    }
+
+    /// [`Harness::start_following`] with a `[state]` file.
+    fn start_with_state(fake: &FakeProber, config: Config, state: persist::StateFile) -> Self {
+        let clock: SharedClock = Arc::new(fake::TokioClock::new(t0()));
+        Self::start_options(
+            fake,
+            config,
+            clock,
+            EngineOptions {
+                seed: Some(42),
+                state: Some(Arc::new(state)),
+            },
+        )
+    }
+
+    fn start_clocked(fake: &FakeProber, config: Config, clock: SharedClock) -> Self {
+        let options = EngineOptions {
+            seed: Some(42),
+            ..EngineOptions::default()
+        };
+        Self::start_options(fake, config, clock, options)
+    }
+
+    fn start_options(
+        fake: &FakeProber,
+        config: Config,
+        clock: SharedClock,
+        options: EngineOptions,
+    ) -> Self {
         let (feed, states) = ConfigFeed::manual(config, clock.now());
         let shutdown = CancellationToken::new();
         let started = Instant::now();
-        let handle = Engine::spawn_with(
-            feed,
-            Arc::new(clock.clone()),
-            fake.clone(),
-            shutdown.clone(),
-            EngineOptions { seed: Some(42) },
-        );
+        let handle =
+            Engine::spawn_with(feed, clock.clone(), fake.clone(), shutdown.clone(), options);
         Harness {
             snapshots: handle.snapshots,
             commands: handle.commands,

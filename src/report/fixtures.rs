@@ -363,6 +363,8 @@ pub fn probe_record() -> ProbeRecord {
         node: "db-b".into(),
         index: 0,
         login: "app_a".into(),
+        fingerprint: crate::secret::Fingerprint::with_key(b"fixture", "pw-a"),
+        label: Some("current".into()),
         mode: ProbeMode::Chain,
         outcome: ProbeRecordOutcome::Failed(ErrorKind::AuthFailed),
         latency: ms(3010),

@@ -186,6 +186,7 @@ pub fn all_ok() -> Snapshot {
         islands,
         events,
         behind_schedule: None,
+        history: Default::default(),
     }
 }
 

@@ -186,6 +186,9 @@ impl Theme {
             | EventKind::ClusterWarning { active: true, .. } => self.bad(),
             EventKind::Warning { active: false, .. }
             | EventKind::ClusterWarning { active: false, .. } => self.good(),
+            EventKind::RotationStarted { .. } => self.fg(Color::Yellow),
+            EventKind::RotationFinished(s) if s.outages > 0 => self.bad(),
+            EventKind::RotationFinished(_) => self.good(),
         }
     }
 }

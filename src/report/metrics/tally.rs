@@ -151,6 +151,8 @@ mod tests {
             node: "a".into(),
             index: 0,
             login: login.into(),
+            fingerprint: crate::secret::Fingerprint::with_key(b"tally", login),
+            label: None,
             mode,
             outcome,
             latency: Duration::from_millis(ms),

@@ -6,10 +6,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::format::{candidate_ref, clock, short_name, truncate};
+use super::format::{candidate_ref, clock, login_label, short_name, truncate};
 use super::pane;
+use crate::engine::episodes::Trigger;
 use crate::engine::event::{CandidateRef, Event, EventKind};
-use crate::engine::snapshot::{Health, Snapshot};
+use crate::engine::snapshot::{span_text, Health, Snapshot};
 use crate::text::{plural, sanitize};
 use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
@@ -42,6 +43,15 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewSta
         .map(|e| event_line(e, view, t, usize::from(inner.width)))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The symbol of rotation episode lines.
+const ROTATION: &str = "⟳";
+
+/// A login with its label, without the index (a rotation event names a credential, not one
+/// node's candidate).
+fn candidate_login(c: &CandidateRef) -> String {
+    login_label(&c.login, c.label.as_deref())
 }
 
 fn node(island: IslandNo, name: &str) -> String {
@@ -177,6 +187,36 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 )
             }
         }
+        EventKind::RotationStarted {
+            episode,
+            trigger,
+            island,
+            node: n,
+            candidate,
+        } => {
+            let why = match trigger {
+                Trigger::CandidateRefused => "refused on",
+                Trigger::SecretsChanged => "changed in the secrets for",
+            };
+            (
+                ROTATION,
+                format!(
+                    "rotation {episode} started: {} {} {why} {}",
+                    candidate_login(candidate),
+                    candidate.fingerprint,
+                    node(*island, n)
+                ),
+            )
+        }
+        EventKind::RotationFinished(s) => (
+            ROTATION,
+            format!(
+                "rotation {} finished after {}: {}",
+                s.episode,
+                span_text(s.duration()),
+                s.outcome_text()
+            ),
+        ),
         EventKind::ClusterWarning {
             warning,
             active,
@@ -233,6 +273,44 @@ mod tests {
             to: Some(to),
         })
         .1
+    }
+
+    #[test]
+    fn rotation_episodes_are_event_lines() {
+        use crate::engine::episodes::{EpisodeSummary, FailedAuths, Outcome};
+        let (symbol, text) = describe(&EventKind::RotationStarted {
+            episode: 3,
+            trigger: Trigger::CandidateRefused,
+            island: IslandNo(0),
+            node: "db".into(),
+            candidate: cand("app_a", "p1"),
+        });
+        assert_eq!(symbol, ROTATION);
+        let fp = cand("app_a", "p1").fingerprint;
+        assert_eq!(
+            text,
+            format!("rotation 3 started: app_a {fp} refused on 0/db")
+        );
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let summary = EpisodeSummary {
+            episode: 3,
+            trigger: Trigger::CandidateRefused,
+            started: at,
+            ended: at + chrono::Duration::seconds(6),
+            outcome: Outcome::Completed,
+            changed: Vec::new(),
+            nodes_total: 4,
+            nodes_degraded: 0,
+            outages: 0,
+            failed_auths: FailedAuths { chain: 3, audit: 1 },
+            nodes: Vec::new(),
+        };
+        let (_, text) = describe(&EventKind::RotationFinished(Box::new(summary)));
+        assert_eq!(
+            text,
+            "rotation 3 finished after 6 s: no credential changed, 0/4 nodes degraded 0 ms, \
+             0 outages, 4 failed auths"
+        );
     }
 
     #[test]
