@@ -26,6 +26,12 @@
 //! | `rotascope_probe_duration_seconds` | histogram | `mode`, `outcome` | 16 per (mode, outcome) seen |
 //! | `rotascope_auth_failures_total` | counter | `mode`, `login` | 2 per login |
 //! | `rotascope_feed_lagged_total` | counter | | 1 |
+//! | `rotascope_rotations_total` | counter | `outcome` = completed, timed_out | 2 |
+//! | `rotascope_rotation_outages_total` | counter | | 1 |
+//! | `rotascope_rotation_in_progress` | gauge 0/1 | | 1 |
+//! | `rotascope_rotation_last_end_timestamp_seconds` | gauge | | 1 after the first episode |
+//! | `rotascope_rotation_last_degraded_seconds` | gauge | | 1 after the first episode |
+//! | `rotascope_rotation_last_outages` | gauge | | 1 after the first episode |
 //!
 //! Decisions:
 //! - Gauges of 0 and 1, every state listed, stand for OpenMetrics state sets, which
@@ -56,8 +62,10 @@
 //! - Never a password and never a connection string: nodes are named by their name (the redacted
 //!   connection string unless the config names them), candidates by login, label and fingerprint.
 //!   Causes and error messages are not exported (unbounded text; they are in `/snapshot`).
-//! - Rotation episodes (`rotascope_rotation_*`) belong here when the engine's evidence work lands
-//!   ([`encode_rotation_episodes`] is where).
+//! - Rotation episodes: `rotascope_rotations_total` and `rotascope_rotation_outages_total` count
+//!   `rotation_finished` events since start (counters must never go down, so they cannot come
+//!   from the bounded history); the in-progress gauge and the `rotascope_rotation_last_*` gauges
+//!   describe the open and the latest finished episode from the engine's history.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
@@ -262,9 +270,42 @@ const FEED_LAGGED: Family = Family::new(
     "Engine feed items the metrics missed by falling behind (counters undercount by as many).",
 );
 
+const ROTATIONS: Family = Family::new(
+    "rotascope_rotations",
+    Kind::Counter,
+    "Rotation episodes that ended since start, by outcome: completed, timed_out.",
+);
+const ROTATION_OUTAGES: Family = Family::new(
+    "rotascope_rotation_outages",
+    Kind::Counter,
+    "Nodes left without any working candidate during a finished rotation episode (keep at 0).",
+);
+const ROTATION_IN_PROGRESS: Family = Family::new(
+    "rotascope_rotation_in_progress",
+    Kind::Gauge,
+    "1 while a rotation episode is open (a credential refused or the secret set changed).",
+);
+const ROTATION_LAST_END: Family = Family::new(
+    "rotascope_rotation_last_end_timestamp",
+    Kind::Gauge,
+    "When the latest finished rotation episode ended (Unix time; absent before the first).",
+)
+.with_unit(FamilyUnit::Seconds);
+const ROTATION_LAST_DEGRADED: Family = Family::new(
+    "rotascope_rotation_last_degraded",
+    Kind::Gauge,
+    "The longest degraded window of any node in the latest finished rotation episode.",
+)
+.with_unit(FamilyUnit::Seconds);
+const ROTATION_LAST_OUTAGES: Family = Family::new(
+    "rotascope_rotation_last_outages",
+    Kind::Gauge,
+    "Nodes without any working candidate during the latest finished rotation episode.",
+);
+
 /// Every family rotascope exports, in the order `/metrics` writes them. Tests hold the
 /// dashboard, the alert rules and the README to this list.
-pub const FAMILIES: [Family; 19] = [
+pub const FAMILIES: [Family; 25] = [
     BUILD_INFO,
     VERDICT,
     ISLANDS,
@@ -284,6 +325,12 @@ pub const FAMILIES: [Family; 19] = [
     PROBE_DURATION,
     AUTH_FAILURES,
     FEED_LAGGED,
+    ROTATIONS,
+    ROTATION_OUTAGES,
+    ROTATION_IN_PROGRESS,
+    ROTATION_LAST_END,
+    ROTATION_LAST_DEGRADED,
+    ROTATION_LAST_OUTAGES,
 ];
 
 /// The names queries use, one per family ([`Family::name`]).
@@ -481,7 +528,7 @@ impl Collector for View {
         family(&mut e, &FEED_LAGGED, |m| {
             m.encode_counter::<NoLabelSet, _, u64>(&t.lagged, None)
         })?;
-        encode_rotation_episodes(&mut e, s)
+        self.encode_rotation_episodes(&mut e)
     }
 }
 
@@ -542,6 +589,43 @@ impl View {
                     gauge(m, candidate(no, n, c, &mut fp)?, valid)
                 })
             })
+        })
+    }
+
+    /// Rotation episodes: counters from the feed (monotonic since start), the open episode and
+    /// the latest finished one from the engine's history (which a `[state] file` carries over a
+    /// restart).
+    fn encode_rotation_episodes(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let t = &self.tally;
+        let history = &self.snapshot.history;
+        family(e, &ROTATIONS, |m| {
+            tally::EPISODE_OUTCOMES
+                .iter()
+                .zip(t.rotations)
+                .try_for_each(|(o, n)| {
+                    let labels = [("outcome", text(tally::episode_outcome_name(*o)))];
+                    counter(m, labels, n)
+                })
+        })?;
+        family(e, &ROTATION_OUTAGES, |m| {
+            m.encode_counter::<NoLabelSet, _, u64>(&t.rotation_outages, None)
+        })?;
+        family(e, &ROTATION_IN_PROGRESS, |m| {
+            m.encode_gauge(&i64::from(history.open_episode().is_some()))
+        })?;
+        // Families are always declared; their one sample only once an episode has finished.
+        let last = history.episodes().next_back();
+        family(e, &ROTATION_LAST_END, |m| match last {
+            Some(l) => m.encode_gauge(&(l.ended.timestamp_millis() as f64 / 1000.0)),
+            None => Ok(()),
+        })?;
+        family(e, &ROTATION_LAST_DEGRADED, |m| match last {
+            Some(l) => m.encode_gauge(&l.longest_degraded().as_secs_f64()),
+            None => Ok(()),
+        })?;
+        family(e, &ROTATION_LAST_OUTAGES, |m| match last {
+            Some(l) => m.encode_gauge(&(l.outages as i64)),
+            None => Ok(()),
         })
     }
 
@@ -621,13 +705,6 @@ fn candidate<'a>(
         ("label", foreign(c.label.as_deref().unwrap_or_default())),
         ("fingerprint", text(fp)),
     ])
-}
-
-/// Rotation episode metrics: none yet. The engine's rotation evidence (episodes in the snapshot)
-/// is being built separately; when it lands, its series are written here from the snapshot, in
-/// the same style (and listed in [`FAMILIES`], the README and the dashboard test).
-fn encode_rotation_episodes(_e: &mut DescriptorEncoder, _snapshot: &Snapshot) -> fmt::Result {
-    Ok(())
 }
 
 #[cfg(test)]

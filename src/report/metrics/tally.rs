@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::episodes::Outcome;
 use crate::engine::event::{EventKind, ProbeMode, ProbeRecordOutcome};
 use crate::engine::{ErrorKind, Feed};
 
@@ -91,6 +92,22 @@ pub struct Tally {
     pub reload_failures: u64,
     /// Feed items this tally missed because it fell behind the engine.
     pub lagged: u64,
+    /// Rotation episodes that ended, by outcome: completed, timed out (`rotation_finished`).
+    pub rotations: [u64; 2],
+    /// Nodes that were, at some moment of a finished episode, without any working candidate,
+    /// summed over episodes (an episode's `outages`).
+    pub rotation_outages: u64,
+}
+
+/// Episode outcomes in label order.
+pub const EPISODE_OUTCOMES: [Outcome; 2] = [Outcome::Completed, Outcome::TimedOut];
+
+/// An episode outcome's label value.
+pub fn episode_outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Completed => "completed",
+        Outcome::TimedOut => "timed_out",
+    }
 }
 
 impl Tally {
@@ -107,11 +124,15 @@ impl Tally {
                         .or_default() += 1;
                 }
             }
-            Feed::Event(e) => {
-                if let EventKind::ConfigFailed { .. } = e.kind {
-                    self.reload_failures += 1;
+            Feed::Event(e) => match &e.kind {
+                EventKind::ConfigFailed { .. } => self.reload_failures += 1,
+                EventKind::RotationFinished(s) => {
+                    let i = EPISODE_OUTCOMES.iter().position(|o| *o == s.outcome);
+                    self.rotations[i.unwrap_or(0)] += 1;
+                    self.rotation_outages += s.outages as u64;
                 }
-            }
+                _ => {}
+            },
         }
     }
 

@@ -300,3 +300,88 @@ fn auth_failures_count_logins_of_the_config_only() {
     assert!(!text.contains("app_retired"));
     assert_eq!(samples(&text, "rotascope_auth_failures_total").len(), 2 * 2);
 }
+
+/// A finished episode with one outage on one node, whose degraded window lasted 6.5 s.
+fn episode(
+    no: u64,
+    outcome: crate::engine::episodes::Outcome,
+) -> crate::engine::episodes::EpisodeSummary {
+    use crate::engine::episodes::{FailedAuths, NodeEpisode, Trigger};
+    let at = fixtures::at(1_000);
+    crate::engine::episodes::EpisodeSummary {
+        episode: no,
+        trigger: Trigger::CandidateRefused,
+        started: at,
+        ended: at + chrono::Duration::seconds(7),
+        outcome,
+        changed: Vec::new(),
+        nodes_total: 2,
+        nodes_degraded: 1,
+        outages: 1,
+        failed_auths: FailedAuths { chain: 2, audit: 0 },
+        nodes: vec![NodeEpisode {
+            island: crate::topology::IslandNo(0),
+            node: "db-a".into(),
+            degraded: None,
+            degraded_ms: 6_500,
+            outages: Vec::new(),
+            unreachable: Vec::new(),
+            failed_auths: FailedAuths::default(),
+        }],
+    }
+}
+
+#[test]
+fn rotation_episodes_count_from_the_feed_and_describe_the_latest() {
+    use crate::engine::episodes::Outcome;
+    use crate::engine::event::{Event, EventKind};
+    let mut s = fixtures::rotation();
+    // Before any episode: zero counters, nothing in progress, no "last" gauges.
+    let text = prometheus(s.clone());
+    assert_eq!(
+        samples(&text, "rotascope_rotations_total"),
+        [
+            "rotascope_rotations_total{shard=\"1/3\",outcome=\"completed\"} 0",
+            "rotascope_rotations_total{shard=\"1/3\",outcome=\"timed_out\"} 0"
+        ]
+    );
+    assert_eq!(
+        samples(&text, "rotascope_rotation_in_progress"),
+        ["rotascope_rotation_in_progress{shard=\"1/3\"} 0"]
+    );
+    assert!(samples(&text, "rotascope_rotation_last_outages").is_empty());
+
+    // Two episodes end on the feed; the history holds the latest.
+    let mut t = tally();
+    for (no, outcome) in [(1, Outcome::Completed), (2, Outcome::TimedOut)] {
+        let kind = EventKind::RotationFinished(Box::new(episode(no, outcome)));
+        t.record(&Feed::Event(Event {
+            at: fixtures::at(1_007),
+            kind,
+        }));
+    }
+    s.history.record_episode(episode(2, Outcome::TimedOut));
+    s.history
+        .set_open_episode(Some(episode(3, Outcome::Completed)));
+    let text = render(Arc::new(s), t, shard(), Exposition::Prometheus);
+    let one = |name: &str| -> String {
+        let lines = samples(&text, name);
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        lines[0].rsplit(' ').next().unwrap().to_owned()
+    };
+    assert_eq!(
+        samples(&text, "rotascope_rotations_total"),
+        [
+            "rotascope_rotations_total{shard=\"1/3\",outcome=\"completed\"} 1",
+            "rotascope_rotations_total{shard=\"1/3\",outcome=\"timed_out\"} 1"
+        ]
+    );
+    assert_eq!(one("rotascope_rotation_outages_total"), "2");
+    assert_eq!(one("rotascope_rotation_in_progress"), "1");
+    let ended: f64 = one("rotascope_rotation_last_end_timestamp_seconds")
+        .parse()
+        .unwrap();
+    assert_eq!(ended, fixtures::at(1_007).timestamp() as f64);
+    assert_eq!(one("rotascope_rotation_last_degraded_seconds"), "6.5");
+    assert_eq!(one("rotascope_rotation_last_outages"), "1");
+}
