@@ -246,6 +246,11 @@ pub struct NodeView {
 }
 
 impl NodeView {
+    /// The listed candidate with this identity, if it is still in the config.
+    pub fn candidate(&self, id: &CandidateId) -> Option<&CandidateView> {
+        self.candidates.iter().find(|c| &c.id == id)
+    }
+
     /// How many candidates are known to work.
     pub fn valid_count(&self) -> usize {
         self.candidates
@@ -268,8 +273,9 @@ pub struct ChainRecord {
 /// One attempt of a chain probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
-    /// Candidate index in config order.
-    pub index: usize,
+    /// The candidate tried, by identity: a reload may reorder or drop candidates after the chain
+    /// ran, so a position would name another one (find it with [`NodeView::candidate`]).
+    pub candidate: CandidateId,
     /// What happened.
     pub outcome: AttemptOutcome,
     /// How long it took (zero when skipped).
