@@ -18,7 +18,7 @@ use tokio::time::{interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::keymap::{action_for, Action};
-use super::render::{self, nodes};
+use super::render::{self, nodes, timeline};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::update::{describe, update};
@@ -274,6 +274,7 @@ where
     let area = Rect::new(0, 0, size.width, size.height);
     if let Some(areas) = render::layout(area, snapshot, view, now) {
         view.page = nodes::page_rows(areas.nodes.height);
+        view.timeline_page = timeline::page_rows(areas.timeline.height);
     }
     terminal
         .draw(|frame| render::render(frame, snapshot, view, now))

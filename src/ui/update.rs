@@ -13,8 +13,8 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
     match action {
         Action::Up => scroll(view, snapshot, Step::By(-1)),
         Action::Down => scroll(view, snapshot, Step::By(1)),
-        Action::PageUp => scroll(view, snapshot, Step::By(-(view.page.max(1) as isize))),
-        Action::PageDown => scroll(view, snapshot, Step::By(view.page.max(1) as isize)),
+        Action::PageUp => scroll(view, snapshot, Step::Pages(-1)),
+        Action::PageDown => scroll(view, snapshot, Step::Pages(1)),
         Action::Home => scroll(view, snapshot, Step::First),
         Action::End => scroll(view, snapshot, Step::Last),
         Action::FocusDetail => view.focus = Focus::Detail,
@@ -96,14 +96,20 @@ pub fn describe(command: &Command) -> String {
 
 enum Step {
     By(isize),
+    /// Whole pages of the focused pane.
+    Pages(isize),
     First,
     Last,
 }
 
-fn target(current: usize, len: usize, step: Step) -> usize {
+/// Where `step` leads from `current` among `len` positions, `page` rows to a page.
+fn target(current: usize, len: usize, page: usize, step: Step) -> usize {
     let last = len.saturating_sub(1);
     match step {
         Step::By(d) => current.saturating_add_signed(d).min(last),
+        Step::Pages(n) => current
+            .saturating_add_signed(n.saturating_mul(page.max(1) as isize))
+            .min(last),
         Step::First => 0,
         Step::Last => last,
     }
@@ -114,7 +120,7 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
         Focus::Nodes => {
             let visible = view.visible_nodes(snapshot);
             if let Some(at) = view.selected_index(&visible) {
-                let key = &visible[target(at, visible.len(), step)].key;
+                let key = &visible[target(at, visible.len(), view.page, step)].key;
                 if view.selected.as_ref() != Some(key) {
                     view.selected = Some(key.clone());
                     view.detail_scroll = 0;
@@ -123,11 +129,15 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
         }
         Focus::Detail => {
             let lines = view.selected_node(snapshot).map_or(0, detail::line_count);
-            let at = target(view.detail_scroll as usize, lines, step);
+            let at = target(view.detail_scroll as usize, lines, view.page, step);
             view.detail_scroll = u16::try_from(at).unwrap_or(u16::MAX);
         }
         Focus::Timeline => {
-            view.timeline_scroll = target(view.timeline_scroll, snapshot.events.len(), step);
+            // A page is the pane's own height, and scrolling stops at a full last page: the
+            // oldest event at the bottom, never alone at the top.
+            let page = view.timeline_page.max(1);
+            let positions = snapshot.events.len().saturating_sub(page) + 1;
+            view.timeline_scroll = target(view.timeline_scroll, positions, page, step);
         }
     }
 }
@@ -272,10 +282,15 @@ mod tests {
         assert_eq!(v.detail_scroll, 1);
         update(&mut v, Action::NextPane, &s);
         assert_eq!(v.focus, Focus::Timeline);
+        v.timeline_page = 2;
         update(&mut v, Action::End, &s);
-        assert_eq!(v.timeline_scroll, s.events.len() - 1);
+        assert_eq!(v.timeline_scroll, s.events.len() - 2);
         update(&mut v, Action::Down, &s);
-        assert_eq!(v.timeline_scroll, s.events.len() - 1, "stops at the oldest");
+        assert_eq!(
+            v.timeline_scroll,
+            s.events.len() - 2,
+            "stops at a full last page"
+        );
         update(&mut v, Action::PrevPane, &s);
         update(&mut v, Action::Back, &s);
         assert_eq!(v.focus, Focus::Nodes);

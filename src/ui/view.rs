@@ -109,6 +109,8 @@ pub struct ViewState {
     pub notice: Option<Notice>,
     /// Rows a page key moves; the loop sets it from the terminal size.
     pub page: usize,
+    /// Events the timeline pane shows at once: its page (the loop sets it from its height).
+    pub timeline_page: usize,
     /// Colours or not.
     pub theme: Theme,
     /// The zone times are shown in (the local zone in the terminal, UTC in tests).
@@ -129,6 +131,7 @@ impl ViewState {
             timeline_scroll: 0,
             notice: None,
             page: 10,
+            timeline_page: 10,
             theme,
             tz,
         }

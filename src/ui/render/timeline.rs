@@ -16,6 +16,11 @@ use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, ViewState};
 
+/// Events a timeline pane of `area_height` rows shows at once (its title takes one).
+pub fn page_rows(area_height: u16) -> usize {
+    usize::from(area_height.saturating_sub(1)).max(1)
+}
+
 /// Draws the pane.
 pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewState) {
     let t = view.theme;
