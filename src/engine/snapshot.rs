@@ -251,8 +251,12 @@ impl NodeView {
         self.candidates.iter().find(|c| &c.id == id)
     }
 
-    /// How many candidates are known to work.
+    /// How many candidates are known to work: none on a down node (a candidate its chain
+    /// could not try keeps its last known state, but it does not work now).
     pub fn valid_count(&self) -> usize {
+        if self.health == Health::Down {
+            return 0;
+        }
         self.candidates
             .iter()
             .filter(|c| c.state == CandidateState::Valid)

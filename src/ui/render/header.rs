@@ -67,14 +67,8 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
     if snapshot.config.generation == 0 {
         segs.push(vec![name, Span::styled("… LOADING", t.strong())]);
     } else {
-        let v = snapshot.verdict();
-        segs.push(vec![
-            name,
-            Span::styled(
-                format!("{} {}", theme::verdict_symbol(v), v.as_str().to_uppercase()),
-                t.verdict(v),
-            ),
-        ]);
+        let h = super::verdict::headline(snapshot);
+        segs.push(vec![name, Span::styled(h.text, t.verdict(h.verdict))]);
     }
     if view.paused {
         segs.push(vec![Span::styled(
