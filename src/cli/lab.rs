@@ -66,8 +66,7 @@ pub(super) async fn lab(config: Option<&Path>, args: &LabArgs) -> Result<Exit, F
 
 async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Failure> {
     let settings = settings(args);
-    let lab = open_lab(args.dir.as_deref())
-        .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?;
+    let lab = open_lab(args.dir.as_deref()).map_err(cannot_start)?;
     let dir = lab.dir().to_path_buf();
     let kept = args.dir.is_some();
     eprintln!(
@@ -82,8 +81,7 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         Box::new(|line| tracing::info!(target: "rotascope::lab", "{line}"))
     };
     let driver = tokio::select! {
-        started = Driver::start(lab, settings, notes) => started
-            .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?,
+        started = Driver::start(lab, settings, notes) => started.map_err(cannot_start)?,
         // Dropping the half-made lab (when this returns) stops what it started.
         () = shutdown.cancelled() => {
             eprintln!("rotascope lab: interrupted while starting; nothing is left running");
@@ -118,8 +116,16 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         shutdown.cancel();
         result
     };
-    // The driver (and every server with it) is dropped when `run` returns.
-    let (result, ()) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
+    let (result, driver) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
+    // Said at once: stopping takes seconds, and the dashboard is already gone.
+    let running = driver.cluster().pids().len();
+    eprintln!(
+        "rotascope lab: stopping {}…",
+        crate::text::plural(running, "server")
+    );
+    // Dropping the driver stops every server (side by side) and waits for them: off the
+    // runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || drop(driver)).await;
     if kept {
         let secrets = if settings.pooler.is_some() {
             "(its passwords inline) is kept"
@@ -134,6 +140,12 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         eprintln!("rotascope lab: servers stopped; {} removed", dir.display());
     }
     result
+}
+
+/// A lab error as the one line it is: its message already carries its cause, which an error
+/// chain would print a second time ("Permission denied (os error 13)" twice).
+fn cannot_start(e: LabError) -> Failure {
+    run_err(anyhow!(e.to_string()).context("cannot start the lab"))
 }
 
 fn settings(args: &LabArgs) -> DemoSettings {
