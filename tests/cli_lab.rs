@@ -95,6 +95,17 @@ fn a_headless_lab_rotates_and_leaves_no_server_behind() {
     // It says where the config is, and every server is up by then.
     let config = config_path(&mut lab);
     assert_eq!(config, dir.canonicalize().unwrap().join("rotascope.toml"));
+    // The way to watch it names this very binary (issue 11, bug 5: no `rotascope` on PATH).
+    let exe = Path::new(env!("CARGO_BIN_EXE_rotascope"))
+        .canonicalize()
+        .unwrap();
+    lab.expect("how to watch it", WITHIN, |l| {
+        l == format!(
+            "watch it: {} --config {}   (in another terminal)",
+            exe.display(),
+            config.display()
+        )
+    });
     let secrets = dir.join("secrets.json");
     let pids = postmaster_pids(&dir);
     assert_eq!(pids.len(), 4, "2 islands × (master + replica): {pids:?}");

@@ -223,8 +223,10 @@ fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
             driver.cluster().lab().dir().display()
         ),
         format!("config: {}", config_path.display()),
+        // The running binary's own path: after `cargo run` there is no `rotascope` on PATH.
         format!(
-            "watch it: rotascope --config {}   (in another terminal)",
+            "watch it: {} --config {}   (in another terminal)",
+            own_path(),
             config_path.display()
         ),
         format!("rotating every {every}: {scheme}"),
@@ -252,6 +254,13 @@ fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// This binary's path, to paste into another terminal (`rotascope` if the system cannot say).
+fn own_path() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "rotascope".to_owned())
 }
 
 /// Reads lab commands from stdin on a thread of its own (a blocked read must not hold up the
