@@ -263,6 +263,23 @@ impl Driver {
                 .start_node(node)
                 .await
                 .map(|()| (node, "started")),
+            LabCommand::Toggle(node) => {
+                let running = self.cluster.server(node).map(|s| s.is_running());
+                match running {
+                    Ok(true) => {
+                        self.note(&format!("stopping {node}"));
+                        self.cluster.stop(node).await.map(|()| (node, "stopped"))
+                    }
+                    Ok(false) => {
+                        self.note(&format!("starting {node}"));
+                        self.cluster
+                            .start_node(node)
+                            .await
+                            .map(|()| (node, "started"))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             LabCommand::Promote(node) => self
                 .cluster
                 .promote(node)

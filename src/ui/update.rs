@@ -5,7 +5,7 @@ use super::keymap::Action;
 use super::render::detail;
 use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
 use crate::engine::snapshot::Snapshot;
-use crate::engine::Command;
+use crate::engine::{Command, LabRequest};
 
 /// Applies `action` to `view` (with `snapshot` being what is on screen) and returns the work to
 /// ask of the engine, if any. [`Action::Quit`] and [`Action::Suspend`] are the loop's business and change nothing here.
@@ -70,6 +70,22 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
                 Overlay::Help => Overlay::None,
             }
         }
+        Action::LabRotate => return lab(view, Some(LabRequest::Rotate)),
+        Action::LabFailover => {
+            let island = view.selected_node(snapshot).map(|n| n.key.island);
+            return lab(view, island.map(LabRequest::Failover));
+        }
+        Action::LabStopStart => {
+            let at = view.selected_node(snapshot).and_then(|n| {
+                let island = snapshot.islands.iter().find(|i| i.no == n.key.island)?;
+                let index = island.nodes.iter().position(|m| m.key == n.key)?;
+                Some(LabRequest::StopStart {
+                    island: n.key.island,
+                    index,
+                })
+            });
+            return lab(view, at);
+        }
         Action::Quit | Action::Suspend => {}
         Action::Tick => {
             if let Some(n) = &mut view.notice {
@@ -91,6 +107,14 @@ pub fn describe(command: &Command) -> String {
         Command::ReprobeAll => "reprobe of every node requested".to_owned(),
         Command::Audit(key) => format!("audit requested: {key}"),
         Command::AuditAll => "audit of every node requested".to_owned(),
+        Command::Note(text) => format!("note: {text}"),
+        Command::Lab(LabRequest::Rotate) => "lab: rotation requested".to_owned(),
+        Command::Lab(LabRequest::Failover(island)) => {
+            format!("lab: failover of island {island} requested")
+        }
+        Command::Lab(LabRequest::StopStart { island, index }) => {
+            format!("lab: stop/start of node {island}.{index} requested")
+        }
     }
 }
 
@@ -148,6 +172,16 @@ fn pin_selection(view: &mut ViewState, snapshot: &Snapshot) {
     if let Some(node) = view.selected_node(snapshot) {
         view.selected = Some(node.key.clone());
     }
+}
+
+/// A lab request, only in lab mode (the keys exist only then), and only with a node selected
+/// when it needs one.
+fn lab(view: &mut ViewState, request: Option<LabRequest>) -> Option<Command> {
+    view.lab?;
+    if request.is_none() {
+        view.notify("no node selected", NoticeKind::Warn);
+    }
+    request.map(Command::Lab)
 }
 
 fn on_selected(
@@ -307,6 +341,50 @@ mod tests {
         assert_eq!(
             describe(&Command::Reprobe(key)),
             "reprobe requested: 1/db-b1"
+        );
+    }
+}
+
+#[cfg(test)]
+mod lab_keys {
+    use chrono::FixedOffset;
+
+    use super::*;
+    use crate::ui::fixtures;
+    use crate::ui::theme::Theme;
+    use crate::ui::view::LabClock;
+
+    #[test]
+    fn lab_actions_ask_the_lab_only_in_the_lab() {
+        let s = fixtures::all_ok();
+        let mut v = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
+        assert_eq!(
+            update(&mut v, Action::LabRotate, &s),
+            None,
+            "not in the lab"
+        );
+        v.lab = Some(LabClock {
+            first: fixtures::now(),
+            every: std::time::Duration::from_secs(20),
+        });
+        assert_eq!(
+            update(&mut v, Action::LabRotate, &s),
+            Some(Command::Lab(LabRequest::Rotate))
+        );
+        update(&mut v, Action::Down, &s);
+        update(&mut v, Action::Down, &s);
+        let third = &s.islands[1].nodes[0].key;
+        assert_eq!(v.selected.as_ref(), Some(third));
+        assert_eq!(
+            update(&mut v, Action::LabStopStart, &s),
+            Some(Command::Lab(LabRequest::StopStart {
+                island: third.island,
+                index: 0
+            }))
+        );
+        assert_eq!(
+            update(&mut v, Action::LabFailover, &s),
+            Some(Command::Lab(LabRequest::Failover(third.island)))
         );
     }
 }
