@@ -110,7 +110,13 @@ fn the_lab_dashboard_shows_its_own_actions_and_takes_lab_keys() {
     tmux.keys("?");
     let help = tmux.wait_for("lab: rotate a password now", WITHIN);
     assert!(help.contains("lab: stop / start the node"), "{help}");
-    tmux.keys("Escape");
+    // `?` again, not Escape: an Escape followed at once by `R` reads as Alt-R.
+    tmux.keys("?");
+    let deadline = Instant::now() + WITHIN;
+    while tmux.screen().contains("? or Esc closes") {
+        assert!(Instant::now() < deadline, "help stays open");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // `R`: the lab rotates now, and says so as an event with its own glyph.
     tmux.keys("R");
