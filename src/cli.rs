@@ -133,6 +133,10 @@ pub struct CheckArgs {
     /// Probe only the islands of shard K of N (K from 0): see `serve --shard`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Never shorten names or messages in the table, even on a terminal (into a file or a pipe
+    /// it never does).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// How `check` prints its result.
@@ -401,7 +405,8 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Table,
-                shard: None
+                shard: None,
+                wide: false,
             }))
         );
         let cli = parse(&["check", "--format", "json", "--config", "c.toml"]).unwrap();
@@ -409,7 +414,8 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Json,
-                shard: None
+                shard: None,
+                wide: false,
             }))
         );
         assert!(!cli.owns_terminal());

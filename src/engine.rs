@@ -49,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, ConfigFeed};
-use crate::topology::NodeKey;
+use crate::topology::{IslandNo, NodeKey};
 
 mod attempt;
 mod audit;
@@ -101,6 +101,28 @@ pub enum Command {
     Audit(NodeKey),
     /// Audit every candidate of every node now.
     AuditAll,
+    /// Record what the program driving the cluster just did (the lab: "rotating app_a in the
+    /// database now") as a `lab_action` event, so effects on screen come with their cause.
+    Note(String),
+    /// A request for the program driving the cluster (the lab's keys). The lab puts itself
+    /// between the dashboard and the engine and takes these; the engine ignores any that reach it.
+    Lab(LabRequest),
+}
+
+/// What the dashboard's lab keys ask of the lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabRequest {
+    /// Rotate a password now (`R`).
+    Rotate,
+    /// Fail this island over (`F`).
+    Failover(IslandNo),
+    /// Stop the node, or start it when stopped (`S`): the island and the node's place in it.
+    StopStart {
+        /// Island.
+        island: IslandNo,
+        /// The node's position in its island, in config order.
+        index: usize,
+    },
 }
 
 /// How many commands may wait for the engine.

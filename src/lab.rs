@@ -238,6 +238,9 @@ impl Lab {
         let dir = dir
             .canonicalize()
             .map_err(LabError::io(format!("resolving {}", dir.display())))?;
+        if let Some(who) = run_as {
+            enterable(&dir, who)?;
+        }
         Lab::setup(dir, created, bins, run_as)
     }
 
@@ -427,6 +430,34 @@ impl LabShared {
         os::chmod(path, mode).map_err(LabError::io(format!("chmod {}", path.display())))?;
         os::chown(path, self.run_as).map_err(LabError::io(format!("chown {}", path.display())))
     }
+}
+
+/// Refuses a lab directory the servers' user cannot enter, naming the directory that shuts it
+/// out and what to do, before initdb fails on it with a bare "Permission denied".
+fn enterable(dir: &Path, who: os::RunAs) -> Result<(), LabError> {
+    let closed = os::first_closed(dir, who).map_err(LabError::io(format!(
+        "checking access to {}",
+        dir.display()
+    )))?;
+    let Some(closed) = closed else {
+        return Ok(());
+    };
+    let mode = std::fs::metadata(&closed)
+        .map(|m| {
+            format!(
+                " (mode {:o})",
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+            )
+        })
+        .unwrap_or_default();
+    Err(LabError::Invalid(format!(
+        "the servers run as the `postgres` user (initdb refuses root), and it cannot enter {}{mode}, \
+         so it cannot use {}; pick a directory it can reach (e.g. --dir /tmp/rotascope-lab), or \
+         let it through with `chmod o+x {}`",
+        closed.display(),
+        dir.display(),
+        closed.display(),
+    )))
 }
 
 impl Drop for LabShared {

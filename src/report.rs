@@ -24,4 +24,4 @@ pub(crate) mod fixtures;
 pub use exit::{exit_code, Exit};
 pub use json::{check_report, write_check_json, CheckReport};
 pub use ndjson::NdjsonWriter;
-pub use table::write_check_table;
+pub use table::{write_check_table, write_check_table_fit, Fit};

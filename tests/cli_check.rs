@@ -129,3 +129,31 @@ fn a_broken_config_exits_3_without_showing_the_password() {
         );
     }
 }
+
+/// Issue 11: `check`'s table into a pipe never shortens names (a fleet's names often differ only
+/// in their middle), and `--wide` is accepted.
+#[test]
+fn the_table_into_a_pipe_keeps_long_names_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "pg-prod-eu-west-1a-orders-shard-0000-primary.db.internal.example.com",
+        "pg-prod-eu-west-1a-orders-shard-0008-primary.db.internal.example.com",
+    ];
+    let mut config = String::from("[probe]\ntimeout = \"2s\"\n");
+    for (i, name) in names.iter().enumerate() {
+        config.push_str(&format!(
+            "\n[[island]]\nno = {i}\n\n[[island.node]]\nname = \"{name}\"\n\
+             url = \"postgres://127.0.0.1:1/app\"\nlogin = \"app\"\npassword = \"pw-Zq4k-{i}\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("rotascope.toml"), config).unwrap();
+    for args in [&["check"][..], &["check", "--wide"]] {
+        let out = rotascope(args, dir.path());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
+        for name in names {
+            assert!(stdout.contains(name), "{args:?}: {stdout}");
+        }
+        assert!(!stdout.contains('…'), "{args:?}: {stdout}");
+    }
+}

@@ -95,6 +95,17 @@ fn a_headless_lab_rotates_and_leaves_no_server_behind() {
     // It says where the config is, and every server is up by then.
     let config = config_path(&mut lab);
     assert_eq!(config, dir.canonicalize().unwrap().join("rotascope.toml"));
+    // The way to watch it names this very binary (issue 11, bug 5: no `rotascope` on PATH).
+    let exe = Path::new(env!("CARGO_BIN_EXE_rotascope"))
+        .canonicalize()
+        .unwrap();
+    lab.expect("how to watch it", WITHIN, |l| {
+        l == format!(
+            "watch it: {} --config {}   (in another terminal)",
+            exe.display(),
+            config.display()
+        )
+    });
     let secrets = dir.join("secrets.json");
     let pids = postmaster_pids(&dir);
     assert_eq!(pids.len(), 4, "2 islands × (master + replica): {pids:?}");
@@ -131,6 +142,11 @@ fn a_headless_lab_rotates_and_leaves_no_server_behind() {
     lab.signal(libc::SIGINT);
     let status = lab.wait(WITHIN);
     assert_eq!(status.code(), Some(0), "stderr: {}", lab.stderr());
+    // It says what it stops before it stops them (issue 11, bug 4).
+    let err = lab.stderr();
+    let stopping = err.find("rotascope lab: stopping 4 servers…");
+    let stopped = err.find("servers stopped and removed");
+    assert!(stopping.is_some() && stopping < stopped, "{err}");
 
     // Every postmaster is gone, the servers' directories with them; the files stay (--dir).
     let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
@@ -283,4 +299,40 @@ fn stdin_commands_fail_a_master_over_and_rotate_on_demand() {
     let secrets = passwords(&dir.join("secrets.json"));
     assert_no_secret("lab stdout", &lab.seen.join("\n"), &secrets);
     assert_no_secret("lab stderr", &lab.stderr(), &secrets);
+}
+
+/// Issue 11, bug 4: as root, a `--dir` the `postgres` user cannot enter (under a 0700
+/// directory, like `~/lab` in root's home) is refused before anything starts, in one message
+/// that names the directory and what to do: no doubled "Permission denied (os error 13)".
+#[test]
+fn a_dir_the_postgres_user_cannot_enter_is_refused_with_what_to_do() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root hands the servers to the postgres user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = home.join("lab");
+    let mut lab = Rotascope::spawn(
+        &["lab", "--no-tui", "--dir", dir.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(lab.wait(START_WITHIN).code(), Some(3));
+    let err = lab.stderr();
+    assert!(
+        err.contains("`postgres` user") && err.contains("cannot enter"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("chmod o+x {}", home.display())),
+        "{err}"
+    );
+    assert!(err.contains("--dir /tmp/rotascope-lab"), "{err}");
+    assert!(!err.contains("Permission denied"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one message: {err}");
+    assert!(postmaster_pids(&dir).is_empty());
 }

@@ -117,7 +117,7 @@ async fn a_stopped_node_is_down_with_one_attempt_per_chain() {
     let outcomes: Vec<(usize, AttemptOutcome)> = chain
         .attempts
         .iter()
-        .map(|a| (a.index, a.outcome))
+        .map(|a| (n.candidate(&a.candidate).expect("listed").index, a.outcome))
         .collect();
     assert_eq!(
         outcomes,

@@ -109,7 +109,7 @@ async fn a_stale_first_candidate_through_pgbouncer_is_auth_failed_and_the_second
             .unwrap()
             .attempts
             .iter()
-            .map(|a| (a.index, a.outcome))
+            .map(|a| (n.candidate(&a.candidate).expect("listed").index, a.outcome))
             .collect();
         assert_eq!(
             attempts,

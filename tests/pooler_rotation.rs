@@ -28,7 +28,7 @@ struct Demo {
     engine: EngineHandle,
     feed: Recorder,
     shutdown: CancellationToken,
-    driver: tokio::task::JoinHandle<()>,
+    driver: tokio::task::JoinHandle<Driver>,
     /// Every password the lab used so far is in its config at some point: scanned for leaks.
     config: std::path::PathBuf,
 }

@@ -344,6 +344,14 @@ fn every_key_in_the_table_is_in_the_help_overlay() {
     use rotascope::ui::keymap::{Context, BINDINGS};
     let mut v = view(Theme::COLOR);
     v.overlay = Overlay::Help;
+    // Outside the lab its keys are not offered.
+    let plain = text(draw(&fixtures::all_ok(), &v, 120, 40).backend().buffer());
+    assert!(!plain.contains("lab: rotate"), "{plain}");
+    // In the lab every key is there, the lab's too.
+    v.lab = Some(rotascope::ui::view::LabClock {
+        first: fixtures::now(),
+        every: std::time::Duration::from_secs(20),
+    });
     for (w, h) in [(80, 24), (120, 40)] {
         let t = draw(&fixtures::all_ok(), &v, w, h);
         let screen = text(t.backend().buffer());

@@ -520,3 +520,71 @@ async fn ctrl_z_and_job_signals_hand_the_terminal_over_and_redraw_it_whole() {
         "Ctrl-Z asks nothing of the engine"
     );
 }
+
+/// The event lines (`+ 0/ev-NNN added`) of a frame's events pane, top to bottom, as numbers.
+fn events_shown(frame: &str) -> Vec<usize> {
+    frame
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("/ev-")?;
+            l[at + 4..at + 7].parse().ok()
+        })
+        .collect()
+}
+
+/// Issue 11, bug 2: in the events pane a page is the pane's height and `End` shows a full last
+/// page (the oldest event at the bottom), not the oldest alone.
+#[tokio::test]
+async fn event_pages_are_the_pane_height_and_end_shows_a_full_last_page() {
+    use rotascope::engine::event::{Event as EngineEvent, EventKind};
+    use rotascope::topology::IslandNo;
+    let mut s = fixtures::all_ok();
+    s.events.clear();
+    for i in 0..200 {
+        s.events.push_back(EngineEvent {
+            at: fixtures::now(),
+            kind: EventKind::NodeAdded {
+                island: IslandNo(0),
+                node: format!("ev-{i:03}"),
+            },
+        });
+    }
+    let mut live = Live::start(s, clock());
+    live.press(key(KeyCode::Tab));
+    live.press(key(KeyCode::Tab));
+    let top = live
+        .frame_where("events focused", |f| f.contains("in all ━"))
+        .await;
+    let page = events_shown(&top).len();
+    assert!(page >= 5, "a pane of some height:\n{top}");
+    assert_eq!(events_shown(&top)[0], 199, "newest first");
+
+    live.press(key(KeyCode::End));
+    let end = live
+        .frame_where("the last page", |f| events_shown(f).contains(&0))
+        .await;
+    let shown = events_shown(&end);
+    assert_eq!(shown.len(), page, "a full last page:\n{end}");
+    assert_eq!(shown.last(), Some(&0), "the oldest at the bottom");
+
+    live.press(key(KeyCode::PageUp));
+    let up = live
+        .frame_where("a page up", |f| !events_shown(f).contains(&0))
+        .await;
+    assert_eq!(events_shown(&up)[0], shown[0] + page, "exactly a page");
+    live.press(key(KeyCode::PageDown));
+    let down = live
+        .frame_where("a page down", |f| events_shown(f).contains(&0))
+        .await;
+    assert_eq!(events_shown(&down), shown);
+    live.press(key(KeyCode::Home));
+    live.press(key(KeyCode::PageDown));
+    let second = live
+        .frame_where("the second page", |f| {
+            events_shown(f).first() == Some(&(199 - page))
+        })
+        .await;
+    assert_eq!(events_shown(&second).len(), page);
+    live.press(ch('q'));
+    live.finish().await.0.unwrap();
+}

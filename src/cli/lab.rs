@@ -3,9 +3,11 @@
 //! on stdin.
 //!
 //! Choices:
-//! - Failover is made visible with `--failover-every` (both modes) and with stdin commands
-//!   (`--no-tui`: `stop 0.0`, `promote 0.1`, `failover 0`, ...). The TUI gets no lab keys: it
-//!   stays the plain dashboard and knows nothing of the lab.
+//! - Failover is made visible with `--failover-every` (both modes), with stdin commands
+//!   (`--no-tui`: `stop 0.0`, `promote 0.1`, `failover 0`, ...) and with the dashboard's lab
+//!   keys (`R`, `F`, `S`). The dashboard is the plain one with the lab standing between it and
+//!   the engine: lab requests go to the driver, the driver's notes come back as `lab_action`
+//!   events, and the header shows the rotation schedule. The engine knows nothing of the lab.
 //! - Every server the lab started is stopped on every way out (`q`, Ctrl-C, SIGINT, SIGTERM,
 //!   SIGHUP, an error): the driver owns them and is dropped before this command returns. Without
 //!   `--dir` the temp directory goes too; with `--dir` the directory stays with its
@@ -17,19 +19,24 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{anyhow, Context as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{dashboard, run_err, Failure};
+use super::run::{run_err, Failure, Hangup, Running};
 use super::signals::Signals;
 use super::LabArgs;
+use crate::engine::{Command, LabRequest};
+use crate::lab::driver::NodeRef;
 use crate::lab::driver::{
     DemoSettings, Driver, LabCommand, Notes, PoolerSettings, Scheme, Shape, HELP,
 };
 use crate::lab::{Lab, LabError, PoolerAuth};
 use crate::report::Exit;
+use crate::shard::Shard;
+use crate::ui::view::LabClock;
 
 /// Runs `rotascope lab` until the TUI quits or a signal arrives.
 pub(super) async fn lab(config: Option<&Path>, args: &LabArgs) -> Result<Exit, Failure> {
@@ -66,8 +73,7 @@ pub(super) async fn lab(config: Option<&Path>, args: &LabArgs) -> Result<Exit, F
 
 async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Failure> {
     let settings = settings(args);
-    let lab = open_lab(args.dir.as_deref())
-        .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?;
+    let lab = open_lab(args.dir.as_deref()).map_err(cannot_start)?;
     let dir = lab.dir().to_path_buf();
     let kept = args.dir.is_some();
     eprintln!(
@@ -75,15 +81,22 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         shape_text(settings.shape),
         dir.display()
     );
+    // Once the dashboard's engine runs, the lab's notes become its `lab_action` events.
+    let engine: Arc<OnceLock<mpsc::Sender<Command>>> = Arc::default();
     let notes: Notes = if args.no_tui {
         Box::new(print_note)
     } else {
-        // The TUI owns the terminal: notes go to the log (`-v --log-file FILE` keeps them).
-        Box::new(|line| tracing::info!(target: "rotascope::lab", "{line}"))
+        let engine = engine.clone();
+        // The TUI owns the terminal: notes go to the log too (`-v --log-file FILE` keeps them).
+        Box::new(move |line| {
+            tracing::info!(target: "rotascope::lab", "{line}");
+            if let Some(commands) = engine.get() {
+                let _ = commands.try_send(Command::Note(line.to_owned()));
+            }
+        })
     };
     let driver = tokio::select! {
-        started = Driver::start(lab, settings, notes) => started
-            .map_err(|e| run_err(anyhow!(e).context("cannot start the lab")))?,
+        started = Driver::start(lab, settings, notes) => started.map_err(cannot_start)?,
         // Dropping the half-made lab (when this returns) stops what it started.
         () = shutdown.cancelled() => {
             eprintln!("rotascope lab: interrupted while starting; nothing is left running");
@@ -98,11 +111,14 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         intro.push(HELP.to_owned());
         intro.push("Ctrl-C stops the lab and removes its servers".to_owned());
         print_lines(&intro);
-        read_commands(commands);
-    } else {
-        // The dashboard has no lab keys: nothing sends commands.
-        drop(commands);
+        read_commands(commands.clone());
     }
+    // The driver's ticker starts with `run`, below: its first rotation is one period away.
+    let schedule = LabClock {
+        first: chrono::Utc::now()
+            + chrono::Duration::from_std(settings.rotate_every).unwrap_or(chrono::Duration::MAX),
+        every: settings.rotate_every,
+    };
 
     let front = async {
         let result = if args.no_tui {
@@ -110,7 +126,14 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
             Ok(Exit::Ok)
         } else {
             match super::run::load_config(Some(&config_path)).await {
-                Ok(config) => dashboard(config, shutdown.clone()).await,
+                Ok(config) => {
+                    let lab = LabFront {
+                        schedule,
+                        requests: commands,
+                        engine,
+                    };
+                    lab_dashboard(config, shutdown.clone(), lab).await
+                }
                 Err(e) => Err(Failure::Config(e)),
             }
         };
@@ -118,8 +141,16 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         shutdown.cancel();
         result
     };
-    // The driver (and every server with it) is dropped when `run` returns.
-    let (result, ()) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
+    let (result, driver) = tokio::join!(front, driver.run(receiver, shutdown.clone()));
+    // Said at once: stopping takes seconds, and the dashboard is already gone.
+    let running = driver.cluster().pids().len();
+    eprintln!(
+        "rotascope lab: stopping {}…",
+        crate::text::plural(running, "server")
+    );
+    // Dropping the driver stops every server (side by side) and waits for them: off the
+    // runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || drop(driver)).await;
     if kept {
         let secrets = if settings.pooler.is_some() {
             "(its passwords inline) is kept"
@@ -134,6 +165,73 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         eprintln!("rotascope lab: servers stopped; {} removed", dir.display());
     }
     result
+}
+
+/// What the dashboard needs of the lab: its schedule for the header, where the lab keys'
+/// requests go, and the slot where the notes find the engine.
+struct LabFront {
+    schedule: LabClock,
+    requests: mpsc::Sender<LabCommand>,
+    engine: Arc<OnceLock<mpsc::Sender<Command>>>,
+}
+
+/// The dashboard of `rotascope lab`: the plain one, with the lab between it and the engine. Its
+/// lab keys' requests go to the driver, everything else to the engine; the driver's notes go
+/// to the engine as events.
+async fn lab_dashboard(
+    config: crate::config::Config,
+    shutdown: CancellationToken,
+    lab: LabFront,
+) -> Result<Exit, Failure> {
+    let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL).await?;
+    let engine = running.engine.commands.clone();
+    let _ = lab.engine.set(engine.clone());
+    let (ui, mut from_ui) = mpsc::channel(crate::engine::COMMAND_QUEUE);
+    let requests = lab.requests;
+    let forward = tokio::spawn(async move {
+        while let Some(command) = from_ui.recv().await {
+            match command {
+                Command::Lab(request) => {
+                    let _ = requests.try_send(lab_command(request));
+                }
+                other => {
+                    if engine.send(other).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let shown = crate::ui::run::run_terminal_with(
+        running.engine.snapshots.clone(),
+        ui,
+        running.clock.clone(),
+        running.shutdown.clone(),
+        Some(lab.schedule),
+    )
+    .await;
+    forward.abort();
+    let stopped = running.stop().await;
+    shown.map_err(|e| Failure::Run(e.into()))?;
+    stopped.map(|()| Exit::Ok)
+}
+
+/// The driver's command for a lab key's request.
+fn lab_command(request: LabRequest) -> LabCommand {
+    match request {
+        LabRequest::Rotate => LabCommand::Rotate,
+        LabRequest::Failover(island) => LabCommand::Failover(island.0 as usize),
+        LabRequest::StopStart { island, index } => LabCommand::Toggle(NodeRef {
+            island: island.0 as usize,
+            index,
+        }),
+    }
+}
+
+/// A lab error as the one line it is: its message already carries its cause, which an error
+/// chain would print a second time ("Permission denied (os error 13)" twice).
+fn cannot_start(e: LabError) -> Failure {
+    run_err(anyhow!(e.to_string()).context("cannot start the lab"))
 }
 
 fn settings(args: &LabArgs) -> DemoSettings {
@@ -211,8 +309,10 @@ fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
             driver.cluster().lab().dir().display()
         ),
         format!("config: {}", config_path.display()),
+        // The running binary's own path: after `cargo run` there is no `rotascope` on PATH.
         format!(
-            "watch it: rotascope --config {}   (in another terminal)",
+            "watch it: {} --config {}   (in another terminal)",
+            own_path(),
             config_path.display()
         ),
         format!("rotating every {every}: {scheme}"),
@@ -240,6 +340,13 @@ fn intro(driver: &Driver, config_path: &Path) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// This binary's path, to paste into another terminal (`rotascope` if the system cannot say).
+fn own_path() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "rotascope".to_owned())
 }
 
 /// Reads lab commands from stdin on a thread of its own (a blocked read must not hold up the

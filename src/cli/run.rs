@@ -1,7 +1,7 @@
 //! Running a parsed command line: load the config, start what the command needs, print, and
 //! map the result to an [`Exit`]. Errors are printed here, once, on stderr.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::engine::persist::StateFile;
 use crate::engine::pg::PgProber;
 use crate::engine::{check_once, Engine, EngineHandle, EngineOptions};
-use crate::report::{write_check_json, write_check_table, Exit, NdjsonWriter};
+use crate::report::{write_check_json, write_check_table_fit, Exit, Fit, NdjsonWriter};
 use crate::shard::Shard;
 
 /// How long background tasks get to finish after shutdown before the process exits anyway.
@@ -114,7 +114,10 @@ async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
     let snapshot = check_once(config, clock, PgProber::new()).await;
     let mut out = Vec::new();
     match args.format {
-        Format::Table => write_check_table(&mut out, &snapshot),
+        Format::Table => {
+            let fit = Fit::for_output(std::io::stdout().is_terminal(), args.wide);
+            write_check_table_fit(&mut out, &snapshot, fit)
+        }
         Format::Json => write_check_json(&mut out, &snapshot),
     }
     .map_err(run_err)?;

@@ -34,12 +34,11 @@ pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
     let mut attempts: Vec<Attempt> = flight
         .attempts
         .iter()
-        .filter_map(|(id, outcome, latency)| {
-            Some(Attempt {
-                index: st.position(id)?,
-                outcome: *outcome,
-                latency: *latency,
-            })
+        .filter(|(id, _, _)| st.position(id).is_some())
+        .map(|(id, outcome, latency)| Attempt {
+            candidate: id.clone(),
+            outcome: *outcome,
+            latency: *latency,
         })
         .collect();
     let node_failed = flight.success.is_none()
@@ -131,7 +130,7 @@ fn mark_skipped(st: &mut NodeState, flight: &InFlight, attempts: &mut Vec<Attemp
             continue;
         };
         attempts.push(Attempt {
-            index,
+            candidate: id.clone(),
             outcome: AttemptOutcome::Skipped,
             latency: Duration::ZERO,
         });

@@ -159,6 +159,10 @@ impl<P: Prober> Core<P> {
             },
             Command::ReprobeAll => self.each_node(|st| st.pending_chain = true),
             Command::AuditAll => self.each_node(|st| st.pending_audit = true),
+            Command::Note(text) => self.log.emit(super::EventKind::LabAction { text }),
+            Command::Lab(request) => {
+                tracing::debug!(?request, "lab request with no lab to take it ignored");
+            }
         }
     }
 

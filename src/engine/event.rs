@@ -58,6 +58,11 @@ pub enum EventKind {
         /// Counts after applying.
         candidates: usize,
     },
+    /// The lab did something (rotated a password, stopped a node, ...): its own words.
+    LabAction {
+        /// What it did or is about to do.
+        text: String,
+    },
     /// A reload failed; the last good config keeps running.
     ConfigFailed {
         /// Config file.

@@ -237,20 +237,29 @@ fn master_warnings(island: &IslandState) -> Vec<IslandWarning> {
             .cloned()
             .collect();
     }
+    // A node that answers but refuses every credential is reachable: say so, or a master that
+    // only lacks a working password reads as a network outage.
+    let rejecting = |st: &NodeState| st.health == Health::Down && st.refused_chains > 0;
     let seen: Vec<String> = island
         .nodes
         .iter()
         .map(|st| {
             let state = match st.health {
+                _ if rejecting(st) => "all credentials rejected",
                 Health::Down => "down",
                 _ => st.role.as_str(),
             };
             format!("{} ({state})", st.node.key.name)
         })
         .collect();
+    let detail = if island.nodes.iter().any(rejecting) {
+        format!("all credentials rejected, no master: {}", seen.join(", "))
+    } else {
+        format!("no reachable master among: {}", seen.join(", "))
+    };
     vec![IslandWarning {
         kind: WarningKind::NoMaster,
-        detail: format!("no reachable master among: {}", seen.join(", ")),
+        detail,
     }]
 }
 

@@ -246,8 +246,17 @@ pub struct NodeView {
 }
 
 impl NodeView {
-    /// How many candidates are known to work.
+    /// The listed candidate with this identity, if it is still in the config.
+    pub fn candidate(&self, id: &CandidateId) -> Option<&CandidateView> {
+        self.candidates.iter().find(|c| &c.id == id)
+    }
+
+    /// How many candidates are known to work: none on a down node (a candidate its chain
+    /// could not try keeps its last known state, but it does not work now).
     pub fn valid_count(&self) -> usize {
+        if self.health == Health::Down {
+            return 0;
+        }
         self.candidates
             .iter()
             .filter(|c| c.state == CandidateState::Valid)
@@ -268,8 +277,9 @@ pub struct ChainRecord {
 /// One attempt of a chain probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
-    /// Candidate index in config order.
-    pub index: usize,
+    /// The candidate tried, by identity: a reload may reorder or drop candidates after the chain
+    /// ran, so a position would name another one (find it with [`NodeView::candidate`]).
+    pub candidate: CandidateId,
     /// What happened.
     pub outcome: AttemptOutcome,
     /// How long it took (zero when skipped).

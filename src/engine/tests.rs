@@ -216,11 +216,18 @@ fn node<'a>(snapshot: &'a Snapshot, name: &str) -> &'a NodeView {
         .unwrap_or_else(|| panic!("no node {name}"))
 }
 
-/// The last chain probe of a node as (index, outcome) pairs.
+/// The last chain probe of a node as (index, outcome) pairs, each candidate at its place in the
+/// node's current config order.
 fn chain_of(n: &NodeView) -> Vec<(usize, AttemptOutcome)> {
     n.last_chain
         .iter()
-        .flat_map(|c| c.attempts.iter().map(|a| (a.index, a.outcome)))
+        .flat_map(|c| c.attempts.iter())
+        .map(|a| {
+            let listed = n
+                .candidate(&a.candidate)
+                .expect("attempted candidate listed");
+            (listed.index, a.outcome)
+        })
         .collect()
 }
 

@@ -193,12 +193,13 @@ impl Driver {
 
     /// Rotates on schedule, fails over on schedule, and obeys `commands`, until `shutdown` is
     /// cancelled (work in progress is abandoned: the servers are stopped anyway). A closed
-    /// command channel only means no more commands.
+    /// command channel only means no more commands. Returns itself, so the caller can say what
+    /// it is about to stop before dropping it (which stops every server).
     pub async fn run(
         mut self,
         mut commands: mpsc::Receiver<LabCommand>,
         shutdown: CancellationToken,
-    ) {
+    ) -> Self {
         let mut rotate = ticker(self.settings.rotate_every);
         let mut failover = self.settings.failover_every.map(ticker);
         let mut commands_open = true;
@@ -224,6 +225,7 @@ impl Driver {
                 () = self.work(work) => {}
             }
         }
+        self
     }
 
     async fn work(&mut self, work: Work) {
@@ -261,6 +263,23 @@ impl Driver {
                 .start_node(node)
                 .await
                 .map(|()| (node, "started")),
+            LabCommand::Toggle(node) => {
+                let running = self.cluster.server(node).map(|s| s.is_running());
+                match running {
+                    Ok(true) => {
+                        self.note(&format!("stopping {node}"));
+                        self.cluster.stop(node).await.map(|()| (node, "stopped"))
+                    }
+                    Ok(false) => {
+                        self.note(&format!("starting {node}"));
+                        self.cluster
+                            .start_node(node)
+                            .await
+                            .map(|()| (node, "started"))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             LabCommand::Promote(node) => self
                 .cluster
                 .promote(node)

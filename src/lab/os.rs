@@ -58,6 +58,34 @@ pub fn chown(path: &Path, who: Option<RunAs>) -> io::Result<()> {
     }
 }
 
+/// Whether `who` may enter `dir` (search permission on it and every directory above it),
+/// asked of the kernel by a child running as `who`, the way the servers will run: no guess
+/// from mode bits that would miss ACLs or supplementary groups.
+pub fn can_enter(dir: &Path, who: RunAs) -> io::Result<bool> {
+    use std::os::unix::process::CommandExt;
+    let status = std::process::Command::new("test")
+        .arg("-x")
+        .arg(dir)
+        .uid(who.uid)
+        .gid(who.gid)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .status()?;
+    Ok(status.success())
+}
+
+/// The first directory from the root down to `dir` that `who` cannot enter, if any.
+pub fn first_closed(dir: &Path, who: RunAs) -> io::Result<Option<std::path::PathBuf>> {
+    let mut ancestors: Vec<&Path> = dir.ancestors().collect();
+    ancestors.reverse();
+    for a in ancestors {
+        if !can_enter(a, who)? {
+            return Ok(Some(a.to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
 /// Sets a file's permission bits.
 pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

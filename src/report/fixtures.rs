@@ -143,7 +143,7 @@ pub fn ok_node(island: u32, name: &str, role: Role, latency: Duration) -> NodeVi
         last_chain: Some(ChainRecord {
             at: at(-1),
             attempts: vec![Attempt {
-                index: 0,
+                candidate: a.id.clone(),
                 outcome: AttemptOutcome::Ok,
                 latency,
             }],
@@ -226,12 +226,12 @@ pub fn rotation() -> Snapshot {
         at: at(-1),
         attempts: vec![
             Attempt {
-                index: 0,
+                candidate: b.candidates[0].id.clone(),
                 outcome: AttemptOutcome::Failed(ErrorKind::AuthFailed),
                 latency: ms(3010),
             },
             Attempt {
-                index: 1,
+                candidate: b.candidates[1].id.clone(),
                 outcome: AttemptOutcome::Ok,
                 latency: ms(5500),
             },
@@ -264,12 +264,12 @@ pub fn rotation() -> Snapshot {
         at: at(-1),
         attempts: vec![
             Attempt {
-                index: 0,
+                candidate: down.candidates[0].id.clone(),
                 outcome: AttemptOutcome::Failed(ErrorKind::Refused),
                 latency: ms(412),
             },
             Attempt {
-                index: 1,
+                candidate: down.candidates[1].id.clone(),
                 outcome: AttemptOutcome::Skipped,
                 latency: Duration::ZERO,
             },

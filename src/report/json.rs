@@ -12,7 +12,8 @@
 //!      "winner": {"index", "login", "label", "fingerprint"} | null, "remembered_best": ... | null,
 //!      "latency_ms", "p50_ms", "p95_ms",
 //!      "replication": {"current", "receive", "replay", "lag_bytes"} | null,
-//!      "last_chain": {"at", "attempts": [{"index", "outcome", "latency_ms"}]} | null,
+//!      "last_chain": {"at", "attempts": [{"index" (null once no longer listed), "outcome",
+//!        "latency_ms"}]} | null,
 //!      "candidates": [{"index", "login", "label", "fingerprint", "state",
 //!        "error": {"kind", "sqlstate", "message"} | null, "latency_ms", "last_checked",
 //!        "last_valid", "consecutive_failures", "next_audit", "address", "via",
@@ -195,8 +196,9 @@ pub struct ChainJson {
 /// One attempt of the last chain probe.
 #[derive(Debug, Serialize)]
 pub struct AttemptJson {
-    /// Candidate index.
-    pub index: usize,
+    /// The candidate's position in the current config order; `null` once a reload has
+    /// dropped it.
+    pub index: Option<usize>,
     /// `ok`, `skipped`, or the error kind.
     pub outcome: &'static str,
     /// How long it took.
@@ -333,19 +335,19 @@ fn node(n: &NodeView) -> NodeJson<'_> {
             wal: r.wal,
             lag_bytes: r.lag_bytes,
         }),
-        last_chain: n.last_chain.as_ref().map(chain),
+        last_chain: n.last_chain.as_ref().map(|c| chain(n, c)),
         candidates: n.candidates.iter().map(candidate).collect(),
     }
 }
 
-fn chain(c: &ChainRecord) -> ChainJson {
+fn chain(n: &NodeView, c: &ChainRecord) -> ChainJson {
     ChainJson {
         at: c.at,
         attempts: c
             .attempts
             .iter()
             .map(|a| AttemptJson {
-                index: a.index,
+                index: n.candidate(&a.candidate).map(|c| c.index),
                 outcome: outcome_name(a.outcome),
                 latency_ms: duration_ms(a.latency),
             })

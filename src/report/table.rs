@@ -1,6 +1,8 @@
 //! The `check` table for people: one line per node, failing candidates below their node,
-//! island warnings, and a verdict line. Fits 100 columns (long names are shortened in the
-//! middle, long messages at the end; the JSON has everything in full). No colour: it goes to
+//! island warnings, and a verdict line. On a terminal it fits 100 columns (long names are
+//! shortened in the middle, long messages at the end); into a file or a pipe, and with
+//! `--wide`, nothing is ever cut ([`Fit::Full`]), so every row of a fleet whose names differ
+//! only inside them stays telling. No colour: it goes to
 //! mail, logs and cron output as often as to a terminal. Foreign text (names, logins, labels,
 //! server messages, the reload error) goes through [`sanitize`]: a hostile server's message
 //! cannot send escape sequences to the terminal that prints the table.
@@ -40,12 +42,49 @@ const WINNER_MAX: usize = 20;
 /// Indentation of candidate lines (under the NODE column).
 const INDENT: &str = "       ";
 
-/// Writes the `check` table for this snapshot.
-pub fn write_check_table(out: &mut impl Write, snapshot: &Snapshot) -> io::Result<()> {
-    out.write_all(render(snapshot).as_bytes())
+/// How wide the table may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// Every line within [`WIDTH`] columns: names shortened in the middle, messages at the end.
+    Width,
+    /// Nothing cut: for files, pipes and `--wide`.
+    Full,
 }
 
-fn render(s: &Snapshot) -> String {
+impl Fit {
+    /// What `check` uses: [`Fit::Width`] on a terminal, unless `wide`; [`Fit::Full`] otherwise.
+    pub fn for_output(to_terminal: bool, wide: bool) -> Fit {
+        if to_terminal && !wide {
+            Fit::Width
+        } else {
+            Fit::Full
+        }
+    }
+
+    fn max(self) -> usize {
+        match self {
+            Fit::Width => WIDTH,
+            Fit::Full => usize::MAX,
+        }
+    }
+}
+
+/// Writes the `check` table for this snapshot, fitted to [`WIDTH`] columns.
+pub fn write_check_table(out: &mut impl Write, snapshot: &Snapshot) -> io::Result<()> {
+    write_check_table_fit(out, snapshot, Fit::Width)
+}
+
+/// Writes the `check` table for this snapshot, fitted as `fit` says.
+pub fn write_check_table_fit(
+    out: &mut impl Write,
+    snapshot: &Snapshot,
+    fit: Fit,
+) -> io::Result<()> {
+    out.write_all(render(snapshot, fit).as_bytes())
+}
+
+fn render(s: &Snapshot, fit: Fit) -> String {
+    let max = fit.max();
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -59,14 +98,18 @@ fn render(s: &Snapshot) -> String {
             timestamp(&e.at),
             sanitize(&e.message)
         );
-        let _ = writeln!(t, "{}", end_ellipsis(&line, WIDTH));
+        let _ = writeln!(t, "{}", end_ellipsis(&line, max));
     }
     t.push('\n');
 
     let mut rows: Vec<(Row, &NodeView)> = s
         .islands
         .iter()
-        .flat_map(|i| i.nodes.iter().map(move |n| (row(&i.no.to_string(), n), n)))
+        .flat_map(|i| {
+            i.nodes
+                .iter()
+                .map(move |n| (row(&i.no.to_string(), n, fit), n))
+        })
         .collect();
     let header = Row {
         cells: [
@@ -87,7 +130,10 @@ fn render(s: &Snapshot) -> String {
         .filter(|(i, _)| *i != 1)
         .map(|(_, w)| w)
         .sum();
-    let name_max = WIDTH.saturating_sub(others + 2 * 6).max(NAME_MIN);
+    let name_max = match fit {
+        Fit::Width => WIDTH.saturating_sub(others + 2 * 6).max(NAME_MIN),
+        Fit::Full => usize::MAX,
+    };
     for (r, _) in &mut rows {
         r.cells[1] = middle_ellipsis(&r.cells[1], name_max);
     }
@@ -99,7 +145,7 @@ fn render(s: &Snapshot) -> String {
     for (r, n) in &rows {
         write_row(&mut t, r, &widths);
         for c in n.candidates.iter().filter(|c| failing(c)) {
-            let _ = writeln!(t, "{}", end_ellipsis(&candidate_line(c), WIDTH));
+            let _ = writeln!(t, "{}", end_ellipsis(&candidate_line(c), max));
         }
     }
 
@@ -126,7 +172,7 @@ fn render(s: &Snapshot) -> String {
     if !warnings.is_empty() {
         t.push_str("\nwarnings:\n");
         for w in warnings {
-            let _ = writeln!(t, "{}", end_ellipsis(&w, WIDTH));
+            let _ = writeln!(t, "{}", end_ellipsis(&w, max));
         }
     }
 
@@ -154,7 +200,11 @@ struct Row {
     cells: [String; 7],
 }
 
-fn row(island: &str, n: &NodeView) -> Row {
+fn row(island: &str, n: &NodeView, fit: Fit) -> Row {
+    let winner_max = match fit {
+        Fit::Width => WINNER_MAX,
+        Fit::Full => usize::MAX,
+    };
     let winner = n
         .winner
         .and_then(|i| n.candidates.get(i))
@@ -172,7 +222,7 @@ fn row(island: &str, n: &NodeView) -> Row {
             sanitize(&n.key.name).into_owned(),
             n.role.as_str().to_owned(),
             n.health.as_str().to_owned(),
-            middle_ellipsis(&sanitize(&winner), WINNER_MAX),
+            middle_ellipsis(&sanitize(&winner), winner_max),
             format!("{}/{}", n.valid_count(), n.candidates.len()),
             latency,
         ],
@@ -303,6 +353,22 @@ mod tests {
             WIDTH,
             "the name takes the room there is"
         );
+    }
+
+    /// Issue 11: into a file or a pipe (and with `--wide`) nothing is cut, so names that differ
+    /// only in their middle stay apart.
+    #[test]
+    fn the_full_table_cuts_nothing() {
+        let s = fixtures::rotation();
+        let mut out = Vec::new();
+        write_check_table_fit(&mut out, &s, Fit::Full).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(LONG_NAME), "{text}");
+        assert!(!text.contains('…'), "{text}");
+        assert!(text.lines().any(|l| l.chars().count() > WIDTH));
+        assert_eq!(Fit::for_output(true, false), Fit::Width);
+        assert_eq!(Fit::for_output(true, true), Fit::Full);
+        assert_eq!(Fit::for_output(false, false), Fit::Full);
     }
 
     #[test]

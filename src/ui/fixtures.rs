@@ -211,12 +211,12 @@ pub fn rotation_in_progress() -> Snapshot {
             at: started,
             attempts: vec![
                 Attempt {
-                    index: 0,
+                    candidate: n.candidates[0].id.clone(),
                     outcome: AttemptOutcome::Failed(ErrorKind::AuthFailed),
                     latency: ms(30),
                 },
                 Attempt {
-                    index: 1,
+                    candidate: n.candidates[1].id.clone(),
                     outcome: AttemptOutcome::Ok,
                     latency: ms(44),
                 },
@@ -340,7 +340,7 @@ fn node(
     creds: &[(&str, Option<&str>, &str)],
 ) -> NodeView {
     let name: Arc<str> = name.into();
-    let candidates = creds
+    let candidates: Vec<CandidateView> = creds
         .iter()
         .enumerate()
         .map(|(index, (login, label, password))| {
@@ -424,7 +424,7 @@ fn node(
         last_chain: Some(ChainRecord {
             at: ago(1),
             attempts: vec![Attempt {
-                index: 0,
+                candidate: candidates[0].id.clone(),
                 outcome: AttemptOutcome::Ok,
                 latency: ms(base_tenths + 1),
             }],
@@ -500,7 +500,7 @@ fn take_down(n: &mut NodeView, secs: i64, why: &str) {
             .candidates
             .iter()
             .map(|c| Attempt {
-                index: c.index,
+                candidate: c.id.clone(),
                 outcome: if c.index == 0 {
                     AttemptOutcome::Failed(ErrorKind::Refused)
                 } else {

@@ -58,6 +58,12 @@ pub enum Action {
     Suspend,
     /// One second passed (sent by the loop, not bound to a key): ages the footer message.
     Tick,
+    /// Lab mode only: rotate a password now.
+    LabRotate,
+    /// Lab mode only: fail the selected node's island over.
+    LabFailover,
+    /// Lab mode only: stop the selected node, or start it again.
+    LabStopStart,
 }
 
 /// Where a binding applies: the input mode the view is in.
@@ -69,6 +75,8 @@ pub enum Context {
     Filter,
     /// The help overlay is open.
     Help,
+    /// Keys that exist only in `rotascope lab` (tried after [`Context::Normal`]'s).
+    Lab,
 }
 
 /// A key to match.
@@ -111,6 +119,7 @@ const CTRL_Z: KeyPattern = KeyPattern::Key(KeyCode::Char('z'), KeyModifiers::CON
 const N: Context = Context::Normal;
 const F: Context = Context::Filter;
 const H: Context = Context::Help;
+const L: Context = Context::Lab;
 
 const fn bind(
     context: Context,
@@ -162,6 +171,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(H, &[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
     bind(H, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
     bind(H, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
+    bind(L, &[ch('R')], "R", Action::LabRotate, "lab: rotate a password now"),
+    bind(L, &[ch('F')], "F", Action::LabFailover, "lab: fail its island over"),
+    bind(L, &[ch('S')], "S", Action::LabStopStart, "lab: stop / start the node"),
 ];
 
 /// Short hints for the footer: (keys, what), in the order shown.

@@ -17,12 +17,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::keymap::{action_for, Action};
-use super::render::{self, nodes};
+use super::keymap::{action_for, Action, Context};
+use super::render::{self, nodes, timeline};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::update::{describe, update};
-use super::view::{NoticeKind, ViewState};
+use super::view::{LabClock, NoticeKind, ViewState};
 use crate::clock::SharedClock;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{Command, EngineHandle};
@@ -60,6 +60,8 @@ pub struct Options {
     pub tz: FixedOffset,
     /// How often relative times are redrawn when nothing else happens.
     pub tick: Duration,
+    /// In `rotascope lab`: its rotation schedule, and the lab keys on.
+    pub lab: Option<LabClock>,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Options {
             theme: Theme::from_env(),
             tz: now.with_timezone(&chrono::Local).offset().fix(),
             tick: Duration::from_secs(1),
+            lab: None,
         }
     }
 
@@ -78,6 +81,7 @@ impl Options {
             theme,
             tz: FixedOffset::east_opt(0).expect("zero offset"),
             tick: Duration::from_secs(1),
+            lab: None,
         }
     }
 }
@@ -195,6 +199,7 @@ where
         mut jobs,
     } = console;
     let mut view = ViewState::new(options.theme, options.tz);
+    view.lab = options.lab;
     // The snapshot frozen by `space`; the engine's newer ones are read and dropped meanwhile.
     let mut frozen: Option<Arc<Snapshot>> = None;
     let mut ticker = interval(options.tick);
@@ -218,7 +223,12 @@ where
                 None => return Ok(()),
                 Some(Err(e)) => return Err(UiError::Input(e)),
                 Some(Ok(TermEvent::Key(key))) => {
-                    let Some(action) = action_for(&key, view.context()) else { continue };
+                    let lab_keys = view.lab.is_some() && view.context() == Context::Normal;
+                    let Some(action) = action_for(&key, view.context())
+                        .or_else(|| lab_keys.then(|| action_for(&key, Context::Lab)).flatten())
+                    else {
+                        continue;
+                    };
                     match action {
                         Action::Quit => return Ok(()),
                         Action::Suspend => job = Some(JobSignal::Suspend),
@@ -274,6 +284,7 @@ where
     let area = Rect::new(0, 0, size.width, size.height);
     if let Some(areas) = render::layout(area, snapshot, view, now) {
         view.page = nodes::page_rows(areas.nodes.height);
+        view.timeline_page = timeline::page_rows(areas.timeline.height);
     }
     terminal
         .draw(|frame| render::render(frame, snapshot, view, now))
@@ -346,8 +357,24 @@ pub async fn run_terminal(
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<(), UiError> {
+    let (snapshots, commands) = (engine.snapshots.clone(), engine.commands.clone());
+    run_terminal_with(snapshots, commands, clock, shutdown, None).await
+}
+
+/// [`run_terminal`] with the commands going to `commands` (the lab stands between the dashboard
+/// and the engine to take its own) and, in the lab, its rotation schedule and keys.
+pub async fn run_terminal_with(
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    commands: mpsc::Sender<Command>,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    lab: Option<LabClock>,
+) -> Result<(), UiError> {
     ensure_terminal()?;
-    let options = Options::from_env(clock.now());
+    let options = Options {
+        lab,
+        ..Options::from_env(clock.now())
+    };
     // Registered before raw mode: from now on SIGTSTP suspends through the loop (the terminal
     // given back first) instead of stopping the process with the terminal still raw.
     let signals = job_signals().map_err(UiError::Terminal)?;
@@ -360,8 +387,8 @@ pub async fn run_terminal(
             };
             let result = run_with(
                 guard.terminal(),
-                engine.snapshots.clone(),
-                engine.commands.clone(),
+                snapshots,
+                commands,
                 clock,
                 console,
                 shutdown,

@@ -172,6 +172,7 @@ impl Theme {
         match kind {
             EventKind::ConfigApplied { .. } => self.fg(Color::Cyan),
             EventKind::ConfigFailed { .. } => self.bad(),
+            EventKind::LabAction { .. } => self.fg(Color::Yellow).add_modifier(Modifier::ITALIC),
             EventKind::NodeAdded { .. }
             | EventKind::NodeRemoved { .. }
             | EventKind::CandidateAdded { .. }

@@ -5,7 +5,7 @@ use super::keymap::Action;
 use super::render::detail;
 use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
 use crate::engine::snapshot::Snapshot;
-use crate::engine::Command;
+use crate::engine::{Command, LabRequest};
 
 /// Applies `action` to `view` (with `snapshot` being what is on screen) and returns the work to
 /// ask of the engine, if any. [`Action::Quit`] and [`Action::Suspend`] are the loop's business and change nothing here.
@@ -13,8 +13,8 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
     match action {
         Action::Up => scroll(view, snapshot, Step::By(-1)),
         Action::Down => scroll(view, snapshot, Step::By(1)),
-        Action::PageUp => scroll(view, snapshot, Step::By(-(view.page.max(1) as isize))),
-        Action::PageDown => scroll(view, snapshot, Step::By(view.page.max(1) as isize)),
+        Action::PageUp => scroll(view, snapshot, Step::Pages(-1)),
+        Action::PageDown => scroll(view, snapshot, Step::Pages(1)),
         Action::Home => scroll(view, snapshot, Step::First),
         Action::End => scroll(view, snapshot, Step::Last),
         Action::FocusDetail => view.focus = Focus::Detail,
@@ -70,6 +70,22 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
                 Overlay::Help => Overlay::None,
             }
         }
+        Action::LabRotate => return lab(view, Some(LabRequest::Rotate)),
+        Action::LabFailover => {
+            let island = view.selected_node(snapshot).map(|n| n.key.island);
+            return lab(view, island.map(LabRequest::Failover));
+        }
+        Action::LabStopStart => {
+            let at = view.selected_node(snapshot).and_then(|n| {
+                let island = snapshot.islands.iter().find(|i| i.no == n.key.island)?;
+                let index = island.nodes.iter().position(|m| m.key == n.key)?;
+                Some(LabRequest::StopStart {
+                    island: n.key.island,
+                    index,
+                })
+            });
+            return lab(view, at);
+        }
         Action::Quit | Action::Suspend => {}
         Action::Tick => {
             if let Some(n) = &mut view.notice {
@@ -91,19 +107,33 @@ pub fn describe(command: &Command) -> String {
         Command::ReprobeAll => "reprobe of every node requested".to_owned(),
         Command::Audit(key) => format!("audit requested: {key}"),
         Command::AuditAll => "audit of every node requested".to_owned(),
+        Command::Note(text) => format!("note: {text}"),
+        Command::Lab(LabRequest::Rotate) => "lab: rotation requested".to_owned(),
+        Command::Lab(LabRequest::Failover(island)) => {
+            format!("lab: failover of island {island} requested")
+        }
+        Command::Lab(LabRequest::StopStart { island, index }) => {
+            format!("lab: stop/start of node {island}.{index} requested")
+        }
     }
 }
 
 enum Step {
     By(isize),
+    /// Whole pages of the focused pane.
+    Pages(isize),
     First,
     Last,
 }
 
-fn target(current: usize, len: usize, step: Step) -> usize {
+/// Where `step` leads from `current` among `len` positions, `page` rows to a page.
+fn target(current: usize, len: usize, page: usize, step: Step) -> usize {
     let last = len.saturating_sub(1);
     match step {
         Step::By(d) => current.saturating_add_signed(d).min(last),
+        Step::Pages(n) => current
+            .saturating_add_signed(n.saturating_mul(page.max(1) as isize))
+            .min(last),
         Step::First => 0,
         Step::Last => last,
     }
@@ -114,7 +144,7 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
         Focus::Nodes => {
             let visible = view.visible_nodes(snapshot);
             if let Some(at) = view.selected_index(&visible) {
-                let key = &visible[target(at, visible.len(), step)].key;
+                let key = &visible[target(at, visible.len(), view.page, step)].key;
                 if view.selected.as_ref() != Some(key) {
                     view.selected = Some(key.clone());
                     view.detail_scroll = 0;
@@ -123,11 +153,15 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
         }
         Focus::Detail => {
             let lines = view.selected_node(snapshot).map_or(0, detail::line_count);
-            let at = target(view.detail_scroll as usize, lines, step);
+            let at = target(view.detail_scroll as usize, lines, view.page, step);
             view.detail_scroll = u16::try_from(at).unwrap_or(u16::MAX);
         }
         Focus::Timeline => {
-            view.timeline_scroll = target(view.timeline_scroll, snapshot.events.len(), step);
+            // A page is the pane's own height, and scrolling stops at a full last page: the
+            // oldest event at the bottom, never alone at the top.
+            let page = view.timeline_page.max(1);
+            let positions = snapshot.events.len().saturating_sub(page) + 1;
+            view.timeline_scroll = target(view.timeline_scroll, positions, page, step);
         }
     }
 }
@@ -138,6 +172,16 @@ fn pin_selection(view: &mut ViewState, snapshot: &Snapshot) {
     if let Some(node) = view.selected_node(snapshot) {
         view.selected = Some(node.key.clone());
     }
+}
+
+/// A lab request, only in lab mode (the keys exist only then), and only with a node selected
+/// when it needs one.
+fn lab(view: &mut ViewState, request: Option<LabRequest>) -> Option<Command> {
+    view.lab?;
+    if request.is_none() {
+        view.notify("no node selected", NoticeKind::Warn);
+    }
+    request.map(Command::Lab)
 }
 
 fn on_selected(
@@ -272,10 +316,15 @@ mod tests {
         assert_eq!(v.detail_scroll, 1);
         update(&mut v, Action::NextPane, &s);
         assert_eq!(v.focus, Focus::Timeline);
+        v.timeline_page = 2;
         update(&mut v, Action::End, &s);
-        assert_eq!(v.timeline_scroll, s.events.len() - 1);
+        assert_eq!(v.timeline_scroll, s.events.len() - 2);
         update(&mut v, Action::Down, &s);
-        assert_eq!(v.timeline_scroll, s.events.len() - 1, "stops at the oldest");
+        assert_eq!(
+            v.timeline_scroll,
+            s.events.len() - 2,
+            "stops at a full last page"
+        );
         update(&mut v, Action::PrevPane, &s);
         update(&mut v, Action::Back, &s);
         assert_eq!(v.focus, Focus::Nodes);
@@ -292,6 +341,50 @@ mod tests {
         assert_eq!(
             describe(&Command::Reprobe(key)),
             "reprobe requested: 1/db-b1"
+        );
+    }
+}
+
+#[cfg(test)]
+mod lab_keys {
+    use chrono::FixedOffset;
+
+    use super::*;
+    use crate::ui::fixtures;
+    use crate::ui::theme::Theme;
+    use crate::ui::view::LabClock;
+
+    #[test]
+    fn lab_actions_ask_the_lab_only_in_the_lab() {
+        let s = fixtures::all_ok();
+        let mut v = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
+        assert_eq!(
+            update(&mut v, Action::LabRotate, &s),
+            None,
+            "not in the lab"
+        );
+        v.lab = Some(LabClock {
+            first: fixtures::now(),
+            every: std::time::Duration::from_secs(20),
+        });
+        assert_eq!(
+            update(&mut v, Action::LabRotate, &s),
+            Some(Command::Lab(LabRequest::Rotate))
+        );
+        update(&mut v, Action::Down, &s);
+        update(&mut v, Action::Down, &s);
+        let third = &s.islands[1].nodes[0].key;
+        assert_eq!(v.selected.as_ref(), Some(third));
+        assert_eq!(
+            update(&mut v, Action::LabStopStart, &s),
+            Some(Command::Lab(LabRequest::StopStart {
+                island: third.island,
+                index: 0
+            }))
+        );
+        assert_eq!(
+            update(&mut v, Action::LabFailover, &s),
+            Some(Command::Lab(LabRequest::Failover(third.island)))
         );
     }
 }

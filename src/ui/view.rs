@@ -4,7 +4,7 @@
 //! focus, overlay and input mode are enums. Display settings (theme, time zone) live here too, so
 //! render needs nothing but (snapshot, view, now).
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 
 use super::keymap::Context;
 use super::theme::Theme;
@@ -109,6 +109,10 @@ pub struct ViewState {
     pub notice: Option<Notice>,
     /// Rows a page key moves; the loop sets it from the terminal size.
     pub page: usize,
+    /// In `rotascope lab`: its rotation schedule; the lab keys exist only then.
+    pub lab: Option<LabClock>,
+    /// Events the timeline pane shows at once: its page (the loop sets it from its height).
+    pub timeline_page: usize,
     /// Colours or not.
     pub theme: Theme,
     /// The zone times are shown in (the local zone in the terminal, UTC in tests).
@@ -129,6 +133,8 @@ impl ViewState {
             timeline_scroll: 0,
             notice: None,
             page: 10,
+            lab: None,
+            timeline_page: 10,
             theme,
             tz,
         }
@@ -202,5 +208,55 @@ impl ViewState {
             kind,
             ticks_left: NOTICE_TICKS,
         });
+    }
+}
+
+/// The lab's rotation schedule as the header shows it: rotations at `first`, then every
+/// `every` (a rotation asked for with `R` does not move it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabClock {
+    /// When the first scheduled rotation is due.
+    pub first: DateTime<Utc>,
+    /// The period.
+    pub every: std::time::Duration,
+}
+
+impl LabClock {
+    /// The next scheduled rotation at or after `now`.
+    pub fn next_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if now <= self.first {
+            return self.first;
+        }
+        let every_ms = i64::try_from(self.every.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let since = (now - self.first).num_milliseconds();
+        let periods = since.saturating_add(every_ms - 1) / every_ms;
+        self.first + chrono::Duration::milliseconds(periods.saturating_mul(every_ms))
+    }
+}
+
+#[cfg(test)]
+mod lab_clock_tests {
+    use super::*;
+    use crate::ui::fixtures;
+
+    #[test]
+    fn the_next_rotation_is_the_next_period_boundary() {
+        let first = fixtures::now();
+        let lab = LabClock {
+            first,
+            every: std::time::Duration::from_secs(20),
+        };
+        let at = |s: i64| first + chrono::Duration::seconds(s);
+        assert_eq!(lab.next_after(at(-5)), first);
+        assert_eq!(lab.next_after(first), first);
+        assert_eq!(lab.next_after(at(1)), at(20));
+        assert_eq!(lab.next_after(at(20)), at(20));
+        assert_eq!(lab.next_after(at(45)), at(60));
+        assert_eq!(
+            crate::ui::render::header::next_rotation(&lab, at(-12)),
+            "next rotation in 12s"
+        );
     }
 }

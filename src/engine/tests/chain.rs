@@ -264,3 +264,33 @@ async fn a_node_whose_candidates_are_all_refused_backs_off_until_a_new_identity_
     assert_eq!(node(&s, "db").health, Health::Degraded);
     h.stop().await;
 }
+
+/// Issue 11, bug 3: a down node's candidate that its chain could not try keeps its last known
+/// state, but it is not counted as valid: not in the node's count, not in the cluster's.
+#[tokio::test(start_paused = true)]
+async fn a_down_node_counts_no_valid_candidate() {
+    let fake = fake_with("db", &[("a", "pa"), ("b", "pb")]);
+    let topo = fake::topology(vec![fake::node(0, "db", &[("a", "pa"), ("b", "pb")])]);
+    let mut h = Harness::start(&fake, topo, settings());
+    let s = h
+        .until("both valid", |s| node(s, "db").valid_count() == 2)
+        .await;
+    assert_eq!(s.summary().valid_candidates, 2);
+
+    fake.down("db", Some(ErrorKind::Refused));
+    let s = h
+        .until("down", |s| node(s, "db").health == Health::Down)
+        .await;
+    let n = node(&s, "db");
+    assert_eq!(
+        chain_of(n),
+        [
+            (0, AttemptOutcome::Failed(ErrorKind::Refused)),
+            (1, AttemptOutcome::Skipped)
+        ]
+    );
+    assert_eq!(n.candidates[1].state, CandidateState::Valid, "last known");
+    assert_eq!(n.valid_count(), 0);
+    assert_eq!(s.summary().valid_candidates, 0);
+    h.stop().await;
+}

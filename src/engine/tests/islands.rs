@@ -538,3 +538,35 @@ mod refresh_one {
         island.warnings.iter().map(|w| w.kind).collect()
     }
 }
+
+/// Issue 11, bug 3: a master that answers and rejects every credential is not "no reachable
+/// master": the warning says the credentials are rejected; a master that is really down still
+/// reads as unreachable.
+#[tokio::test(start_paused = true)]
+async fn a_master_rejecting_every_credential_is_named_as_such() {
+    let (fake, topo) = pair();
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until("both ok", |s| s.nodes().all(|n| n.health == Health::Ok))
+        .await;
+
+    fake.login_fails("m", "app", ErrorKind::AuthFailed);
+    let s = h
+        .until("no master", |s| kinds(s, 0) == [WarningKind::NoMaster])
+        .await;
+    assert_eq!(
+        s.islands[0].warnings[0].detail,
+        "all credentials rejected, no master: m (all credentials rejected), r (replica)"
+    );
+
+    fake.password("m", "app", "pw");
+    h.until("master back", |s| kinds(s, 0).is_empty()).await;
+    fake.down("m", Some(ErrorKind::Refused));
+    let s = h
+        .until("no master", |s| kinds(s, 0) == [WarningKind::NoMaster])
+        .await;
+    assert_eq!(
+        s.islands[0].warnings[0].detail,
+        "no reachable master among: m (down), r (replica)"
+    );
+    h.stop().await;
+}

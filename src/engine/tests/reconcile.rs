@@ -275,3 +275,46 @@ async fn failure_messages_are_masked_against_the_nodes_current_passwords() {
     assert_eq!(message, "password [redacted] is wrong for user \"app\"");
     h.stop().await;
 }
+
+/// Issue 11, bug 1: the last chain probe names its candidates by identity, so a reload that
+/// reorders them does not make it claim a success for another password.
+#[tokio::test(start_paused = true)]
+async fn the_last_chain_keeps_naming_its_candidates_after_a_reload_reorders_them() {
+    // Given app_a stale and app_b working: the chain tried app_a, then won with app_b
+    let fake = fake_with("db", &[("app_b", "b-1")]);
+    let listed = |order: &[(&'static str, &'static str)]| {
+        fake::config(fake::topology(vec![fake::node(0, "db", order)]), settings())
+    };
+    let mut h = Harness::start_config(&fake, listed(&[("app_a", "a-old"), ("app_b", "b-1")]));
+    let s = h
+        .until("winner app_b", |s| node(s, "db").winner == Some(1))
+        .await;
+    assert_eq!(
+        chain_of(node(&s, "db")),
+        [(0, Failed(ErrorKind::AuthFailed)), (1, Won)]
+    );
+
+    // When a reload lists app_b first
+    h.reload(listed(&[("app_b", "b-1"), ("app_a", "a-old")]));
+    let s = h.until("generation 2", |s| s.config.generation == 2).await;
+
+    // Then the chain record still says app_a failed and app_b won, at their new places
+    let n = node(&s, "db");
+    let tried: Vec<(&str, AttemptOutcome)> = n
+        .last_chain
+        .iter()
+        .flat_map(|c| c.attempts.iter())
+        .map(|a| {
+            (
+                n.candidate(&a.candidate).expect("listed").login.as_str(),
+                a.outcome,
+            )
+        })
+        .collect();
+    assert_eq!(
+        tried,
+        [("app_a", Failed(ErrorKind::AuthFailed)), ("app_b", Won)]
+    );
+    assert_eq!(chain_of(n), [(1, Failed(ErrorKind::AuthFailed)), (0, Won)]);
+    h.stop().await;
+}

@@ -118,6 +118,33 @@ pub struct DemoCluster {
     poolers: Vec<Option<(PgBouncer, usize)>>,
 }
 
+impl Drop for DemoCluster {
+    /// Stops every pooler, then every server, each on a thread of its own: a stop waits for its
+    /// process to go (seconds for a busy one), so side by side a lab stops in the time of its
+    /// slowest server, not the sum of them all.
+    fn drop(&mut self) {
+        let poolers: Vec<PgBouncer> = std::mem::take(&mut self.poolers)
+            .into_iter()
+            .flatten()
+            .map(|(bouncer, _)| bouncer)
+            .collect();
+        let servers: Vec<Server> = std::mem::take(&mut self.islands)
+            .into_iter()
+            .flatten()
+            .collect();
+        std::thread::scope(|scope| {
+            for pooler in poolers {
+                scope.spawn(move || drop(pooler));
+            }
+        });
+        std::thread::scope(|scope| {
+            for server in servers {
+                scope.spawn(move || drop(server));
+            }
+        });
+    }
+}
+
 impl DemoCluster {
     /// Starts `shape` in `lab`, islands concurrently: each master gets [`DATABASE`] and `roles`
     /// before its replicas are copied from it.

@@ -15,6 +15,8 @@ pub enum LabCommand {
     Stop(NodeRef),
     /// Start a stopped node again.
     Start(NodeRef),
+    /// Stop a running node, or start a stopped one (the dashboard's `S`).
+    Toggle(NodeRef),
     /// Promote a replica (its island may then have two masters: a split brain).
     Promote(NodeRef),
     /// Stop an island's master, promote its first replica, then replace the stopped node by a
@@ -27,8 +29,8 @@ pub enum LabCommand {
 }
 
 /// The help text for [`LabCommand`]s.
-pub const HELP: &str = "commands: rotate | stop I.N | start I.N | promote I.N | failover I | \
-                        status | help   (I.N = island.index, as `status` lists them)";
+pub const HELP: &str = "commands: rotate | stop I.N | start I.N | toggle I.N | promote I.N | \
+                        failover I | status | help   (I.N = island.index, as `status` lists them)";
 
 impl FromStr for LabCommand {
     type Err = String;
@@ -45,6 +47,7 @@ impl FromStr for LabCommand {
             ["help"] | ["?"] => Ok(LabCommand::Help),
             ["stop", rest @ ..] if rest.len() <= 1 => node(rest.first()).map(LabCommand::Stop),
             ["start", rest @ ..] if rest.len() <= 1 => node(rest.first()).map(LabCommand::Start),
+            ["toggle", rest @ ..] if rest.len() <= 1 => node(rest.first()).map(LabCommand::Toggle),
             ["promote", rest @ ..] if rest.len() <= 1 => {
                 node(rest.first()).map(LabCommand::Promote)
             }
@@ -64,6 +67,7 @@ impl fmt::Display for LabCommand {
             LabCommand::Rotate => f.write_str("rotate"),
             LabCommand::Stop(node) => write!(f, "stop {node}"),
             LabCommand::Start(node) => write!(f, "start {node}"),
+            LabCommand::Toggle(node) => write!(f, "toggle {node}"),
             LabCommand::Promote(node) => write!(f, "promote {node}"),
             LabCommand::Failover(island) => write!(f, "failover {island}"),
             LabCommand::Status => f.write_str("status"),
@@ -86,6 +90,7 @@ mod tests {
             ("rotate", LabCommand::Rotate),
             ("  stop 0.0 ", LabCommand::Stop(n(0, 0))),
             ("start 1.0", LabCommand::Start(n(1, 0))),
+            ("toggle 0.1", LabCommand::Toggle(n(0, 1))),
             ("promote 0.1", LabCommand::Promote(n(0, 1))),
             ("failover 1", LabCommand::Failover(1)),
             ("status", LabCommand::Status),

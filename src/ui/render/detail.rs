@@ -375,10 +375,11 @@ fn chain_lines(
         if i > 0 {
             spans.push(Span::styled(" → ", t.dim()));
         }
-        let who = n
-            .candidates
-            .get(a.index)
-            .map_or(format!("#{}", a.index), candidate_view);
+        // By identity: a reload since the chain ran may have reordered the candidates.
+        let who = n.candidate(&a.candidate).map_or_else(
+            || format!("{} (no longer listed)", sanitize(&a.candidate.login)),
+            candidate_view,
+        );
         let (what, style) = match a.outcome {
             AttemptOutcome::Ok => (
                 format!(
@@ -432,5 +433,50 @@ mod tests {
         let narrow = lines(n, fixtures::now(), utc, Theme::PLAIN, 80).len();
         assert_eq!(narrow, wide + 1, "one failing candidate, one extra line");
         assert_eq!(line_count(n), narrow);
+    }
+}
+
+#[cfg(test)]
+mod chain_after_reload {
+    use super::*;
+    use crate::ui::fixtures;
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// Issue 11, bug 1: a reload reordered the candidates after the chain ran; the chain line
+    /// must still name the ones it tried, not whichever now sits at their old positions.
+    #[test]
+    fn the_last_chain_names_its_candidates_after_a_reload_reorders_them() {
+        let mut s = fixtures::rotation_in_progress();
+        let n = &mut s.islands[0].nodes[0];
+        // The chain tried #0 app_a (refused), then #1 app_b (won). The reload lists app_b first.
+        n.candidates.reverse();
+        for (i, c) in n.candidates.iter_mut().enumerate() {
+            c.index = i;
+        }
+        n.winner = Some(0);
+        n.remembered_best = Some(0);
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let chain = chain_lines(n, fixtures::now(), utc, Theme::PLAIN, 200);
+        let line = text(&chain[1]);
+        assert!(
+            line.contains("#1 app_a ✗ auth_failed") && line.contains("#0 app_b ✓ ok"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_candidate_that_left_the_config_is_named_by_its_login() {
+        let mut s = fixtures::rotation_in_progress();
+        let n = &mut s.islands[0].nodes[0];
+        n.candidates.remove(0);
+        n.candidates[0].index = 0;
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let chain = chain_lines(n, fixtures::now(), utc, Theme::PLAIN, 200);
+        let line = text(&chain[1]);
+        assert!(line.contains("app_a (no longer listed) ✗"), "{line}");
+        assert!(line.contains("#0 app_b ✓ ok"), "{line}");
     }
 }

@@ -33,7 +33,7 @@ pub fn render(
     let t = view.theme;
     let cols = usize::from(area.width);
     let mut lines = vec![
-        fit_segments(status_segments(snapshot, view, t), cols),
+        fit_segments(status_segments(snapshot, view, now, t), cols),
         fit_segments(config_segments(snapshot, now, t), cols),
     ];
     lines.extend(banner(snapshot, now, t, cols));
@@ -61,20 +61,19 @@ fn fit_segments(segments: Vec<Segment>, cols: usize) -> Line<'static> {
     Line::from(out)
 }
 
-fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segment> {
+fn status_segments(
+    snapshot: &Snapshot,
+    view: &ViewState,
+    now: DateTime<Utc>,
+    t: Theme,
+) -> Vec<Segment> {
     let mut segs = Vec::new();
     let name = Span::styled("rotascope ", t.strong());
     if snapshot.config.generation == 0 {
         segs.push(vec![name, Span::styled("… LOADING", t.strong())]);
     } else {
-        let v = snapshot.verdict();
-        segs.push(vec![
-            name,
-            Span::styled(
-                format!("{} {}", theme::verdict_symbol(v), v.as_str().to_uppercase()),
-                t.verdict(v),
-            ),
-        ]);
+        let h = super::verdict::headline(snapshot);
+        segs.push(vec![name, Span::styled(h.text, t.verdict(h.verdict))]);
     }
     if view.paused {
         segs.push(vec![Span::styled(
@@ -94,6 +93,10 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
             format!("{} behind schedule", theme::WARN),
             t.bad(),
         )]);
+    }
+    // The lab's schedule comes before the counts: in the lab it is what happens next.
+    if let Some(lab) = &view.lab {
+        segs.push(vec![Span::styled(next_rotation(lab, now), t.strong())]);
     }
     let s = snapshot.summary();
     let count = |n: usize, h: Health| {
@@ -121,6 +124,12 @@ fn status_segments(snapshot: &Snapshot, view: &ViewState, t: Theme) -> Vec<Segme
         )]);
     }
     segs
+}
+
+/// `next rotation in 12s` (whole seconds, rounded up: it never says 0 s before it happens).
+pub fn next_rotation(lab: &crate::ui::view::LabClock, now: DateTime<Utc>) -> String {
+    let ms = (lab.next_after(now) - now).num_milliseconds().max(0);
+    format!("next rotation in {}s", (ms + 999) / 1000)
 }
 
 fn config_segments(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme) -> Vec<Segment> {

@@ -20,7 +20,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     let t = view.theme;
     let normal: Vec<&Binding> = BINDINGS
         .iter()
-        .filter(|b| b.context == Context::Normal)
+        .filter(|b| {
+            b.context == Context::Normal || (view.lab.is_some() && b.context == Context::Lab)
+        })
         .collect();
     let half = normal.len().div_ceil(2);
     let w = area.width.saturating_sub(4).min(100);

@@ -16,6 +16,11 @@ use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, ViewState};
 
+/// Events a timeline pane of `area_height` rows shows at once (its title takes one).
+pub fn page_rows(area_height: u16) -> usize {
+    usize::from(area_height.saturating_sub(1)).max(1)
+}
+
 /// Draws the pane.
 pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewState) {
     let t = view.theme;
@@ -48,6 +53,9 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewSta
 /// The symbol of rotation episode lines.
 const ROTATION: &str = "⟳";
 
+/// The symbol of what the lab itself did (`lab` mode): the cause of the effects around it.
+pub const LAB: &str = "»";
+
 /// A login with its label, without the index (a rotation event names a credential, not one
 /// node's candidate).
 fn candidate_login(c: &CandidateRef) -> String {
@@ -76,6 +84,7 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 plural(*candidates, "candidate")
             ),
         ),
+        EventKind::LabAction { text } => (LAB, format!("lab: {}", sanitize(text))),
         EventKind::ConfigFailed { error, .. } => (
             "✗",
             format!("config reload failed (last good config kept): {error}"),
