@@ -16,6 +16,7 @@ pub mod footer;
 pub mod format;
 pub mod header;
 pub mod help;
+pub mod names;
 pub mod nodes;
 pub mod timeline;
 

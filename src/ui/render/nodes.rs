@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::format::{clip, compact, fit, fit_right, latency, login_label, short_name};
+use super::format::{clip, compact, fit, fit_right, latency, login_label};
+use super::names::Shortener;
 use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
@@ -120,9 +121,10 @@ pub fn render(
         frame.render_widget(Paragraph::new(lines), inner);
         return;
     }
+    let names = Shortener::new(snapshot);
     let longest = snapshot
         .nodes()
-        .map(|n| super::format::width(&short_name(&n.key.name)))
+        .map(|n| super::format::width(&names.short(&n.key.name)))
         .max()
         .unwrap_or(0);
     let cols = Cols::new(width, longest);
@@ -146,7 +148,7 @@ pub fn render(
             Row::Island(island, shown) => island_line(island, *shown, width, t),
             Row::Node(node) => {
                 let is_selected = Some(&node.key) == selected;
-                node_line(node, &cols, is_selected, now, t)
+                node_line(node, &names, &cols, is_selected, now, t)
             }
         });
     }
@@ -222,6 +224,7 @@ fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Lin
 
 fn node_line(
     n: &NodeView,
+    names: &Shortener,
     cols: &Cols,
     selected: bool,
     now: DateTime<Utc>,
@@ -234,7 +237,7 @@ fn node_line(
     } else {
         " ".repeat(MARK)
     }));
-    let name = fit(&short_name(&n.key.name), cols.name);
+    let name = fit(&names.fit(&n.key.name, cols.name), cols.name);
     spans.push(if selected {
         Span::styled(name, t.selected())
     } else {

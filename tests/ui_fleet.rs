@@ -1,0 +1,96 @@
+//! Rendered frames of a real fleet (issue 11): 480 nodes named by FQDN connection strings
+//! (`fixtures::fqdn_fleet`), a fixed `now`, UTC, `TestBackend`. Every `.snap` was read by eye.
+
+use chrono::FixedOffset;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use rotascope::engine::snapshot::Snapshot;
+use rotascope::ui::fixtures;
+use rotascope::ui::view::ViewState;
+use rotascope::ui::{render, Theme};
+
+fn view() -> ViewState {
+    ViewState::new(Theme::COLOR, FixedOffset::east_opt(0).unwrap())
+}
+
+fn draw(snapshot: &Snapshot, view: &ViewState, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| render(f, snapshot, view, fixtures::now()))
+        .unwrap();
+    fixtures::screen_text(terminal.backend().buffer())
+}
+
+fn select(snapshot: &Snapshot, view: &mut ViewState, contains: &str) {
+    view.selected = Some(
+        snapshot
+            .nodes()
+            .find(|n| n.key.name.contains(contains))
+            .unwrap_or_else(|| panic!("no node {contains}"))
+            .key
+            .clone(),
+    );
+}
+
+#[test]
+fn fleet_names_are_shortened_200x60() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    select(&s, &mut v, "shard-0000-replica-01.");
+    insta::assert_snapshot!(draw(&s, &v, 200, 60));
+}
+
+#[test]
+fn fleet_names_keep_what_differs_80x24() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    select(&s, &mut v, "shard-0000-replica-01.");
+    let screen = draw(&s, &v, 80, 24);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn primary_and_replica_and_shards_read_differently() {
+    let s = fixtures::fqdn_fleet();
+    let v = view();
+    for (w, h) in [(80, 40), (120, 40), (200, 60)] {
+        let screen = draw(&s, &v, w, h);
+        let rows: Vec<&str> = screen
+            .lines()
+            .filter(|l| {
+                !l.starts_with("address") && (l.contains("master ") || l.contains("replica "))
+            })
+            .map(|l| {
+                l.split(" master ")
+                    .next()
+                    .unwrap()
+                    .split(" replica ")
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert!(rows.len() > 5, "{w}x{h}: {screen}");
+        let mut unique = rows.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), rows.len(), "{w}x{h}: names repeat: {rows:?}");
+        for r in &rows {
+            assert!(
+                !r.contains("example.com") && !r.contains(":5432"),
+                "{w}x{h}: {r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_detail_pane_shows_the_full_name() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    select(&s, &mut v, "shard-0000-replica-01.");
+    let screen = draw(&s, &v, 200, 60);
+    assert!(screen.contains(
+        "postgres://pg-prod-eu-west-1b-orders-shard-0000-replica-01.db.internal.example.com:5432/orders"
+    ));
+}
