@@ -7,6 +7,7 @@ use ratatui::Terminal;
 
 use rotascope::engine::snapshot::Snapshot;
 use rotascope::ui::fixtures;
+use rotascope::ui::order::Sort;
 use rotascope::ui::view::ViewState;
 use rotascope::ui::{render, Theme};
 
@@ -93,4 +94,58 @@ fn the_detail_pane_shows_the_full_name() {
     assert!(screen.contains(
         "postgres://pg-prod-eu-west-1b-orders-shard-0000-replica-01.db.internal.example.com:5432/orders"
     ));
+}
+
+fn sorted(sort: Sort, problems_only: bool) -> String {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    v.sort = sort;
+    v.problems_only = problems_only;
+    draw(&s, &v, 120, 40)
+}
+
+#[test]
+fn sort_by_health_puts_problems_first() {
+    insta::assert_snapshot!(sorted(Sort::Health, false));
+}
+
+#[test]
+fn sort_by_name() {
+    insta::assert_snapshot!(sorted(Sort::Name, false));
+}
+
+#[test]
+fn sort_by_latency() {
+    insta::assert_snapshot!(sorted(Sort::Latency, false));
+}
+
+#[test]
+fn sort_by_island() {
+    insta::assert_snapshot!(sorted(Sort::Island, false));
+}
+
+#[test]
+fn problems_only() {
+    insta::assert_snapshot!(sorted(Sort::Health, true));
+}
+
+#[test]
+fn the_title_tells_the_position_in_the_list() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    v.sort = Sort::Island;
+    let visible = v.visible_nodes(&s);
+    v.selected = Some(visible[30].key.clone());
+    let screen = draw(&s, &v, 120, 40);
+    let title = screen
+        .lines()
+        .find(|l| l.contains("islands & nodes"))
+        .unwrap();
+    // Node 31 is the pane's last row (13 node rows and one island row fit at 120×40).
+    assert!(title.contains("by island · 19–31 of 480"), "{title}");
+    let rows = screen
+        .lines()
+        .filter(|l| l.contains("-orders-") || l.contains("replica-"))
+        .count();
+    assert!(rows >= 13, "{screen}");
 }

@@ -48,6 +48,10 @@ pub enum Action {
     FilterKeep,
     /// Stop typing and clear the filter.
     FilterClear,
+    /// Next order of the nodes table: health (problems first), name, latency, island.
+    CycleSort,
+    /// Show only nodes with a problem (not ok, or in an island with a warning), or all again.
+    ToggleProblems,
     /// Freeze or unfreeze the display (the engine keeps running).
     TogglePause,
     /// Open or close the help overlay.
@@ -147,6 +151,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('a')], "a", Action::AuditSelected, "audit the selected node"),
     bind(N, &[ch('A')], "A", Action::AuditAll, "audit every node"),
     bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
+    bind(N, &[ch('s')], "s", Action::CycleSort, "next sort order"),
+    bind(N, &[ch('!')], "!", Action::ToggleProblems, "problems only / all nodes"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
@@ -175,6 +181,8 @@ pub const HINTS: &[(&str, &str)] = &[
     ("a/A", "audit"),
     ("r", "reload"),
     ("/", "filter"),
+    ("s", "sort"),
+    ("!", "problems"),
     ("space", "pause"),
 ];
 
@@ -239,6 +247,12 @@ mod tests {
             (KeyCode::Char('A'), KeyModifiers::SHIFT, Action::AuditAll),
             (KeyCode::Char('/'), none, Action::StartFilter),
             (KeyCode::Char(' '), none, Action::TogglePause),
+            (KeyCode::Char('s'), none, Action::CycleSort),
+            (
+                KeyCode::Char('!'),
+                KeyModifiers::SHIFT,
+                Action::ToggleProblems,
+            ),
             (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::ToggleHelp),
             (KeyCode::Char('q'), none, Action::Quit),
             (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),

@@ -53,6 +53,14 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             view.filter.clear();
             view.input = Input::Normal;
         }
+        Action::CycleSort => {
+            pin_selection(view, snapshot);
+            view.sort = view.sort.next();
+        }
+        Action::ToggleProblems => {
+            pin_selection(view, snapshot);
+            view.problems_only = !view.problems_only;
+        }
         Action::TogglePause => {
             view.paused = !view.paused;
             if view.paused {
@@ -246,6 +254,31 @@ mod tests {
             update(&mut v, Action::ReprobeAll, &s),
             Some(Command::ReprobeAll)
         );
+    }
+
+    #[test]
+    fn sort_and_problems_only_keep_the_selected_node_and_arrows_follow_the_screen_order() {
+        let s = fixtures::node_down();
+        let mut v = view();
+        assert_eq!(&*v.visible_nodes(&s)[0].key.name, "db-b2", "problems first");
+        update(&mut v, Action::Down, &s);
+        let picked = v.selected.clone().unwrap();
+        assert_eq!(&*picked.name, "db-b1");
+        for _ in 0..4 {
+            update(&mut v, Action::CycleSort, &s);
+            assert_eq!(v.selected_node(&s).map(|n| &n.key), Some(&picked));
+        }
+        update(&mut v, Action::ToggleProblems, &s);
+        let visible = v.visible_nodes(&s);
+        assert_eq!(visible.len(), 1);
+        assert_eq!(&*visible[0].key.name, "db-b2");
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(visible[0].key.clone())),
+            "a hidden selection falls to the first problem"
+        );
+        update(&mut v, Action::ToggleProblems, &s);
+        assert_eq!(v.visible_nodes(&s).len(), 4);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
 use crate::text::{plural, sanitize};
+use crate::ui::order::Row;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
 
@@ -58,27 +59,9 @@ impl Cols {
     }
 }
 
-enum Row<'a> {
-    Island(&'a IslandView, usize),
-    Node(&'a NodeView),
-}
-
-fn rows<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Row<'a>> {
-    let mut rows = Vec::new();
-    for island in &snapshot.islands {
-        let nodes: Vec<&NodeView> = island.nodes.iter().filter(|n| view.matches(n)).collect();
-        if nodes.is_empty() && !view.filter.trim().is_empty() {
-            continue;
-        }
-        rows.push(Row::Island(island, nodes.len()));
-        rows.extend(nodes.into_iter().map(Row::Node));
-    }
-    rows
-}
-
 /// Lines the table would like: title, column header and one per row.
 pub fn height(snapshot: &Snapshot, view: &ViewState) -> u16 {
-    2 + rows(snapshot, view).len().max(1) as u16
+    2 + view.rows(snapshot).len().max(1) as u16
 }
 
 /// Rows a page key should move in an area of this height.
@@ -95,20 +78,34 @@ pub fn render(
     now: DateTime<Utc>,
 ) {
     let t = view.theme;
-    let visible = view.visible_nodes(snapshot);
+    let rows = view.rows(snapshot);
+    let visible: Vec<&NodeView> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Node(n) => Some(*n),
+            Row::Island(..) => None,
+        })
+        .collect();
     let total = snapshot.nodes().count();
-    let mut title = "islands & nodes".to_owned();
-    if !view.filter.is_empty() || view.input == Input::Filter {
-        title = format!(
-            "{title} · filter “{}” · {} of {total}",
-            view.filter,
-            visible.len()
-        );
-    }
+    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
+    // The table's own lines: the column header, then rows.
+    let body = usize::from(area.height.saturating_sub(2));
+    let selected_row = rows
+        .iter()
+        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
+        .unwrap_or(0);
+    // Stateless scrolling: the window moves only as far as needed to show the selection.
+    let skip = (selected_row + 1).saturating_sub(body);
+    let window = &rows[skip.min(rows.len())..(skip + body).min(rows.len())];
+    let before = rows[..skip.min(rows.len())]
+        .iter()
+        .filter(|r| matches!(r, Row::Node(_)))
+        .count();
+    let shown = window.iter().filter(|r| matches!(r, Row::Node(_))).count();
+    let title = title(view, before, shown, visible.len(), total);
     let inner = pane(frame, area, &title, view.focus == Focus::Nodes, t);
 
     let width = usize::from(inner.width);
-    let rows = rows(snapshot, view);
     let mut lines: Vec<Line> = Vec::new();
     if snapshot.config.generation == 0 && snapshot.islands.is_empty() {
         lines.push(Line::styled(
@@ -122,37 +119,63 @@ pub fn render(
         return;
     }
     let names = Shortener::new(snapshot);
+    let flat = !view.sort.grouped();
     let longest = snapshot
         .nodes()
-        .map(|n| super::format::width(&names.short(&n.key.name)))
+        .map(|n| {
+            let island = if flat { island_prefix(n).len() } else { 0 };
+            island + super::format::width(&names.short(&n.key.name))
+        })
         .max()
         .unwrap_or(0);
     let cols = Cols::new(width, longest);
     lines.push(header_line(&cols, t));
     if visible.is_empty() {
-        lines.push(Line::styled(
-            format!("  no node matches “{}” (Esc clears)", view.filter),
-            t.dim(),
-        ));
+        let why = match (view.filter.is_empty(), view.problems_only) {
+            (true, true) => "  no problems: every node is ok (! shows all)".to_owned(),
+            (false, _) => format!("  no node matches “{}” (Esc clears)", view.filter),
+            (true, false) => "  no nodes".to_owned(),
+        };
+        lines.push(Line::styled(why, t.dim()));
     }
-    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
-    let body = usize::from(inner.height.saturating_sub(1));
-    let selected_row = rows
-        .iter()
-        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
-        .unwrap_or(0);
-    // Stateless scrolling: the window moves only as far as needed to show the selection.
-    let skip = (selected_row + 1).saturating_sub(body);
-    for row in rows.iter().skip(skip).take(body) {
+    for row in window {
         lines.push(match row {
             Row::Island(island, shown) => island_line(island, *shown, width, t),
             Row::Node(node) => {
                 let is_selected = Some(&node.key) == selected;
-                node_line(node, &names, &cols, is_selected, now, t)
+                node_line(node, &names, flat, &cols, is_selected, now, t)
             }
         });
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `3/`: the island a node belongs to, shown before its name when islands are mixed.
+fn island_prefix(n: &NodeView) -> String {
+    format!("{}/", n.key.island)
+}
+
+/// `islands & nodes · by health · problems only · filter “x” · 12–31 of 480`.
+fn title(view: &ViewState, before: usize, shown: usize, visible: usize, total: usize) -> String {
+    let mut title = format!("islands & nodes · by {}", view.sort.as_str());
+    if view.problems_only {
+        title += " · problems only";
+    }
+    let narrowed = view.problems_only || !view.filter.is_empty() || view.input == Input::Filter;
+    if !view.filter.is_empty() || view.input == Input::Filter {
+        title += &format!(" · filter “{}”", view.filter);
+    }
+    let position = if shown == 0 {
+        format!("0 of {visible}")
+    } else {
+        format!("{}–{} of {visible}", before + 1, before + shown)
+    };
+    title += " · ";
+    title += &position;
+    if narrowed {
+        title += &format!(" ({total} in all)");
+    }
+    title
 }
 
 fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
@@ -225,6 +248,7 @@ fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Lin
 fn node_line(
     n: &NodeView,
     names: &Shortener,
+    flat: bool,
     cols: &Cols,
     selected: bool,
     now: DateTime<Utc>,
@@ -237,7 +261,13 @@ fn node_line(
     } else {
         " ".repeat(MARK)
     }));
-    let name = fit(&names.fit(&n.key.name, cols.name), cols.name);
+    let name = if flat {
+        let island = island_prefix(n);
+        let room = cols.name.saturating_sub(island.len());
+        fit(&(island + &names.fit(&n.key.name, room)), cols.name)
+    } else {
+        fit(&names.fit(&n.key.name, cols.name), cols.name)
+    };
     spans.push(if selected {
         Span::styled(name, t.selected())
     } else {
