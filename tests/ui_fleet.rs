@@ -8,7 +8,7 @@ use ratatui::Terminal;
 use rotascope::engine::snapshot::Snapshot;
 use rotascope::ui::fixtures;
 use rotascope::ui::order::Sort;
-use rotascope::ui::view::ViewState;
+use rotascope::ui::view::{Focus, ViewState};
 use rotascope::ui::{render, Theme};
 
 fn view() -> ViewState {
@@ -148,4 +148,44 @@ fn the_title_tells_the_position_in_the_list() {
         .filter(|l| l.contains("-orders-") || l.contains("replica-"))
         .count();
     assert!(rows >= 13, "{screen}");
+}
+
+#[test]
+fn a_120x20_split_shows_header_nodes_and_footer() {
+    let s = fixtures::fqdn_fleet();
+    insta::assert_snapshot!(draw(&s, &view(), 120, 20));
+}
+
+#[test]
+fn a_60x15_terminal_shows_the_nodes_in_fewer_columns() {
+    let s = fixtures::fqdn_fleet();
+    insta::assert_snapshot!(draw(&s, &view(), 60, 15));
+}
+
+#[test]
+fn a_60x8_terminal_shows_the_nodes_only() {
+    let s = fixtures::fqdn_fleet();
+    insta::assert_snapshot!(draw(&s, &view(), 60, 8));
+}
+
+#[test]
+fn zoom_gives_the_focused_pane_the_screen() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    v.zoomed = true;
+    let nodes = draw(&s, &v, 120, 30);
+    v.focus = Focus::Detail;
+    let detail = draw(&s, &v, 120, 30);
+    insta::assert_snapshot!(format!("{nodes}\n\n{detail}"));
+}
+
+#[test]
+fn zoom_in_a_small_terminal_shows_the_zoomed_pane() {
+    let s = fixtures::fqdn_fleet();
+    let mut v = view();
+    v.zoomed = true;
+    v.focus = Focus::Timeline;
+    let screen = draw(&s, &v, 60, 15);
+    assert!(screen.contains(" events"), "{screen}");
+    assert!(!screen.contains("islands & nodes"), "{screen}");
 }

@@ -52,6 +52,8 @@ pub enum Action {
     CycleSort,
     /// Show only nodes with a problem (not ok, or in an island with a warning), or all again.
     ToggleProblems,
+    /// Give the focused pane the whole screen, or go back to every pane.
+    ToggleZoom,
     /// Freeze or unfreeze the display (the engine keeps running).
     TogglePause,
     /// Open or close the help overlay.
@@ -153,6 +155,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
     bind(N, &[ch('s')], "s", Action::CycleSort, "next sort order"),
     bind(N, &[ch('!')], "!", Action::ToggleProblems, "problems only / all nodes"),
+    bind(N, &[ch('z')], "z", Action::ToggleZoom, "zoom the focused pane"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
@@ -183,6 +186,7 @@ pub const HINTS: &[(&str, &str)] = &[
     ("/", "filter"),
     ("s", "sort"),
     ("!", "problems"),
+    ("z", "zoom"),
     ("space", "pause"),
 ];
 
@@ -248,6 +252,7 @@ mod tests {
             (KeyCode::Char('/'), none, Action::StartFilter),
             (KeyCode::Char(' '), none, Action::TogglePause),
             (KeyCode::Char('s'), none, Action::CycleSort),
+            (KeyCode::Char('z'), none, Action::ToggleZoom),
             (
                 KeyCode::Char('!'),
                 KeyModifiers::SHIFT,
@@ -322,7 +327,10 @@ mod tests {
             );
         }
         let plain = press(KeyCode::Char('z'), KeyModifiers::NONE);
-        assert_eq!(action_for(&plain, Context::Normal), None);
+        assert_eq!(
+            action_for(&plain, Context::Normal),
+            Some(Action::ToggleZoom)
+        );
         assert_eq!(
             action_for(&plain, Context::Filter),
             Some(Action::FilterChar('z'))

@@ -61,6 +61,7 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             pin_selection(view, snapshot);
             view.problems_only = !view.problems_only;
         }
+        Action::ToggleZoom => view.zoomed = !view.zoomed,
         Action::TogglePause => {
             view.paused = !view.paused;
             if view.paused {

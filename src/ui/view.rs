@@ -104,6 +104,8 @@ pub struct ViewState {
     pub sort: Sort,
     /// Only nodes with a problem (`!`): not ok, or in an island with a warning.
     pub problems_only: bool,
+    /// The focused pane fills the screen (`z`).
+    pub zoomed: bool,
     /// The display is frozen on the snapshot shown when it was paused.
     pub paused: bool,
     /// Lines scrolled in the detail pane.
@@ -131,6 +133,7 @@ impl ViewState {
             filter: String::new(),
             sort: Sort::default(),
             problems_only: false,
+            zoomed: false,
             paused: false,
             detail_scroll: 0,
             timeline_scroll: 0,

@@ -24,23 +24,40 @@ const VALID: usize = 5;
 const LAT: usize = 6;
 const SINCE: usize = 6;
 
-/// Column widths for a given table width.
+/// Column widths for a given table width. Below 80 columns the winner and "since" columns go
+/// (the detail pane and the zoomed table have them), and the strip takes what is left.
 #[derive(Debug, PartialEq, Eq)]
 struct Cols {
     name: usize,
+    /// 0: not shown.
     winner: usize,
     p95: bool,
+    since: bool,
+    /// 0: not shown.
     strip: usize,
 }
 
 impl Cols {
     fn new(width: usize, longest_name: usize) -> Cols {
+        let narrow = width < 78;
         let p95 = width >= 100;
-        let winner = if width >= 110 { 18 } else { 14 };
+        let winner = match width {
+            ..78 => 0,
+            78..110 => 14,
+            _ => 18,
+        };
+        let since = !narrow;
         // Separators: one space before every column after the name.
-        let seps = if p95 { 8 } else { 7 };
-        let fixed =
-            MARK + ROLE + HEALTH + winner + VALID + LAT + SINCE + seps + if p95 { LAT } else { 0 };
+        let seps = 5 + usize::from(winner > 0) + usize::from(p95) + usize::from(since);
+        let fixed = MARK
+            + ROLE
+            + HEALTH
+            + winner
+            + VALID
+            + LAT
+            + seps
+            + if since { SINCE } else { 0 }
+            + if p95 { LAT } else { 0 };
         let rest = width.saturating_sub(fixed);
         let name = longest_name
             .clamp(16, 36)
@@ -50,10 +67,16 @@ impl Cols {
         // Whatever is still free widens the name, then the winner.
         let spare = rest.saturating_sub(name + strip);
         let name_extra = spare.min(longest_name.saturating_sub(name));
+        let winner_extra = if winner > 0 {
+            (spare - name_extra).min(8)
+        } else {
+            0
+        };
         Cols {
             name: name + name_extra,
-            winner: winner + (spare - name_extra).min(8),
+            winner: winner + winner_extra,
             p95,
+            since,
             strip,
         }
     }
@@ -186,8 +209,10 @@ fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
     s += " ";
     s += &fit("health", HEALTH);
     s += " ";
-    s += &fit("winner", cols.winner);
-    s += " ";
+    if cols.winner > 0 {
+        s += &fit("winner", cols.winner);
+        s += " ";
+    }
     s += &fit_right("valid", VALID);
     s += " ";
     s += &fit_right("last", LAT);
@@ -204,8 +229,10 @@ fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
         },
         cols.strip,
     );
-    s += " ";
-    s += &fit_right("since", SINCE);
+    if cols.since {
+        s += " ";
+        s += &fit_right("since", SINCE);
+    }
     Line::styled(s, t.dim())
 }
 
@@ -289,8 +316,10 @@ fn node_line(
         t.health(n.health),
     ));
     spans.push(sep());
-    spans.push(winner_span(n, cols.winner, t));
-    spans.push(sep());
+    if cols.winner > 0 {
+        spans.push(winner_span(n, cols.winner, t));
+        spans.push(sep());
+    }
     let (valid, total) = (n.valid_count(), n.candidates.len());
     let valid_style = if n.health == Health::Unknown {
         t.dim()
@@ -319,11 +348,13 @@ fn node_line(
     }
     spans.push(sep());
     spans.extend(strip(&n.latency, cols.strip, n.probing, t));
-    spans.push(sep());
-    let since = n
-        .health_since
-        .map_or("—".to_owned(), |at| compact(now - at));
-    spans.push(Span::styled(fit_right(&since, SINCE), t.dim()));
+    if cols.since {
+        spans.push(sep());
+        let since = n
+            .health_since
+            .map_or("—".to_owned(), |at| compact(now - at));
+        spans.push(Span::styled(fit_right(&since, SINCE), t.dim()));
+    }
     let line = Line::from(spans);
     if selected {
         line.patch_style(t.strong())
@@ -400,8 +431,9 @@ mod tests {
 
     #[test]
     fn columns_fit_the_width() {
-        for width in [80usize, 100, 120, 200] {
+        for width in [40usize, 60, 79, 80, 100, 120, 200] {
             let c = Cols::new(width, 30);
+            let seps = 5 + usize::from(c.winner > 0) + usize::from(c.p95) + usize::from(c.since);
             let used = MARK
                 + c.name
                 + ROLE
@@ -409,11 +441,14 @@ mod tests {
                 + c.winner
                 + VALID
                 + LAT
-                + SINCE
+                + if c.since { SINCE } else { 0 }
+                + if c.p95 { LAT } else { 0 }
                 + c.strip
-                + if c.p95 { LAT + 8 } else { 7 };
-            assert!(used <= width, "{width}: {c:?} uses {used}");
-            assert!(c.strip >= 6, "{width}: {c:?}");
+                + seps;
+            assert!(used <= width || width < 50, "{width}: {c:?} uses {used}");
+            if width >= 60 {
+                assert!(c.strip >= 6, "{width}: {c:?}");
+            }
         }
     }
 }
