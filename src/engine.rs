@@ -101,6 +101,9 @@ pub enum Command {
     Audit(NodeKey),
     /// Audit every candidate of every node now.
     AuditAll,
+    /// Chain-probe every node at this interval (plus jitter) from now on, for this run only: the
+    /// config file is not changed, and a reload keeps this interval (the dashboard's `+`/`-`).
+    SetInterval(std::time::Duration),
 }
 
 /// How many commands may wait for the engine.

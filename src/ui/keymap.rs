@@ -52,6 +52,10 @@ pub enum Action {
     CycleSort,
     /// Show only nodes with a problem (not ok, or in an island with a warning), or all again.
     ToggleProblems,
+    /// Probe less often: the next longer interval, for this session.
+    SlowerProbes,
+    /// Probe more often: the next shorter interval, for this session.
+    FasterProbes,
     /// Give the focused pane the whole screen, or go back to every pane.
     ToggleZoom,
     /// Freeze or unfreeze the display (the engine keeps running).
@@ -155,6 +159,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
     bind(N, &[ch('s')], "s", Action::CycleSort, "next sort order"),
     bind(N, &[ch('!')], "!", Action::ToggleProblems, "problems only / all nodes"),
+    bind(N, &[ch('+'), ch('=')], "+", Action::SlowerProbes, "longer probe interval"),
+    bind(N, &[ch('-')], "-", Action::FasterProbes, "shorter probe interval"),
     bind(N, &[ch('z')], "z", Action::ToggleZoom, "zoom the focused pane"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
@@ -253,6 +259,12 @@ mod tests {
             (KeyCode::Char(' '), none, Action::TogglePause),
             (KeyCode::Char('s'), none, Action::CycleSort),
             (KeyCode::Char('z'), none, Action::ToggleZoom),
+            (
+                KeyCode::Char('+'),
+                KeyModifiers::SHIFT,
+                Action::SlowerProbes,
+            ),
+            (KeyCode::Char('-'), none, Action::FasterProbes),
             (
                 KeyCode::Char('!'),
                 KeyModifiers::SHIFT,

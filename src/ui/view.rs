@@ -106,6 +106,8 @@ pub struct ViewState {
     pub problems_only: bool,
     /// The focused pane fills the screen (`z`).
     pub zoomed: bool,
+    /// The probe interval was changed with `+`/`-` (the header says so).
+    pub interval_set: bool,
     /// The display is frozen on the snapshot shown when it was paused.
     pub paused: bool,
     /// Lines scrolled in the detail pane.
@@ -134,6 +136,7 @@ impl ViewState {
             sort: Sort::default(),
             problems_only: false,
             zoomed: false,
+            interval_set: false,
             paused: false,
             detail_scroll: 0,
             timeline_scroll: 0,
