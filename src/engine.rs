@@ -109,8 +109,9 @@ pub enum Command {
 /// How many commands may wait for the engine.
 pub const COMMAND_QUEUE: usize = 64;
 
-/// How many events the snapshot keeps.
-pub const EVENT_RING: usize = 500;
+/// How many events the snapshot keeps (the newest; the dashboard's title says "last 2000" once
+/// older ones were dropped).
+pub const EVENT_RING: usize = 2000;
 
 /// How many feed items a slow subscriber may fall behind before it misses some.
 pub const FEED_CAPACITY: usize = 4096;
