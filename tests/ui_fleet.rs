@@ -189,3 +189,58 @@ fn zoom_in_a_small_terminal_shows_the_zoomed_pane() {
     assert!(screen.contains(" events"), "{screen}");
     assert!(!screen.contains("islands & nodes"), "{screen}");
 }
+
+/// Each row, then the foreground of every cell: `.` none, a letter for a named colour (`r` red,
+/// `g` green, `y` yellow, `c` cyan, `b` blue, `m` magenta, `d` dark grey), the light palette's
+/// deeper tones as `O` (orange, 130), `G` (green, 28), `B` (blue, 25), `D` (grey, 242).
+fn colours(snapshot: &Snapshot, view: &ViewState, width: u16, height: u16) -> String {
+    use ratatui::style::Color;
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| render(f, snapshot, view, fixtures::now()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for row in buffer.content.chunks(usize::from(width)) {
+        out += "   |";
+        out.extend(row.iter().map(|c| c.symbol().to_owned()));
+        out += "\nfg |";
+        out.extend(row.iter().map(|c| match c.fg {
+            Color::Reset => '.',
+            Color::Red => 'r',
+            Color::Green => 'g',
+            Color::Yellow => 'y',
+            Color::Cyan => 'c',
+            Color::Blue => 'b',
+            Color::Magenta => 'm',
+            Color::DarkGray => 'd',
+            Color::White => 'w',
+            Color::Black => 'k',
+            Color::Indexed(130) => 'O',
+            Color::Indexed(28) => 'G',
+            Color::Indexed(25) => 'B',
+            Color::Indexed(242) => 'D',
+            _ => '?',
+        }));
+        out += "\n";
+    }
+    out
+}
+
+#[test]
+fn light_theme() {
+    let s = fixtures::rotation_in_progress();
+    let v = ViewState::new(Theme::LIGHT, FixedOffset::east_opt(0).unwrap());
+    insta::assert_snapshot!(colours(&s, &v, 100, 26));
+}
+
+#[test]
+fn mono_theme() {
+    let s = fixtures::rotation_in_progress();
+    let v = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
+    let screen = colours(&s, &v, 100, 26);
+    for line in screen.lines().filter(|l| l.starts_with("fg |")) {
+        assert!(line[4..].chars().all(|c| c == '.'), "{line}");
+    }
+    insta::assert_snapshot!(screen);
+}

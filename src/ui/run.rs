@@ -20,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 use super::keymap::{action_for, Action};
 use super::render::{self, nodes};
 use super::terminal::TerminalGuard;
-use super::theme::Theme;
+use super::theme::{Palette, Theme};
 use super::update::{describe, update};
 use super::view::{NoticeKind, ViewState};
 use crate::clock::SharedClock;
+use crate::config::{UiSettings, UiTheme};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{Command, EngineHandle};
 
@@ -60,15 +61,28 @@ pub struct Options {
     pub tz: FixedOffset,
     /// How often relative times are redrawn when nothing else happens.
     pub tick: Duration,
+    /// Mouse events act (wheel, clicks); off, the terminal keeps its own text selection.
+    pub mouse: bool,
 }
 
 impl Options {
-    /// What a person at a terminal expects: `NO_COLOR` honoured, local time, a 1 s tick.
-    pub fn from_env(now: DateTime<Utc>) -> Options {
+    /// What a person at a terminal expects with these `[ui]` settings: `NO_COLOR` honoured, the
+    /// configured theme or the terminal's background (`COLORFGBG`), local time, a 1 s tick.
+    pub fn from_env(now: DateTime<Utc>, ui: &UiSettings) -> Options {
+        let palette = ui.theme.map(|t| match t {
+            UiTheme::Dark => Palette::Dark,
+            UiTheme::Light => Palette::Light,
+            UiTheme::Mono => Palette::Mono,
+        });
         Options {
-            theme: Theme::from_env(),
+            theme: Theme::choose(
+                palette,
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("COLORFGBG").as_deref(),
+            ),
             tz: now.with_timezone(&chrono::Local).offset().fix(),
             tick: Duration::from_secs(1),
+            mouse: ui.mouse,
         }
     }
 
@@ -78,6 +92,7 @@ impl Options {
             theme,
             tz: FixedOffset::east_opt(0).expect("zero offset"),
             tick: Duration::from_secs(1),
+            mouse: true,
         }
     }
 }
@@ -231,6 +246,13 @@ where
                         frozen = Some(shown);
                     }
                 }
+                Some(Ok(TermEvent::Mouse(mouse))) if options.mouse => {
+                    let size = terminal.size().map_err(|e| UiError::Draw(Box::new(e)))?;
+                    let area = Rect::new(0, 0, size.width, size.height);
+                    if let Some(areas) = render::layout(area, &shown, &view, clock.now()) {
+                        super::mouse::on_mouse(&mut view, &mouse, &areas, &shown);
+                    }
+                }
                 // Resize, focus, paste: the redraw at the top of the loop is all they need.
                 Some(Ok(_)) => {}
             },
@@ -345,9 +367,11 @@ pub async fn run_terminal(
     engine: &EngineHandle,
     clock: SharedClock,
     shutdown: CancellationToken,
+    ui: &UiSettings,
 ) -> Result<(), UiError> {
     ensure_terminal()?;
-    let options = Options::from_env(clock.now());
+    let options = Options::from_env(clock.now(), ui);
+    super::terminal::capture_mouse(options.mouse);
     // Registered before raw mode: from now on SIGTSTP suspends through the loop (the terminal
     // given back first) instead of stopping the process with the terminal still raw.
     let signals = job_signals().map_err(UiError::Terminal)?;

@@ -13,6 +13,7 @@ use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
 use crate::text::{plural, sanitize};
+use crate::topology::NodeKey;
 use crate::ui::order::Row;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
@@ -111,14 +112,7 @@ pub fn render(
         .collect();
     let total = snapshot.nodes().count();
     let selected = view.selected_index(&visible).map(|i| &visible[i].key);
-    // The table's own lines: the column header, then rows.
-    let body = usize::from(area.height.saturating_sub(2));
-    let selected_row = rows
-        .iter()
-        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
-        .unwrap_or(0);
-    // Stateless scrolling: the window moves only as far as needed to show the selection.
-    let skip = (selected_row + 1).saturating_sub(body);
+    let (skip, body) = window(&rows, selected, area);
     let window = &rows[skip.min(rows.len())..(skip + body).min(rows.len())];
     let before = rows[..skip.min(rows.len())]
         .iter()
@@ -171,6 +165,39 @@ pub fn render(
         });
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The first row shown and how many fit: the table's own lines are a rule and the column header,
+/// then rows. Stateless scrolling: the window moves only as far as needed to show the selection.
+fn window(rows: &[Row], selected: Option<&NodeKey>, area: Rect) -> (usize, usize) {
+    let body = usize::from(area.height.saturating_sub(2));
+    let selected_row = rows
+        .iter()
+        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
+        .unwrap_or(0);
+    ((selected_row + 1).saturating_sub(body), body)
+}
+
+/// The node drawn on screen line `y` of a table drawn in `area`, if a node is there (for clicks).
+pub fn node_at(area: Rect, snapshot: &Snapshot, view: &ViewState, y: u16) -> Option<NodeKey> {
+    let line = usize::from(y.checked_sub(area.y + 2)?);
+    let rows = view.rows(snapshot);
+    let visible: Vec<&NodeView> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Node(n) => Some(*n),
+            Row::Island(..) => None,
+        })
+        .collect();
+    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
+    let (skip, body) = window(&rows, selected, area);
+    if line >= body {
+        return None;
+    }
+    match rows.get(skip + line)? {
+        Row::Node(n) => Some(n.key.clone()),
+        Row::Island(..) => None,
+    }
 }
 
 /// `3/`: the island a node belongs to, shown before its name when islands are mixed.
