@@ -325,12 +325,18 @@ pub const FLEET_NODES_PER_ISLAND: u32 = 24;
 /// rotated away), every 53rd down, the last two of island 19 not probed yet, and island 12 with no
 /// master (its primary is among the down ones).
 pub fn fqdn_fleet() -> Snapshot {
+    fleet(FLEET_ISLANDS, FLEET_NODES_PER_ISLAND)
+}
+
+/// [`fqdn_fleet`] of any size: `islands` islands of `per_island` nodes (at least 2 islands and
+/// 2 nodes each), the same names and the same kinds of trouble (for the render benchmark).
+pub fn fleet(islands_n: u32, per_island: u32) -> Snapshot {
     let zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
     let mut islands = Vec::new();
     let mut seq = 0u64;
-    for i in 0..FLEET_ISLANDS {
+    for i in 0..islands_n {
         let mut nodes = Vec::new();
-        for j in 0..FLEET_NODES_PER_ISLAND {
+        for j in 0..per_island {
             let (zone, what) = if j == 0 {
                 (zones[0], "primary".to_owned())
             } else {
@@ -353,7 +359,7 @@ pub fn fqdn_fleet() -> Snapshot {
                 n.health = Health::Degraded;
                 n.health_since = Some(at);
                 n.cause = Some(CAUSE_APP_A.into());
-            } else if i == FLEET_ISLANDS - 1 && j >= FLEET_NODES_PER_ISLAND - 2 {
+            } else if i == islands_n - 1 && j >= per_island - 2 {
                 n.role = Role::Unknown;
                 n.health = Health::Unknown;
                 n.winner = None;
@@ -399,8 +405,8 @@ pub fn fqdn_fleet() -> Snapshot {
         ..
     }) = s.events.front_mut()
     {
-        *islands = FLEET_ISLANDS as usize;
-        *nodes = (FLEET_ISLANDS * FLEET_NODES_PER_ISLAND) as usize;
+        *islands = islands_n as usize;
+        *nodes = (islands_n * per_island) as usize;
         *candidates = 2 * *nodes;
     }
     s
