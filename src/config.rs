@@ -52,6 +52,8 @@ pub struct Config {
     pub shards: ShardSettings,
     /// `[state]` settings.
     pub state: StateSettings,
+    /// `[ui]` settings of the dashboard.
+    pub ui: UiSettings,
     /// Islands, nodes and candidates.
     pub topology: Topology,
     /// Files whose change should trigger a re-read: the config file, `secrets_file` and every
@@ -134,6 +136,38 @@ pub struct StateSettings {
     /// when unset. Read when rotascope starts: a reload that changes it takes effect at the next
     /// start.
     pub file: Option<PathBuf>,
+}
+
+/// `[ui] theme`: the dashboard's colours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UiTheme {
+    /// Colours for a dark background.
+    Dark,
+    /// Colours for a light background.
+    Light,
+    /// No colours.
+    Mono,
+}
+
+/// `[ui]`: how the dashboard looks and listens. Read at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UiSettings {
+    /// `theme`; unset, the terminal's background decides (`COLORFGBG`), and `NO_COLOR` always
+    /// means mono.
+    pub theme: Option<UiTheme>,
+    /// `mouse` (default true): wheel and clicks act; false leaves the mouse to the terminal's own
+    /// text selection.
+    pub mouse: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            theme: None,
+            mouse: true,
+        }
+    }
 }
 
 /// A reload that failed: when, and what went wrong (redacted: never a secret value).

@@ -107,6 +107,9 @@ pub enum Command {
     /// A request for the program driving the cluster (the lab's keys). The lab puts itself
     /// between the dashboard and the engine and takes these; the engine ignores any that reach it.
     Lab(LabRequest),
+    /// Chain-probe every node at this interval (plus jitter) from now on, for this run only: the
+    /// config file is not changed, and a reload keeps this interval (the dashboard's `+`/`-`).
+    SetInterval(std::time::Duration),
 }
 
 /// What the dashboard's lab keys ask of the lab.
@@ -128,8 +131,9 @@ pub enum LabRequest {
 /// How many commands may wait for the engine.
 pub const COMMAND_QUEUE: usize = 64;
 
-/// How many events the snapshot keeps.
-pub const EVENT_RING: usize = 500;
+/// How many events the snapshot keeps (the newest; the dashboard's title says "last 2000" once
+/// older ones were dropped).
+pub const EVENT_RING: usize = 2000;
 
 /// How many feed items a slow subscriber may fall behind before it misses some.
 pub const FEED_CAPACITY: usize = 4096;

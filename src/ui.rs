@@ -12,6 +12,8 @@
 #[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;
+pub mod mouse;
+pub mod order;
 pub mod render;
 pub mod run;
 pub mod terminal;

@@ -399,6 +399,33 @@ async fn settings_default_when_absent() {
 }
 
 #[tokio::test]
+async fn ui_settings_theme_and_mouse() {
+    let base = "islands = [[\"postgres://u:pw-123@h/db\"]]\n";
+    let cfg = Case::new(base).ok().await;
+    assert_eq!(cfg.ui, rotascope::config::UiSettings::default());
+    assert!(cfg.ui.mouse);
+    assert_eq!(cfg.ui.theme, None, "unset: the terminal decides");
+    let cfg = Case::new(&format!("{base}[ui]\ntheme = \"light\"\nmouse = false\n"))
+        .ok()
+        .await;
+    assert_eq!(cfg.ui.theme, Some(rotascope::config::UiTheme::Light));
+    assert!(!cfg.ui.mouse);
+    let c = Case::new(&format!("{base}[ui]\ntheme = \"purple\"\n"));
+    check(
+        &c.err().await,
+        &[
+            "rotascope.toml",
+            "`ui.theme`",
+            "\"dark\", \"light\" or \"mono\"",
+            "purple",
+        ],
+        &["pw-123"],
+    );
+    let c = Case::new(&format!("{base}[ui]\nmose = false\n"));
+    check(&c.err().await, &["`ui.mose`", "did you mean `mouse`?"], &[]);
+}
+
+#[tokio::test]
 async fn settings_from_file_and_environment_overrides() {
     let c = Case::new(
         r#"
@@ -511,12 +538,15 @@ fn the_example_config_documents_every_key() {
         "name",
         "url",
         "via",
+        "theme",
+        "mouse",
     ];
     let tables = [
         "[probe]",
         "[reload]",
         "[shards]",
         "[state]",
+        "[ui]",
         "[[secrets]]",
         "[[island]]",
         "[[island.node]]",

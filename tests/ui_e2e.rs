@@ -161,7 +161,8 @@ impl Drop for Dashboard {
 /// The nodes-table row of the node listening on `port` (the name column shows the address
 /// without `postgres://`).
 fn row(frame: &str, port: u16) -> &str {
-    let name = format!("127.0.0.1:{port}/");
+    // Every node's name ends in `/postgres`, which the table leaves out.
+    let name = format!("127.0.0.1:{port} ");
     frame
         .lines()
         .find(|l| l.trim_start_matches(['▶', ' ']).starts_with(&name))

@@ -267,7 +267,7 @@ fn reload_error_80x24() {
 
 #[test]
 fn too_small() {
-    let t = draw(&fixtures::all_ok(), &view(Theme::COLOR), 79, 24);
+    let t = draw(&fixtures::all_ok(), &view(Theme::COLOR), 39, 12);
     insta::assert_snapshot!(t.backend());
 }
 

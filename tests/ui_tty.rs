@@ -69,9 +69,14 @@ async fn not_a_terminal_points_to_check_and_watch() {
         reads: AtomicUsize::new(0),
         panic_after: None,
     });
-    let err = run_terminal(&engine, clock, CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = run_terminal(
+        &engine,
+        clock,
+        CancellationToken::new(),
+        &Default::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, UiError::NotATerminal), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("rotascope check"), "{message}");
@@ -106,7 +111,7 @@ async fn demo_on_a_real_terminal() {
             }
         }
     });
-    let result = run_terminal(&engine, clock, shutdown).await;
+    let result = run_terminal(&engine, clock, shutdown, &Default::default()).await;
     player.abort();
     let mut commands = Vec::new();
     while let Ok(c) = received.try_recv() {

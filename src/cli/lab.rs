@@ -183,6 +183,7 @@ async fn lab_dashboard(
     shutdown: CancellationToken,
     lab: LabFront,
 ) -> Result<Exit, Failure> {
+    let ui_settings = config.ui.clone();
     let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL).await?;
     let engine = running.engine.commands.clone();
     let _ = lab.engine.set(engine.clone());
@@ -207,6 +208,7 @@ async fn lab_dashboard(
         ui,
         running.clock.clone(),
         running.shutdown.clone(),
+        &ui_settings,
         Some(lab.schedule),
     )
     .await;

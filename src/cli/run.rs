@@ -185,12 +185,14 @@ pub(super) async fn dashboard(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<Exit, Failure> {
+    let ui_settings = config.ui.clone();
     // SIGHUP to a TUI means its terminal is gone: stop, do not reload.
     let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL).await?;
     let ui = crate::ui::run_terminal(
         &running.engine,
         running.clock.clone(),
         running.shutdown.clone(),
+        &ui_settings,
     )
     .await;
     let stopped = running.stop().await;

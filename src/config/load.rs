@@ -29,6 +29,7 @@
 //! Tests should use [`load_with`] and an explicit [`LoadOptions::env`] map: the process
 //! environment is shared by tests running in parallel.
 
+use crate::config::{UiSettings, UiTheme};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -244,6 +245,7 @@ impl<'a> Loader<'a> {
                     .filter(|f| !f.is_empty())
                     .map(|f| self.base_dir.join(f)),
             },
+            ui: self.ui(&layers)?,
             topology,
             watched_files: self.watched.clone(),
             source_digest: SourceDigest(self.digest.clone().finalize().into()),
@@ -329,6 +331,30 @@ impl<'a> Loader<'a> {
     /// The origin of a key of the config file.
     pub fn at(&self, key: &KeyPath) -> Origin {
         self.doc.origin(key)
+    }
+
+    /// `[ui]`: `theme` one of `dark`, `light`, `mono`.
+    fn ui(&self, layers: &Layers) -> Result<UiSettings, ConfigError> {
+        let raw = &layers.raw.ui;
+        let theme = match raw.theme.as_deref() {
+            None => None,
+            Some("dark") => Some(UiTheme::Dark),
+            Some("light") => Some(UiTheme::Light),
+            Some("mono") => Some(UiTheme::Mono),
+            Some(other) => {
+                let key = KeyPath::root().key("ui").key("theme");
+                return Err(ConfigError::InvalidValue {
+                    at: layers.origin(&self.doc, &self.env_settings, &key),
+                    key,
+                    expected: "\"dark\", \"light\" or \"mono\"".to_owned(),
+                    found: format!("{other:?}"),
+                });
+            }
+        };
+        Ok(UiSettings {
+            theme,
+            mouse: raw.mouse.unwrap_or(true),
+        })
     }
 
     fn settings(

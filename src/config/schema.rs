@@ -17,6 +17,8 @@ pub(crate) struct RawConfig {
     pub shards: RawShards,
     #[serde(default)]
     pub state: RawState,
+    #[serde(default)]
+    pub ui: RawUi,
     /// Compact form: one list of connection strings per island, island `no` = index.
     #[serde(default)]
     pub islands: Vec<Vec<String>>,
@@ -38,6 +40,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "reload",
     "shards",
     "state",
+    "ui",
     "islands",
     "secrets",
     "secrets_file",
@@ -85,6 +88,14 @@ pub(crate) struct RawShards {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawState {
     pub file: Option<String>,
+}
+
+/// `[ui]`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUi {
+    pub theme: Option<String>,
+    pub mouse: Option<bool>,
 }
 
 /// A `[[secrets]]` entry.

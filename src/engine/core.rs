@@ -75,7 +75,12 @@ pub(crate) struct Core<P: Prober> {
     reports: mpsc::UnboundedSender<Report>,
     /// Something changed since the last snapshot.
     pub(super) dirty: bool,
+    /// The chain interval set by [`Command::SetInterval`]; it outlives reloads.
+    pub(super) interval_override: Option<std::time::Duration>,
 }
+
+/// The shortest interval [`Command::SetInterval`] accepts: a typo must not hammer the fleet.
+pub const MIN_SESSION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl<P: Prober> Core<P> {
     /// A core that has applied `initial`; reports of its jobs arrive on `reports`' receiver.
@@ -108,6 +113,7 @@ impl<P: Prober> Core<P> {
             next_job: 0,
             reports,
             dirty: true,
+            interval_override: None,
         };
         core.on_config(initial);
         core
@@ -163,7 +169,25 @@ impl<P: Prober> Core<P> {
             Command::Lab(request) => {
                 tracing::debug!(?request, "lab request with no lab to take it ignored");
             }
+            Command::SetInterval(interval) => self.set_interval(interval),
         }
+    }
+
+    /// Probes every node at `interval` from now on (a session setting: reloads keep it).
+    fn set_interval(&mut self, interval: std::time::Duration) {
+        let interval = interval.max(MIN_SESSION_INTERVAL);
+        self.interval_override = Some(interval);
+        if self.config.probe.interval == interval {
+            return;
+        }
+        let old = self.config.probe.clone();
+        let mut config = (*self.config).clone();
+        config.probe.interval = interval;
+        self.config = Arc::new(config);
+        self.log
+            .set_probe_intervals(self.config.probe.interval, self.config.probe.audit_interval);
+        self.adopt_settings(&old, Instant::now());
+        self.dirty = true;
     }
 
     /// Folds one job report into the state.

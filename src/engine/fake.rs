@@ -362,6 +362,7 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         reload: ReloadSettings::default(),
         shards: ShardSettings::default(),
         state: Default::default(),
+        ui: Default::default(),
         topology,
         watched_files: Vec::new(),
         source_digest: Default::default(),

@@ -28,7 +28,13 @@ impl<P: Prober> Core<P> {
         let now = Instant::now();
         let at = self.log.now();
         let first = self.status.generation == 0;
-        let new = state.config.clone();
+        let mut new = state.config.clone();
+        if let Some(interval) = self.interval_override {
+            // Set for this session (`+`/`-`): the file's interval does not take it back.
+            let mut config = (*new).clone();
+            config.probe.interval = interval;
+            new = std::sync::Arc::new(config);
+        }
         let empty = Topology::default();
         let old_topology = if first { &empty } else { &self.config.topology };
         let diff = old_topology.diff(&new.topology);
@@ -153,7 +159,7 @@ impl<P: Prober> Core<P> {
 
     /// New settings take effect at once: the semaphore is resized, and deadlines further away than
     /// a new, shorter interval are brought in.
-    fn adopt_settings(&mut self, old: &crate::config::ProbeSettings, now: Instant) {
+    pub(super) fn adopt_settings(&mut self, old: &crate::config::ProbeSettings, now: Instant) {
         let new = self.config.probe.clone();
         if new.concurrency != old.concurrency {
             // Jobs in flight finish under the old permits; new jobs use the new ones.

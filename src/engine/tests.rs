@@ -24,6 +24,7 @@ mod chain;
 mod check;
 mod episodes;
 mod inflight;
+mod interval;
 mod islands;
 mod lifecycle;
 mod pace;

@@ -312,6 +312,106 @@ pub fn reload_error() -> Snapshot {
     s
 }
 
+/// Islands in [`fqdn_fleet`].
+pub const FLEET_ISLANDS: u32 = 20;
+/// Nodes per island in [`fqdn_fleet`]: a primary and 23 replicas.
+pub const FLEET_NODES_PER_ISLAND: u32 = 24;
+
+/// The fleet an SRE really runs: 20 islands of 24 nodes (480), named by connection strings to
+/// FQDNs that share everything but the middle:
+/// `postgres://pg-prod-eu-west-1a-orders-shard-0000-primary.db.internal.example.com:5432/orders`.
+/// Island `i` is shard `i`, its node 0 the primary, the others `replica-01`..`replica-23` spread
+/// over three zones. Some trouble, deterministic: every 37th node degraded (its first password
+/// rotated away), every 53rd down, the last two of island 19 not probed yet, and island 12 with no
+/// master (its primary is among the down ones).
+pub fn fqdn_fleet() -> Snapshot {
+    fleet(FLEET_ISLANDS, FLEET_NODES_PER_ISLAND)
+}
+
+/// [`fqdn_fleet`] of any size: `islands` islands of `per_island` nodes (at least 2 islands and
+/// 2 nodes each), the same names and the same kinds of trouble (for the render benchmark).
+pub fn fleet(islands_n: u32, per_island: u32) -> Snapshot {
+    let zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+    let mut islands = Vec::new();
+    let mut seq = 0u64;
+    for i in 0..islands_n {
+        let mut nodes = Vec::new();
+        for j in 0..per_island {
+            let (zone, what) = if j == 0 {
+                (zones[0], "primary".to_owned())
+            } else {
+                (zones[j as usize % 3], format!("replica-{j:02}"))
+            };
+            let url = format!(
+                "postgres://pg-prod-{zone}-orders-shard-{i:04}-{what}.db.internal.example.com:5432/orders"
+            );
+            let role = if j == 0 { Role::Master } else { Role::Replica };
+            let base = 20 + (seq * 7) % 60;
+            let mut n = node(i, &url, &url, role, base, ISLAND0_CREDS);
+            n.shards = Some(vec![format!("sh{i:04}")]);
+            if (seq % 53 == 11) || (i == 12 && j == 0) {
+                take_down(&mut n, 30 + (seq % 50) as i64, "connection refused");
+            } else if seq % 37 == 5 {
+                let at = ago(4 + (seq % 20) as i64);
+                fail_auth(&mut n.candidates[0], at, 30, 60);
+                n.winner = Some(1);
+                n.remembered_best = Some(1);
+                n.health = Health::Degraded;
+                n.health_since = Some(at);
+                n.cause = Some(CAUSE_APP_A.into());
+            } else if i == islands_n - 1 && j >= per_island - 2 {
+                n.role = Role::Unknown;
+                n.health = Health::Unknown;
+                n.winner = None;
+                n.remembered_best = None;
+                n.last_chain = None;
+                n.latency = LatencyHistory::default();
+                n.probing = true;
+                for c in &mut n.candidates {
+                    c.state = CandidateState::Untested;
+                    c.latency = None;
+                    c.last_checked = None;
+                    c.last_valid = None;
+                }
+            }
+            nodes.push(n);
+            seq += 1;
+        }
+        let mut warnings = Vec::new();
+        if i == 12 {
+            warnings.push(IslandWarning {
+                kind: WarningKind::NoMaster,
+                detail: "the primary is down; no replica promoted".into(),
+            });
+        }
+        islands.push(IslandView {
+            no: IslandNo(i),
+            nodes,
+            shards: Some(vec![format!("sh{i:04}")]),
+            warnings,
+        });
+    }
+    let mut s = all_ok();
+    s.islands = islands;
+    s.events.truncate(1);
+    if let Some(Event {
+        kind:
+            EventKind::ConfigApplied {
+                islands,
+                nodes,
+                candidates,
+                ..
+            },
+        ..
+    }) = s.events.front_mut()
+    {
+        *islands = islands_n as usize;
+        *nodes = (islands_n * per_island) as usize;
+        *candidates = 2 * *nodes;
+    }
+    s
+}
+
 const URL_A1: &str = "postgres://127.0.0.1:54320/app";
 const URL_A2: &str = "postgres://127.0.0.1:54321/app";
 const ADDR_B1: &str = "postgres://127.0.0.1:54322/app?sslmode=disable";

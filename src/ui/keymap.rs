@@ -48,6 +48,16 @@ pub enum Action {
     FilterKeep,
     /// Stop typing and clear the filter.
     FilterClear,
+    /// Next order of the nodes table: health (problems first), name, latency, island.
+    CycleSort,
+    /// Show only nodes with a problem (not ok, or in an island with a warning), or all again.
+    ToggleProblems,
+    /// Probe less often: the next longer interval, for this session.
+    SlowerProbes,
+    /// Probe more often: the next shorter interval, for this session.
+    FasterProbes,
+    /// Give the focused pane the whole screen, or go back to every pane.
+    ToggleZoom,
     /// Freeze or unfreeze the display (the engine keeps running).
     TogglePause,
     /// Open or close the help overlay.
@@ -156,6 +166,11 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('a')], "a", Action::AuditSelected, "audit the selected node"),
     bind(N, &[ch('A')], "A", Action::AuditAll, "audit every node"),
     bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
+    bind(N, &[ch('s')], "s", Action::CycleSort, "next sort order"),
+    bind(N, &[ch('!')], "!", Action::ToggleProblems, "problems only / all nodes"),
+    bind(N, &[ch('+'), ch('=')], "+", Action::SlowerProbes, "longer probe interval"),
+    bind(N, &[ch('-')], "-", Action::FasterProbes, "shorter probe interval"),
+    bind(N, &[ch('z')], "z", Action::ToggleZoom, "zoom the focused pane"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
@@ -187,6 +202,9 @@ pub const HINTS: &[(&str, &str)] = &[
     ("a/A", "audit"),
     ("r", "reload"),
     ("/", "filter"),
+    ("s", "sort"),
+    ("!", "problems"),
+    ("z", "zoom"),
     ("space", "pause"),
 ];
 
@@ -251,6 +269,19 @@ mod tests {
             (KeyCode::Char('A'), KeyModifiers::SHIFT, Action::AuditAll),
             (KeyCode::Char('/'), none, Action::StartFilter),
             (KeyCode::Char(' '), none, Action::TogglePause),
+            (KeyCode::Char('s'), none, Action::CycleSort),
+            (KeyCode::Char('z'), none, Action::ToggleZoom),
+            (
+                KeyCode::Char('+'),
+                KeyModifiers::SHIFT,
+                Action::SlowerProbes,
+            ),
+            (KeyCode::Char('-'), none, Action::FasterProbes),
+            (
+                KeyCode::Char('!'),
+                KeyModifiers::SHIFT,
+                Action::ToggleProblems,
+            ),
             (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::ToggleHelp),
             (KeyCode::Char('q'), none, Action::Quit),
             (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
@@ -320,7 +351,10 @@ mod tests {
             );
         }
         let plain = press(KeyCode::Char('z'), KeyModifiers::NONE);
-        assert_eq!(action_for(&plain, Context::Normal), None);
+        assert_eq!(
+            action_for(&plain, Context::Normal),
+            Some(Action::ToggleZoom)
+        );
         assert_eq!(
             action_for(&plain, Context::Filter),
             Some(Action::FilterChar('z'))

@@ -16,16 +16,23 @@ pub mod footer;
 pub mod format;
 pub mod header;
 pub mod help;
+pub mod names;
 pub mod nodes;
 pub mod timeline;
 pub mod verdict;
 
-/// The smallest terminal the dashboard draws in; smaller gets a "terminal too small" notice.
+/// The smallest terminal the full layout (header, nodes, detail, events, footer) fits in.
 pub const MIN_WIDTH: u16 = 80;
 /// See [`MIN_WIDTH`].
 pub const MIN_HEIGHT: u16 = 24;
+/// Below this height the reduced layout drops the header and footer: nodes only.
+pub const NODES_ONLY_HEIGHT: u16 = 10;
+/// The smallest terminal anything is drawn in; smaller gets a "terminal too small" notice.
+pub const TINY_WIDTH: u16 = 40;
+/// See [`TINY_WIDTH`].
+pub const TINY_HEIGHT: u16 = 4;
 
-/// Where each part of the screen goes.
+/// Where each part of the screen goes; a part not drawn has a zero-height area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Areas {
     /// Verdict, config and reload status, banner.
@@ -40,18 +47,25 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// Splits `area` for this snapshot and view; `None` when the terminal is too small.
+/// Splits `area` for this snapshot and view; `None` when the terminal is too small for anything.
 ///
-/// The table and the detail pane get the lines they need up to a share of the body that depends on
-/// the focused pane (the focused one grows); the timeline takes the rest.
+/// At 80×24 and more every pane is drawn: the table and the detail pane get the lines they need up
+/// to a share of the body that depends on the focused pane (the focused one grows), the timeline
+/// takes the rest. Zoomed (`z`), the focused pane takes the whole body. Below 80×24 a reduced
+/// layout: header, one pane (the nodes, or the zoomed pane) and footer; below
+/// [`NODES_ONLY_HEIGHT`] lines that pane alone.
 pub fn layout(
     area: Rect,
     snapshot: &Snapshot,
     view: &ViewState,
     now: DateTime<Utc>,
 ) -> Option<Areas> {
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    if area.width < TINY_WIDTH || area.height < TINY_HEIGHT {
         return None;
+    }
+    let full = area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT;
+    if !full || view.zoomed {
+        return Some(one_pane(area, snapshot, view, now));
     }
     let header_h = header::height(snapshot, now, area.width);
     let body = area.height - header_h - 1;
@@ -81,6 +95,37 @@ pub fn layout(
     })
 }
 
+/// One pane (the zoomed one, else the nodes) with the header and footer when there is room.
+fn one_pane(area: Rect, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc>) -> Areas {
+    let (header_h, footer_h) = if area.height < NODES_ONLY_HEIGHT {
+        (0, 0)
+    } else {
+        // The banner of a failed reload is left out when it would crowd the pane.
+        let h = header::height(snapshot, now, area.width);
+        (if area.height - 1 - h >= 6 { h } else { 2 }, 1)
+    };
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Min(1),
+        Constraint::Length(footer_h),
+    ])
+    .areas(area);
+    let none = Rect::new(area.x, body.y, area.width, 0);
+    let pane = if view.zoomed {
+        view.focus
+    } else {
+        Focus::Nodes
+    };
+    let pick = |f: Focus| if pane == f { body } else { none };
+    Areas {
+        header,
+        nodes: pick(Focus::Nodes),
+        detail: pick(Focus::Detail),
+        timeline: pick(Focus::Timeline),
+        footer,
+    }
+}
+
 /// Draws the whole screen for `snapshot` as `view` says, with relative times measured from `now`.
 ///
 /// ```text
@@ -101,18 +146,30 @@ pub fn layout(
 /// ↑↓ select  Enter detail  Tab pane  p/P reprobe …             footer: hints or confirmation
 /// ```
 ///
-/// The `?` overlay draws over the middle; below 80×24 only a "terminal too small" notice is drawn.
+/// `z` gives the focused pane the whole body. Below 80×24 the header, the nodes (or the zoomed
+/// pane) and the footer; below 10 lines the nodes alone; below 40×4 a "terminal too small" notice.
+/// The `?` overlay draws over the middle.
 pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc>) {
     let area = frame.area();
     let Some(areas) = layout(area, snapshot, view, now) else {
         too_small(frame, area, view.theme);
         return;
     };
-    header::render(frame, areas.header, snapshot, view, now);
-    nodes::render(frame, areas.nodes, snapshot, view, now);
-    detail::render(frame, areas.detail, snapshot, view, now);
-    timeline::render(frame, areas.timeline, snapshot, view);
-    footer::render(frame, areas.footer, view);
+    if areas.header.height > 0 {
+        header::render(frame, areas.header, snapshot, view, now);
+    }
+    if areas.nodes.height > 0 {
+        nodes::render(frame, areas.nodes, snapshot, view, now);
+    }
+    if areas.detail.height > 0 {
+        detail::render(frame, areas.detail, snapshot, view, now);
+    }
+    if areas.timeline.height > 0 {
+        timeline::render(frame, areas.timeline, snapshot, view);
+    }
+    if areas.footer.height > 0 {
+        footer::render(frame, areas.footer, view);
+    }
     if view.overlay == Overlay::Help {
         help::render(frame, area, view);
     }
@@ -140,7 +197,7 @@ fn too_small(frame: &mut Frame, area: Rect, t: Theme) {
     let lines = vec![
         Line::styled("terminal too small", t.strong()),
         Line::raw(format!(
-            "{}×{}, rotascope needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            "{}×{}, rotascope needs at least {TINY_WIDTH}×{TINY_HEIGHT}",
             area.width, area.height
         )),
         Line::styled("enlarge the window, or q quits", t.dim()),

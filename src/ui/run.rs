@@ -20,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 use super::keymap::{action_for, Action, Context};
 use super::render::{self, nodes, timeline};
 use super::terminal::TerminalGuard;
-use super::theme::Theme;
+use super::theme::{Palette, Theme};
 use super::update::{describe, update};
 use super::view::{LabClock, NoticeKind, ViewState};
 use crate::clock::SharedClock;
+use crate::config::{UiSettings, UiTheme};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{Command, EngineHandle};
 
@@ -62,16 +63,29 @@ pub struct Options {
     pub tick: Duration,
     /// In `rotascope lab`: its rotation schedule, and the lab keys on.
     pub lab: Option<LabClock>,
+    /// Mouse events act (wheel, clicks); off, the terminal keeps its own text selection.
+    pub mouse: bool,
 }
 
 impl Options {
-    /// What a person at a terminal expects: `NO_COLOR` honoured, local time, a 1 s tick.
-    pub fn from_env(now: DateTime<Utc>) -> Options {
+    /// What a person at a terminal expects with these `[ui]` settings: `NO_COLOR` honoured, the
+    /// configured theme or the terminal's background (`COLORFGBG`), local time, a 1 s tick.
+    pub fn from_env(now: DateTime<Utc>, ui: &UiSettings) -> Options {
+        let palette = ui.theme.map(|t| match t {
+            UiTheme::Dark => Palette::Dark,
+            UiTheme::Light => Palette::Light,
+            UiTheme::Mono => Palette::Mono,
+        });
         Options {
-            theme: Theme::from_env(),
+            theme: Theme::choose(
+                palette,
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("COLORFGBG").as_deref(),
+            ),
             tz: now.with_timezone(&chrono::Local).offset().fix(),
             tick: Duration::from_secs(1),
             lab: None,
+            mouse: ui.mouse,
         }
     }
 
@@ -82,6 +96,7 @@ impl Options {
             tz: FixedOffset::east_opt(0).expect("zero offset"),
             tick: Duration::from_secs(1),
             lab: None,
+            mouse: true,
         }
     }
 }
@@ -241,6 +256,13 @@ where
                         frozen = Some(shown);
                     }
                 }
+                Some(Ok(TermEvent::Mouse(mouse))) if options.mouse => {
+                    let size = terminal.size().map_err(|e| UiError::Draw(Box::new(e)))?;
+                    let area = Rect::new(0, 0, size.width, size.height);
+                    if let Some(areas) = render::layout(area, &shown, &view, clock.now()) {
+                        super::mouse::on_mouse(&mut view, &mouse, &areas, &shown);
+                    }
+                }
                 // Resize, focus, paste: the redraw at the top of the loop is all they need.
                 Some(Ok(_)) => {}
             },
@@ -356,9 +378,10 @@ pub async fn run_terminal(
     engine: &EngineHandle,
     clock: SharedClock,
     shutdown: CancellationToken,
+    ui: &UiSettings,
 ) -> Result<(), UiError> {
     let (snapshots, commands) = (engine.snapshots.clone(), engine.commands.clone());
-    run_terminal_with(snapshots, commands, clock, shutdown, None).await
+    run_terminal_with(snapshots, commands, clock, shutdown, ui, None).await
 }
 
 /// [`run_terminal`] with the commands going to `commands` (the lab stands between the dashboard
@@ -368,13 +391,15 @@ pub async fn run_terminal_with(
     commands: mpsc::Sender<Command>,
     clock: SharedClock,
     shutdown: CancellationToken,
+    ui: &UiSettings,
     lab: Option<LabClock>,
 ) -> Result<(), UiError> {
     ensure_terminal()?;
     let options = Options {
         lab,
-        ..Options::from_env(clock.now())
+        ..Options::from_env(clock.now(), ui)
     };
+    super::terminal::capture_mouse(options.mouse);
     // Registered before raw mode: from now on SIGTSTP suspends through the loop (the terminal
     // given back first) instead of stopping the process with the terminal still raw.
     let signals = job_signals().map_err(UiError::Terminal)?;

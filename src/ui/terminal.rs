@@ -23,6 +23,21 @@ use ratatui::Terminal;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Set by the panic hook: some thread panicked while the terminal was held.
 static PANICKED: AtomicBool = AtomicBool::new(false);
+/// Whether the terminal is asked for mouse events (set before [`TerminalGuard::enter`]).
+static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Asks for mouse events (wheel, clicks) from the next [`TerminalGuard::enter`] on; the terminal
+/// gives them back on restore, so its own text selection works again after the dashboard.
+pub fn capture_mouse(on: bool) {
+    MOUSE.store(on, Ordering::SeqCst);
+}
+
+fn mouse_on() -> io::Result<()> {
+    if MOUSE.load(Ordering::SeqCst) {
+        execute!(io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
+    Ok(())
+}
 static HOOK: Once = Once::new();
 
 /// Holds the terminal in raw mode on the alternate screen; restores it when dropped.
@@ -38,6 +53,7 @@ impl TerminalGuard {
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let setup = execute!(io::stdout(), EnterAlternateScreen, Hide)
+            .and_then(|()| mouse_on())
             .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match setup {
             Ok(terminal) => Ok(TerminalGuard { terminal }),
@@ -65,6 +81,9 @@ impl Drop for TerminalGuard {
 pub fn restore() -> io::Result<()> {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return Ok(());
+    }
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), crossterm::event::DisableMouseCapture);
     }
     let screen = execute!(io::stdout(), LeaveAlternateScreen, Show);
     let raw = disable_raw_mode();
@@ -97,7 +116,8 @@ pub fn retake() -> io::Result<()> {
     }
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
-    execute!(io::stdout(), EnterAlternateScreen, Hide)
+    execute!(io::stdout(), EnterAlternateScreen, Hide)?;
+    mouse_on()
 }
 
 /// True when the terminal crossterm reads keys from (stdin) is in raw mode: no line editing, no

@@ -27,9 +27,23 @@ pub const SELECTED: &str = "▶";
 /// Latency strip levels, log scale: `▁` under 1 ms, each step doubles, `█` from 64 ms.
 pub const STRIP_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Whether the screen uses colour.
+/// The colours of the screen (`[ui] theme`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Palette {
+    /// The terminal's own eight colours, chosen for a dark background.
+    #[default]
+    Dark,
+    /// Deeper colours that stay readable on a light background (yellow and cyan on white are
+    /// not).
+    Light,
+    /// No colour: symbols and words, emphasis by bold and reverse video.
+    Mono,
+}
+
+/// How the screen looks: a palette. Every state still has a symbol and a word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
+    palette: Palette,
     color: bool,
 }
 
@@ -40,10 +54,30 @@ impl Default for Theme {
 }
 
 impl Theme {
-    /// Symbols, words and colour.
-    pub const COLOR: Theme = Theme { color: true };
+    /// Symbols, words and colour (the dark palette).
+    pub const COLOR: Theme = Theme {
+        palette: Palette::Dark,
+        color: true,
+    };
+    /// Colours for a light background.
+    pub const LIGHT: Theme = Theme {
+        palette: Palette::Light,
+        color: true,
+    };
     /// Symbols and words only; emphasis by bold and reverse video.
-    pub const PLAIN: Theme = Theme { color: false };
+    pub const PLAIN: Theme = Theme {
+        palette: Palette::Mono,
+        color: false,
+    };
+
+    /// The theme of a palette.
+    pub fn of(palette: Palette) -> Theme {
+        match palette {
+            Palette::Dark => Theme::COLOR,
+            Palette::Light => Theme::LIGHT,
+            Palette::Mono => Theme::PLAIN,
+        }
+    }
 
     /// The theme the environment asks for: [`Theme::PLAIN`] when `NO_COLOR` is set and not empty.
     pub fn from_env() -> Theme {
@@ -59,6 +93,31 @@ impl Theme {
         }
     }
 
+    /// The theme to use: `NO_COLOR` wins; then the configured palette; unset, the terminal's
+    /// background as `COLORFGBG` (`fg;bg`, set by rxvt, Konsole and others) tells it: light for
+    /// a background of colour 7 or 15, else dark.
+    pub fn choose(
+        configured: Option<Palette>,
+        no_color: Option<&OsStr>,
+        colorfgbg: Option<&OsStr>,
+    ) -> Theme {
+        if Theme::from_no_color(no_color) == Theme::PLAIN {
+            return Theme::PLAIN;
+        }
+        if let Some(p) = configured {
+            return Theme::of(p);
+        }
+        let light = colorfgbg
+            .and_then(OsStr::to_str)
+            .and_then(|v| v.rsplit(';').next())
+            .is_some_and(|bg| matches!(bg.trim(), "7" | "15"));
+        if light {
+            Theme::LIGHT
+        } else {
+            Theme::COLOR
+        }
+    }
+
     /// True when colours are used.
     pub fn has_color(self) -> bool {
         self.color
@@ -66,9 +125,20 @@ impl Theme {
 
     fn fg(self, color: Color) -> Style {
         if self.color {
-            Style::new().fg(color)
+            Style::new().fg(self.tone(color))
         } else {
             Style::new()
+        }
+    }
+
+    /// A colour as this palette draws it.
+    fn tone(self, color: Color) -> Color {
+        match (self.palette, color) {
+            (Palette::Light, Color::Yellow) => Color::Indexed(130),
+            (Palette::Light, Color::Green) => Color::Indexed(28),
+            (Palette::Light, Color::Cyan) => Color::Indexed(25),
+            (Palette::Light, Color::DarkGray) => Color::Indexed(242),
+            _ => color,
         }
     }
 
@@ -233,6 +303,38 @@ mod tests {
         assert_eq!(Theme::from_no_color(None), Theme::COLOR);
         assert_eq!(Theme::from_no_color(Some(OsStr::new(""))), Theme::COLOR);
         assert_eq!(Theme::from_no_color(Some(OsStr::new("1"))), Theme::PLAIN);
+    }
+
+    #[test]
+    fn the_theme_follows_no_color_then_the_config_then_the_terminal() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        assert_eq!(Theme::choose(None, None, None), Theme::COLOR);
+        assert_eq!(Theme::choose(None, None, os("0;15")), Theme::LIGHT);
+        assert_eq!(Theme::choose(None, None, os("0;default;7")), Theme::LIGHT);
+        assert_eq!(Theme::choose(None, None, os("15;0")), Theme::COLOR);
+        assert_eq!(
+            Theme::choose(Some(Palette::Dark), None, os("0;15")),
+            Theme::COLOR
+        );
+        assert_eq!(Theme::choose(Some(Palette::Mono), None, None), Theme::PLAIN);
+        assert_eq!(
+            Theme::choose(Some(Palette::Light), os("1"), None),
+            Theme::PLAIN
+        );
+    }
+
+    #[test]
+    fn the_light_palette_deepens_what_a_white_background_washes_out() {
+        use ratatui::style::Color;
+        assert_eq!(
+            Theme::LIGHT.health(Health::Degraded).fg,
+            Some(Color::Indexed(130))
+        );
+        assert_eq!(Theme::LIGHT.health(Health::Down).fg, Some(Color::Red));
+        assert_eq!(
+            Theme::COLOR.health(Health::Degraded).fg,
+            Some(Color::Yellow)
+        );
     }
 
     #[test]

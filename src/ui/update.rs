@@ -1,6 +1,8 @@
 //! `update`: the one place the view state changes. An [`Action`] comes in; the view changes; a
 //! [`Command`] for the engine may come out. No I/O and no clock here, so it is tested directly.
 
+use std::time::Duration;
+
 use super::keymap::Action;
 use super::render::detail;
 use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
@@ -53,6 +55,41 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             view.filter.clear();
             view.input = Input::Normal;
         }
+        Action::CycleSort => {
+            pin_selection(view, snapshot);
+            view.sort = view.sort.next();
+        }
+        Action::ToggleProblems => {
+            pin_selection(view, snapshot);
+            view.problems_only = !view.problems_only;
+        }
+        Action::ToggleZoom => view.zoomed = !view.zoomed,
+        Action::SlowerProbes | Action::FasterProbes => {
+            let now = snapshot.settings.interval;
+            let next = if action == Action::SlowerProbes {
+                INTERVALS.iter().find(|&&d| d > now)
+            } else {
+                INTERVALS.iter().rev().find(|&&d| d < now)
+            };
+            match next {
+                Some(&d) => {
+                    view.interval_set = true;
+                    return Some(Command::SetInterval(d));
+                }
+                None => view.notify(
+                    format!(
+                        "probe interval stays {}: the {} step",
+                        humantime::format_duration(now),
+                        if action == Action::SlowerProbes {
+                            "longest"
+                        } else {
+                            "shortest"
+                        }
+                    ),
+                    NoticeKind::Warn,
+                ),
+            }
+        }
         Action::TogglePause => {
             view.paused = !view.paused;
             if view.paused {
@@ -99,6 +136,19 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
     None
 }
 
+/// The probe intervals `+` and `-` step through.
+pub const INTERVALS: [Duration; 9] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+];
+
 /// What the footer says when a command was handed to the engine.
 pub fn describe(command: &Command) -> String {
     match command {
@@ -115,6 +165,10 @@ pub fn describe(command: &Command) -> String {
         Command::Lab(LabRequest::StopStart { island, index }) => {
             format!("lab: stop/start of node {island}.{index} requested")
         }
+        Command::SetInterval(d) => format!(
+            "probe interval {} for this session (the config file is unchanged)",
+            humantime::format_duration(*d)
+        ),
     }
 }
 
@@ -290,6 +344,56 @@ mod tests {
             update(&mut v, Action::ReprobeAll, &s),
             Some(Command::ReprobeAll)
         );
+    }
+
+    #[test]
+    fn sort_and_problems_only_keep_the_selected_node_and_arrows_follow_the_screen_order() {
+        let s = fixtures::node_down();
+        let mut v = view();
+        assert_eq!(&*v.visible_nodes(&s)[0].key.name, "db-b2", "problems first");
+        update(&mut v, Action::Down, &s);
+        let picked = v.selected.clone().unwrap();
+        assert_eq!(&*picked.name, "db-b1");
+        for _ in 0..4 {
+            update(&mut v, Action::CycleSort, &s);
+            assert_eq!(v.selected_node(&s).map(|n| &n.key), Some(&picked));
+        }
+        update(&mut v, Action::ToggleProblems, &s);
+        let visible = v.visible_nodes(&s);
+        assert_eq!(visible.len(), 1);
+        assert_eq!(&*visible[0].key.name, "db-b2");
+        assert_eq!(
+            update(&mut v, Action::ReprobeSelected, &s),
+            Some(Command::Reprobe(visible[0].key.clone())),
+            "a hidden selection falls to the first problem"
+        );
+        update(&mut v, Action::ToggleProblems, &s);
+        assert_eq!(v.visible_nodes(&s).len(), 4);
+    }
+
+    #[test]
+    fn plus_and_minus_step_the_interval_from_what_the_engine_runs() {
+        let mut s = fixtures::all_ok();
+        let mut v = view();
+        assert_eq!(s.settings.interval, Duration::from_secs(2));
+        assert_eq!(
+            update(&mut v, Action::SlowerProbes, &s),
+            Some(Command::SetInterval(Duration::from_secs(5)))
+        );
+        assert!(v.interval_set);
+        assert_eq!(
+            update(&mut v, Action::FasterProbes, &s),
+            Some(Command::SetInterval(Duration::from_secs(1)))
+        );
+        // A configured value off the ladder steps to its neighbours.
+        s.settings.interval = Duration::from_millis(1500);
+        assert_eq!(
+            update(&mut v, Action::SlowerProbes, &s),
+            Some(Command::SetInterval(Duration::from_secs(2)))
+        );
+        s.settings.interval = Duration::from_millis(250);
+        assert_eq!(update(&mut v, Action::FasterProbes, &s), None);
+        assert_eq!(v.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Warn));
     }
 
     #[test]

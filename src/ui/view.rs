@@ -7,6 +7,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::keymap::Context;
+use super::order::{self, Row, Sort};
 use super::theme::Theme;
 use crate::engine::snapshot::{NodeView, Snapshot};
 use crate::topology::NodeKey;
@@ -99,6 +100,14 @@ pub struct ViewState {
     pub input: Input,
     /// Node filter: space-separated words that must all occur (case-insensitive).
     pub filter: String,
+    /// The order of the nodes table (`s`).
+    pub sort: Sort,
+    /// Only nodes with a problem (`!`): not ok, or in an island with a warning.
+    pub problems_only: bool,
+    /// The focused pane fills the screen (`z`).
+    pub zoomed: bool,
+    /// The probe interval was changed with `+`/`-` (the header says so).
+    pub interval_set: bool,
     /// The display is frozen on the snapshot shown when it was paused.
     pub paused: bool,
     /// Lines scrolled in the detail pane.
@@ -128,6 +137,10 @@ impl ViewState {
             overlay: Overlay::None,
             input: Input::Normal,
             filter: String::new(),
+            sort: Sort::default(),
+            problems_only: false,
+            zoomed: false,
+            interval_set: false,
             paused: false,
             detail_scroll: 0,
             timeline_scroll: 0,
@@ -178,9 +191,26 @@ impl ViewState {
         words.iter().all(|w| hay.contains(w.as_str()))
     }
 
-    /// The nodes that pass the filter, island by island.
+    /// The rows of the nodes table: filtered, "problems only" applied, sorted.
+    pub fn rows<'a>(&self, snapshot: &'a Snapshot) -> Vec<Row<'a>> {
+        order::rows(
+            snapshot,
+            self.sort,
+            self.problems_only,
+            |n| self.matches(n),
+            !self.filter.trim().is_empty(),
+        )
+    }
+
+    /// The nodes the table shows, in its order.
     pub fn visible_nodes<'a>(&self, snapshot: &'a Snapshot) -> Vec<&'a NodeView> {
-        snapshot.nodes().filter(|n| self.matches(n)).collect()
+        self.rows(snapshot)
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Node(n) => Some(n),
+                Row::Island(..) => None,
+            })
+            .collect()
     }
 
     /// Position of the effective selection among the visible nodes.

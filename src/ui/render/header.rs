@@ -34,7 +34,7 @@ pub fn render(
     let cols = usize::from(area.width);
     let mut lines = vec![
         fit_segments(status_segments(snapshot, view, now, t), cols),
-        fit_segments(config_segments(snapshot, now, t), cols),
+        fit_segments(config_segments(snapshot, now, view.interval_set, t), cols),
     ];
     lines.extend(banner(snapshot, now, t, cols));
     frame.render_widget(Paragraph::new(lines), area);
@@ -132,7 +132,12 @@ pub fn next_rotation(lab: &crate::ui::view::LabClock, now: DateTime<Utc>) -> Str
     format!("next rotation in {}s", (ms + 999) / 1000)
 }
 
-fn config_segments(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme) -> Vec<Segment> {
+fn config_segments(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    interval_set: bool,
+    t: Theme,
+) -> Vec<Segment> {
     let c = &snapshot.config;
     let mut segs = vec![vec![
         Span::styled("config ", t.dim()),
@@ -162,6 +167,9 @@ fn config_segments(snapshot: &Snapshot, now: DateTime<Utc>, t: Theme) -> Vec<Seg
         Span::styled("probe every ", t.dim()),
         Span::raw(every(snapshot.settings.interval)),
     ];
+    if interval_set {
+        probe.push(Span::styled(" (set with +/-)", t.dim()));
+    }
     if let Some(b) = &snapshot.behind_schedule {
         // Tenths of a second are all a person needs of the real interval.
         let tenths = |d: std::time::Duration| {

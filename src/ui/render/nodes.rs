@@ -7,11 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::format::{clip, compact, fit, fit_right, latency, login_label, short_name};
+use super::format::{clip, compact, fit, fit_right, latency, login_label};
+use super::names::Shortener;
 use super::pane;
 use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
 use crate::text::{plural, sanitize};
+use crate::topology::NodeKey;
+use crate::ui::order::Row;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
 
@@ -22,23 +25,40 @@ const VALID: usize = 5;
 const LAT: usize = 6;
 const SINCE: usize = 6;
 
-/// Column widths for a given table width.
+/// Column widths for a given table width. Below 80 columns the winner and "since" columns go
+/// (the detail pane and the zoomed table have them), and the strip takes what is left.
 #[derive(Debug, PartialEq, Eq)]
 struct Cols {
     name: usize,
+    /// 0: not shown.
     winner: usize,
     p95: bool,
+    since: bool,
+    /// 0: not shown.
     strip: usize,
 }
 
 impl Cols {
     fn new(width: usize, longest_name: usize) -> Cols {
+        let narrow = width < 78;
         let p95 = width >= 100;
-        let winner = if width >= 110 { 18 } else { 14 };
+        let winner = match width {
+            ..78 => 0,
+            78..110 => 14,
+            _ => 18,
+        };
+        let since = !narrow;
         // Separators: one space before every column after the name.
-        let seps = if p95 { 8 } else { 7 };
-        let fixed =
-            MARK + ROLE + HEALTH + winner + VALID + LAT + SINCE + seps + if p95 { LAT } else { 0 };
+        let seps = 5 + usize::from(winner > 0) + usize::from(p95) + usize::from(since);
+        let fixed = MARK
+            + ROLE
+            + HEALTH
+            + winner
+            + VALID
+            + LAT
+            + seps
+            + if since { SINCE } else { 0 }
+            + if p95 { LAT } else { 0 };
         let rest = width.saturating_sub(fixed);
         let name = longest_name
             .clamp(16, 36)
@@ -48,36 +68,24 @@ impl Cols {
         // Whatever is still free widens the name, then the winner.
         let spare = rest.saturating_sub(name + strip);
         let name_extra = spare.min(longest_name.saturating_sub(name));
+        let winner_extra = if winner > 0 {
+            (spare - name_extra).min(8)
+        } else {
+            0
+        };
         Cols {
             name: name + name_extra,
-            winner: winner + (spare - name_extra).min(8),
+            winner: winner + winner_extra,
             p95,
+            since,
             strip,
         }
     }
 }
 
-enum Row<'a> {
-    Island(&'a IslandView, usize),
-    Node(&'a NodeView),
-}
-
-fn rows<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Row<'a>> {
-    let mut rows = Vec::new();
-    for island in &snapshot.islands {
-        let nodes: Vec<&NodeView> = island.nodes.iter().filter(|n| view.matches(n)).collect();
-        if nodes.is_empty() && !view.filter.trim().is_empty() {
-            continue;
-        }
-        rows.push(Row::Island(island, nodes.len()));
-        rows.extend(nodes.into_iter().map(Row::Node));
-    }
-    rows
-}
-
 /// Lines the table would like: title, column header and one per row.
 pub fn height(snapshot: &Snapshot, view: &ViewState) -> u16 {
-    2 + rows(snapshot, view).len().max(1) as u16
+    2 + view.rows(snapshot).len().max(1) as u16
 }
 
 /// Rows a page key should move in an area of this height.
@@ -94,20 +102,27 @@ pub fn render(
     now: DateTime<Utc>,
 ) {
     let t = view.theme;
-    let visible = view.visible_nodes(snapshot);
+    let rows = view.rows(snapshot);
+    let visible: Vec<&NodeView> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Node(n) => Some(*n),
+            Row::Island(..) => None,
+        })
+        .collect();
     let total = snapshot.nodes().count();
-    let mut title = "islands & nodes".to_owned();
-    if !view.filter.is_empty() || view.input == Input::Filter {
-        title = format!(
-            "{title} · filter “{}” · {} of {total}",
-            view.filter,
-            visible.len()
-        );
-    }
+    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
+    let (skip, body) = window(&rows, selected, area);
+    let window = &rows[skip.min(rows.len())..(skip + body).min(rows.len())];
+    let before = rows[..skip.min(rows.len())]
+        .iter()
+        .filter(|r| matches!(r, Row::Node(_)))
+        .count();
+    let shown = window.iter().filter(|r| matches!(r, Row::Node(_))).count();
+    let title = title(view, before, shown, visible.len(), total);
     let inner = pane(frame, area, &title, view.focus == Focus::Nodes, t);
 
     let width = usize::from(inner.width);
-    let rows = rows(snapshot, view);
     let mut lines: Vec<Line> = Vec::new();
     if snapshot.config.generation == 0 && snapshot.islands.is_empty() {
         lines.push(Line::styled(
@@ -120,37 +135,97 @@ pub fn render(
         frame.render_widget(Paragraph::new(lines), inner);
         return;
     }
+    let names = Shortener::new(snapshot);
+    let flat = !view.sort.grouped();
     let longest = snapshot
         .nodes()
-        .map(|n| super::format::width(&short_name(&n.key.name)))
+        .map(|n| {
+            let island = if flat { island_prefix(n).len() } else { 0 };
+            island + super::format::width(&names.short(&n.key.name))
+        })
         .max()
         .unwrap_or(0);
     let cols = Cols::new(width, longest);
     lines.push(header_line(&cols, t));
     if visible.is_empty() {
-        lines.push(Line::styled(
-            format!("  no node matches “{}” (Esc clears)", view.filter),
-            t.dim(),
-        ));
+        let why = match (view.filter.is_empty(), view.problems_only) {
+            (true, true) => "  no problems: every node is ok (! shows all)".to_owned(),
+            (false, _) => format!("  no node matches “{}” (Esc clears)", view.filter),
+            (true, false) => "  no nodes".to_owned(),
+        };
+        lines.push(Line::styled(why, t.dim()));
     }
-    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
-    let body = usize::from(inner.height.saturating_sub(1));
-    let selected_row = rows
-        .iter()
-        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
-        .unwrap_or(0);
-    // Stateless scrolling: the window moves only as far as needed to show the selection.
-    let skip = (selected_row + 1).saturating_sub(body);
-    for row in rows.iter().skip(skip).take(body) {
+    for row in window {
         lines.push(match row {
             Row::Island(island, shown) => island_line(island, *shown, width, t),
             Row::Node(node) => {
                 let is_selected = Some(&node.key) == selected;
-                node_line(node, &cols, is_selected, now, t)
+                node_line(node, &names, flat, &cols, is_selected, now, t)
             }
         });
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The first row shown and how many fit: the table's own lines are a rule and the column header,
+/// then rows. Stateless scrolling: the window moves only as far as needed to show the selection.
+fn window(rows: &[Row], selected: Option<&NodeKey>, area: Rect) -> (usize, usize) {
+    let body = usize::from(area.height.saturating_sub(2));
+    let selected_row = rows
+        .iter()
+        .position(|r| matches!(r, Row::Node(n) if Some(&n.key) == selected))
+        .unwrap_or(0);
+    ((selected_row + 1).saturating_sub(body), body)
+}
+
+/// The node drawn on screen line `y` of a table drawn in `area`, if a node is there (for clicks).
+pub fn node_at(area: Rect, snapshot: &Snapshot, view: &ViewState, y: u16) -> Option<NodeKey> {
+    let line = usize::from(y.checked_sub(area.y + 2)?);
+    let rows = view.rows(snapshot);
+    let visible: Vec<&NodeView> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Node(n) => Some(*n),
+            Row::Island(..) => None,
+        })
+        .collect();
+    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
+    let (skip, body) = window(&rows, selected, area);
+    if line >= body {
+        return None;
+    }
+    match rows.get(skip + line)? {
+        Row::Node(n) => Some(n.key.clone()),
+        Row::Island(..) => None,
+    }
+}
+
+/// `3/`: the island a node belongs to, shown before its name when islands are mixed.
+fn island_prefix(n: &NodeView) -> String {
+    format!("{}/", n.key.island)
+}
+
+/// `islands & nodes · by health · problems only · filter “x” · 12–31 of 480`.
+fn title(view: &ViewState, before: usize, shown: usize, visible: usize, total: usize) -> String {
+    let mut title = format!("islands & nodes · by {}", view.sort.as_str());
+    if view.problems_only {
+        title += " · problems only";
+    }
+    let narrowed = view.problems_only || !view.filter.is_empty() || view.input == Input::Filter;
+    if !view.filter.is_empty() || view.input == Input::Filter {
+        title += &format!(" · filter “{}”", view.filter);
+    }
+    let position = if shown == 0 {
+        format!("0 of {visible}")
+    } else {
+        format!("{}–{} of {visible}", before + 1, before + shown)
+    };
+    title += " · ";
+    title += &position;
+    if narrowed {
+        title += &format!(" ({total} in all)");
+    }
+    title
 }
 
 fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
@@ -161,8 +236,10 @@ fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
     s += " ";
     s += &fit("health", HEALTH);
     s += " ";
-    s += &fit("winner", cols.winner);
-    s += " ";
+    if cols.winner > 0 {
+        s += &fit("winner", cols.winner);
+        s += " ";
+    }
     s += &fit_right("valid", VALID);
     s += " ";
     s += &fit_right("last", LAT);
@@ -179,8 +256,10 @@ fn header_line(cols: &Cols, t: Theme) -> Line<'static> {
         },
         cols.strip,
     );
-    s += " ";
-    s += &fit_right("since", SINCE);
+    if cols.since {
+        s += " ";
+        s += &fit_right("since", SINCE);
+    }
     Line::styled(s, t.dim())
 }
 
@@ -222,6 +301,8 @@ fn island_line(island: &IslandView, shown: usize, width: usize, t: Theme) -> Lin
 
 fn node_line(
     n: &NodeView,
+    names: &Shortener,
+    flat: bool,
     cols: &Cols,
     selected: bool,
     now: DateTime<Utc>,
@@ -234,7 +315,13 @@ fn node_line(
     } else {
         " ".repeat(MARK)
     }));
-    let name = fit(&short_name(&n.key.name), cols.name);
+    let name = if flat {
+        let island = island_prefix(n);
+        let room = cols.name.saturating_sub(island.len());
+        fit(&(island + &names.fit(&n.key.name, room)), cols.name)
+    } else {
+        fit(&names.fit(&n.key.name, cols.name), cols.name)
+    };
     spans.push(if selected {
         Span::styled(name, t.selected())
     } else {
@@ -256,8 +343,10 @@ fn node_line(
         t.health(n.health),
     ));
     spans.push(sep());
-    spans.push(winner_span(n, cols.winner, t));
-    spans.push(sep());
+    if cols.winner > 0 {
+        spans.push(winner_span(n, cols.winner, t));
+        spans.push(sep());
+    }
     let (valid, total) = (n.valid_count(), n.candidates.len());
     let valid_style = if n.health == Health::Unknown {
         t.dim()
@@ -286,11 +375,13 @@ fn node_line(
     }
     spans.push(sep());
     spans.extend(strip(&n.latency, cols.strip, n.probing, t));
-    spans.push(sep());
-    let since = n
-        .health_since
-        .map_or("—".to_owned(), |at| compact(now - at));
-    spans.push(Span::styled(fit_right(&since, SINCE), t.dim()));
+    if cols.since {
+        spans.push(sep());
+        let since = n
+            .health_since
+            .map_or("—".to_owned(), |at| compact(now - at));
+        spans.push(Span::styled(fit_right(&since, SINCE), t.dim()));
+    }
     let line = Line::from(spans);
     if selected {
         line.patch_style(t.strong())
@@ -367,8 +458,9 @@ mod tests {
 
     #[test]
     fn columns_fit_the_width() {
-        for width in [80usize, 100, 120, 200] {
+        for width in [40usize, 60, 79, 80, 100, 120, 200] {
             let c = Cols::new(width, 30);
+            let seps = 5 + usize::from(c.winner > 0) + usize::from(c.p95) + usize::from(c.since);
             let used = MARK
                 + c.name
                 + ROLE
@@ -376,11 +468,14 @@ mod tests {
                 + c.winner
                 + VALID
                 + LAT
-                + SINCE
+                + if c.since { SINCE } else { 0 }
+                + if c.p95 { LAT } else { 0 }
                 + c.strip
-                + if c.p95 { LAT + 8 } else { 7 };
-            assert!(used <= width, "{width}: {c:?} uses {used}");
-            assert!(c.strip >= 6, "{width}: {c:?}");
+                + seps;
+            assert!(used <= width || width < 50, "{width}: {c:?} uses {used}");
+            if width >= 60 {
+                assert!(c.strip >= 6, "{width}: {c:?}");
+            }
         }
     }
 }

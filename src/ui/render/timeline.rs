@@ -21,33 +21,203 @@ pub fn page_rows(area_height: u16) -> usize {
     usize::from(area_height.saturating_sub(1)).max(1)
 }
 
+/// One line of the timeline: an event, or the many lines one reload wrote for one secret.
+#[derive(Debug)]
+enum Item<'a> {
+    Event(&'a Event),
+    /// `secrets: app_b 840b4720 → 6ec50bea on 4 nodes`: a reload's `candidate_removed` and
+    /// `candidate_added` events of one login (and label), all at the same moment.
+    Secrets {
+        at: chrono::DateTime<chrono::Utc>,
+        login: String,
+        removed: Vec<String>,
+        added: Vec<String>,
+        nodes: usize,
+    },
+}
+
+/// The node an event is about, if it is about one.
+fn node_of(kind: &EventKind) -> Option<(IslandNo, &str)> {
+    match kind {
+        EventKind::NodeAdded { island, node }
+        | EventKind::NodeRemoved { island, node }
+        | EventKind::CandidateAdded { island, node, .. }
+        | EventKind::CandidateRemoved { island, node, .. }
+        | EventKind::WinnerChanged { island, node, .. }
+        | EventKind::CandidateChanged { island, node, .. }
+        | EventKind::RoleChanged { island, node, .. }
+        | EventKind::HealthChanged { island, node, .. }
+        | EventKind::RotationStarted { island, node, .. } => Some((*island, node.as_str())),
+        _ => None,
+    }
+}
+
+/// The timeline's lines, oldest first: with a node filter typed, only events of the nodes it
+/// shows (and of their islands; cluster-wide events stay); a reload's per-node secret changes
+/// folded into one line per login.
+fn items<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Item<'a>> {
+    let shown: Option<std::collections::HashSet<(IslandNo, &str)>> =
+        (!view.filter.trim().is_empty()).then(|| {
+            snapshot
+                .nodes()
+                .filter(|n| view.matches(n))
+                .map(|n| (n.key.island, &*n.key.name))
+                .collect()
+        });
+    let keep = |e: &Event| match (&shown, node_of(&e.kind), &e.kind) {
+        (None, ..) => true,
+        (Some(set), Some(key), _) => set.contains(&key),
+        (Some(set), None, EventKind::Warning { island, .. }) => {
+            set.iter().any(|(i, _)| i == island)
+        }
+        (Some(_), None, _) => true,
+    };
+    let mut out: Vec<Item> = Vec::new();
+    let mut run: Vec<&Event> = Vec::new();
+    for e in snapshot.events.iter().filter(|e| keep(e)) {
+        let secret = matches!(
+            e.kind,
+            EventKind::CandidateAdded { .. } | EventKind::CandidateRemoved { .. }
+        );
+        if secret && run.first().is_none_or(|f| f.at == e.at) {
+            run.push(e);
+            continue;
+        }
+        fold(&mut out, std::mem::take(&mut run));
+        if secret {
+            run.push(e);
+        } else {
+            out.push(Item::Event(e));
+        }
+    }
+    fold(&mut out, run);
+    out
+}
+
+/// Folds one reload's secret events: a login touched on two nodes or more becomes one line.
+fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
+    let login = |e: &Event| match &e.kind {
+        EventKind::CandidateAdded { candidate, .. }
+        | EventKind::CandidateRemoved { candidate, .. } => candidate_login(candidate),
+        _ => String::new(),
+    };
+    let mut logins: Vec<String> = Vec::new();
+    for e in &run {
+        let l = login(e);
+        if !logins.contains(&l) {
+            logins.push(l);
+        }
+    }
+    for l in logins {
+        let events: Vec<&Event> = run.iter().copied().filter(|e| login(e) == l).collect();
+        let mut nodes: Vec<(IslandNo, &str)> =
+            events.iter().filter_map(|e| node_of(&e.kind)).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        if nodes.len() < 2 {
+            out.extend(events.into_iter().map(Item::Event));
+            continue;
+        }
+        let (mut removed, mut added) = (Vec::new(), Vec::new());
+        for e in &events {
+            let (list, c) = match &e.kind {
+                EventKind::CandidateAdded { candidate, .. } => (&mut added, candidate),
+                EventKind::CandidateRemoved { candidate, .. } => (&mut removed, candidate),
+                _ => continue,
+            };
+            let fp = c.fingerprint.to_string();
+            if !list.contains(&fp) {
+                list.push(fp);
+            }
+        }
+        out.push(Item::Secrets {
+            at: events[0].at,
+            login: l,
+            removed,
+            added,
+            nodes: nodes.len(),
+        });
+    }
+}
+
 /// Draws the pane.
 pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewState) {
     let t = view.theme;
-    let total = snapshot.events.len();
+    let items = items(snapshot, view);
+    let total = items.len();
     let scroll = view.timeline_scroll.min(total.saturating_sub(1));
-    let title = if scroll > 0 {
-        format!("events · newest first · {scroll} newer above · {total} in all")
+    // Truthful about what is kept: once the ring dropped old events, say "last N".
+    let kept = if snapshot.events.len() >= crate::engine::EVENT_RING {
+        format!("last {}", crate::engine::EVENT_RING)
     } else {
-        format!("events · newest first · {total} in all")
+        format!("{} in all", snapshot.events.len())
     };
+    let mut title = "events · newest first".to_owned();
+    if scroll > 0 {
+        title += &format!(" · {scroll} newer above");
+    }
+    if view.filter.trim().is_empty() {
+        title += &format!(" · {kept}");
+    } else {
+        title += &format!(
+            " · filter “{}” · {total} lines of {kept}",
+            view.filter.trim()
+        );
+    }
     let inner = pane(frame, area, &title, view.focus == Focus::Timeline, t);
     if total == 0 {
-        frame.render_widget(
-            Paragraph::new(Line::styled("  no events yet", t.dim())),
-            inner,
-        );
+        let empty = if snapshot.events.is_empty() {
+            "  no events yet"
+        } else {
+            "  no events of the nodes the filter shows"
+        };
+        frame.render_widget(Paragraph::new(Line::styled(empty, t.dim())), inner);
         return;
     }
-    let lines: Vec<Line> = snapshot
-        .events
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = items
         .iter()
         .rev()
         .skip(scroll)
         .take(usize::from(inner.height))
-        .map(|e| event_line(e, view, t, usize::from(inner.width)))
+        .map(|item| match item {
+            Item::Event(e) => event_line(e, view, t, width),
+            Item::Secrets {
+                at,
+                login,
+                removed,
+                added,
+                nodes,
+            } => secrets_line(*at, login, removed, added, *nodes, view, t, width),
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn secrets_line(
+    at: chrono::DateTime<chrono::Utc>,
+    login: &str,
+    removed: &[String],
+    added: &[String],
+    nodes: usize,
+    view: &ViewState,
+    t: Theme,
+    width: usize,
+) -> Line<'static> {
+    let change = match (removed.is_empty(), added.is_empty()) {
+        (false, false) => format!("{} → {}", removed.join(" "), added.join(" ")),
+        (true, false) => format!("{} added", added.join(" ")),
+        (false, true) => format!("{} left", removed.join(" ")),
+        (true, true) => String::new(),
+    };
+    let time = format!("{} ", clock(at, view.tz));
+    let room = width.saturating_sub(time.len());
+    let text = format!("± secrets: {login} {change} on {nodes} nodes");
+    Line::from(vec![
+        Span::styled(time, t.dim()),
+        Span::styled(truncate(&sanitize(&text), room), t.busy()),
+    ])
 }
 
 /// The symbol of rotation episode lines.
@@ -320,6 +490,86 @@ mod tests {
             "rotation 3 finished after 6 s: no credential changed, 0/4 nodes degraded 0 ms, \
              0 outages, 4 failed auths"
         );
+    }
+
+    /// `all_ok` after a reload that replaced `app_b`'s password on all four nodes.
+    fn after_a_secret_change() -> (Snapshot, String, String) {
+        let mut s = crate::ui::fixtures::all_ok();
+        let at = crate::ui::fixtures::now() - chrono::Duration::seconds(5);
+        let (old, new) = (cand("app_b", "old"), cand("app_b", "new"));
+        let keys: Vec<_> = s.nodes().map(|n| n.key.clone()).collect();
+        for key in keys {
+            for kind in [
+                EventKind::CandidateRemoved {
+                    island: key.island,
+                    node: key.name.to_string(),
+                    candidate: old.clone(),
+                },
+                EventKind::CandidateAdded {
+                    island: key.island,
+                    node: key.name.to_string(),
+                    candidate: new.clone(),
+                },
+            ] {
+                s.events.push_back(Event { at, kind });
+            }
+        }
+        (s, old.fingerprint.to_string(), new.fingerprint.to_string())
+    }
+
+    fn drawn(s: &Snapshot, view: &ViewState) -> String {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 12)).unwrap();
+        terminal.draw(|f| render(f, f.area(), s, view)).unwrap();
+        crate::ui::fixtures::screen_text(terminal.backend().buffer())
+    }
+
+    fn view() -> ViewState {
+        ViewState::new(Theme::PLAIN, chrono::FixedOffset::east_opt(0).unwrap())
+    }
+
+    #[test]
+    fn one_reload_of_one_secret_on_many_nodes_is_one_line() {
+        let (s, old, new) = after_a_secret_change();
+        let screen = drawn(&s, &view());
+        let line = format!("10:14:55 ± secrets: app_b {old} → {new} on 4 nodes");
+        assert!(screen.contains(&line), "{screen}");
+        assert!(!screen.contains("left the config"), "{screen}");
+    }
+
+    #[test]
+    fn the_node_filter_applies_to_events() {
+        let (s, old, new) = after_a_secret_change();
+        let mut v = view();
+        v.filter = "db-b".into();
+        let screen = drawn(&s, &v);
+        assert!(
+            screen.contains(&format!("secrets: app_b {old} → {new} on 2 nodes")),
+            "{screen}"
+        );
+        assert!(!screen.contains("0/127.0.0.1"), "{screen}");
+        assert!(screen.contains("1/db-b2 health unknown → ok"), "{screen}");
+        assert!(
+            screen.contains("filter “db-b” · 8 lines of 21 in all"),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn a_full_ring_says_last_2000() {
+        let mut s = crate::ui::fixtures::all_ok();
+        let e = s.events[0].clone();
+        while s.events.len() < crate::engine::EVENT_RING {
+            s.events.push_back(e.clone());
+        }
+        let screen = drawn(&s, &view());
+        assert!(
+            screen.contains("events · newest first · last 2000 "),
+            "{screen}"
+        );
+        s.events.pop_back();
+        let screen = drawn(&s, &view());
+        assert!(screen.contains("· 1999 in all "), "{screen}");
     }
 
     #[test]

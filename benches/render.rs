@@ -1,0 +1,150 @@
+//! What drawing the dashboard costs (issue 11), on fleets far larger than the lab.
+//!
+//! Run: `cargo bench --bench render` (add `-- --quick` for fewer rounds).
+//!
+//! 1. **Frame**: one full frame (`ui::render` into a ratatui `TestBackend` through
+//!    `Terminal::draw`, so the buffer diff is paid too) at 200×60, for 1,000 and 10,000 nodes
+//!    (`fixtures::fleet`: FQDN connection-string names, a full latency history per node, some
+//!    nodes degraded, down and unknown, an island warning), with the default view (sorted by
+//!    health) and sorted by name. Median and p95 of many frames. Goals: ≤ 2 ms (1,000 nodes),
+//!    ≤ 10 ms (10,000).
+//! 2. **Idle CPU**: the real UI loop (`ui::run`) on 1,000 nodes with a snapshot that does not
+//!    change, a 1 s tick, no input, for a few seconds of real time on a current-thread runtime;
+//!    the process's CPU time (getrusage) over wall time. Between engine updates the loop only
+//!    redraws once a tick, so this is the frame cost over a second, plus the loop's own. Goal:
+//!    ≤ 2% of a core.
+//!
+//! Written with `std::time::Instant` like the other benches of this crate (no criterion
+//! dependency). Under `cargo test --all-targets` (no `--bench` argument) it runs a tiny case of
+//! each part to prove the bench works; it measures nothing then.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::FixedOffset;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use rotascope::clock::{SharedClock, SystemClock};
+use rotascope::engine::snapshot::Snapshot;
+use rotascope::ui::fixtures;
+use rotascope::ui::order::Sort;
+use rotascope::ui::view::ViewState;
+use rotascope::ui::{render, run, Options, Theme};
+
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn frames(snapshot: &Snapshot, sort: Sort, rounds: usize) -> (Duration, Duration) {
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
+    let mut view = ViewState::new(Theme::COLOR, FixedOffset::east_opt(0).expect("utc"));
+    view.sort = sort;
+    let now = fixtures::now();
+    let mut times = Vec::with_capacity(rounds);
+    for round in 0..rounds + 3 {
+        // Move the selection so that each frame differs, as a person scrolling would.
+        let visible = view.visible_nodes(snapshot);
+        view.selected = Some(visible[round * 7 % visible.len()].key.clone());
+        let started = Instant::now();
+        terminal
+            .draw(|f| render(f, snapshot, &view, now))
+            .expect("draw");
+        if round >= 3 {
+            times.push(started.elapsed());
+        }
+    }
+    times.sort();
+    (quantile(&times, 0.5), quantile(&times, 0.95))
+}
+
+fn frame_cost(nodes: u32, rounds: usize) {
+    let per_island = 20;
+    let snapshot = fixtures::fleet(nodes / per_island, per_island);
+    for sort in [Sort::Health, Sort::Name] {
+        let (median, p95) = frames(&snapshot, sort, rounds);
+        println!(
+            "frame 200x60, {nodes} nodes, by {}: median {}, p95 {} ({rounds} frames)",
+            sort.as_str(),
+            ms(median),
+            ms(p95)
+        );
+    }
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn idle_cpu(nodes: u32, wall: Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let snapshot = Arc::new(fixtures::fleet(nodes / 20, 20));
+    let (_publish, snapshots) = watch::channel(snapshot);
+    let (commands, _sent) = mpsc::channel(8);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
+    let clock: SharedClock = Arc::new(SystemClock);
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let keys = futures::stream::pending::<std::io::Result<crossterm::event::Event>>();
+    let (cpu, elapsed) = runtime.block_on(async {
+        // The first frame is drawn at once; measure the steady state after it.
+        let ui = run(
+            &mut terminal,
+            snapshots,
+            commands,
+            clock,
+            keys,
+            shutdown,
+            Options::utc(Theme::COLOR),
+        );
+        let measure = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let (cpu0, wall0) = (cpu_time(), Instant::now());
+            tokio::time::sleep(wall).await;
+            let out = (cpu_time() - cpu0, wall0.elapsed());
+            stop.cancel();
+            out
+        };
+        let (result, out) = tokio::join!(ui, measure);
+        result.expect("the loop ran");
+        out
+    });
+    println!(
+        "idle UI loop, {nodes} nodes, 200x60, 1 s tick: {} CPU in {:.1} s = {:.2}% of a core",
+        ms(cpu),
+        elapsed.as_secs_f64(),
+        cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let (bench, quick) = (flag("--bench"), flag("--quick"));
+    if bench {
+        let rounds = if quick { 30 } else { 200 };
+        frame_cost(1_000, rounds);
+        frame_cost(10_000, rounds / 4);
+        idle_cpu(1_000, Duration::from_secs(if quick { 5 } else { 20 }));
+    } else {
+        // Smoke pass under `cargo test`: proves the bench runs, measures nothing.
+        frame_cost(40, 2);
+        idle_cpu(40, Duration::from_millis(200));
+    }
+}
