@@ -52,6 +52,8 @@ pub enum Action {
     TogglePause,
     /// Open or close the help overlay.
     ToggleHelp,
+    /// Show or hide the credential timeline panel.
+    ToggleRotation,
     /// Leave the dashboard.
     Quit,
     /// Give the terminal back and stop, as Ctrl-Z does in a shell (`fg` resumes).
@@ -149,6 +151,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('/')], "/", Action::StartFilter, "filter nodes by text"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
+    bind(N, &[ch('t')], "t", Action::ToggleRotation, "credential timeline on / off"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
     bind(N, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
     bind(F, &[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
@@ -242,6 +245,7 @@ mod tests {
             (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::ToggleHelp),
             (KeyCode::Char('q'), none, Action::Quit),
             (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
+            (KeyCode::Char('t'), none, Action::ToggleRotation),
         ];
         for (code, mods, want) in cases {
             assert_eq!(action_for(&press(code, mods), n), Some(want), "{code:?}");

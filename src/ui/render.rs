@@ -17,6 +17,7 @@ pub mod format;
 pub mod header;
 pub mod help;
 pub mod nodes;
+pub mod rotation;
 pub mod timeline;
 
 /// The smallest terminal the dashboard draws in; smaller gets a "terminal too small" notice.
@@ -33,6 +34,8 @@ pub struct Areas {
     pub nodes: Rect,
     /// Selected node's detail.
     pub detail: Rect,
+    /// Credential timeline panel, or the episode summary line alone (may be empty).
+    pub rotation: Rect,
     /// Event timeline.
     pub timeline: Rect,
     /// Key hints and confirmations.
@@ -63,10 +66,14 @@ pub fn layout(
     };
     let nodes_h = nodes_need.min(nodes_cap).max(3);
     let detail_h = detail_need.min(detail_cap).max(3);
-    let [header, nodes, detail, timeline, footer] = Layout::vertical([
+    // The credential timeline takes what it needs from the events pane's share.
+    let rest = body.saturating_sub(nodes_h + detail_h);
+    let rotation_h = rotation::height(snapshot, view, area, rest, now);
+    let [header, nodes, detail, rotation, timeline, footer] = Layout::vertical([
         Constraint::Length(header_h),
         Constraint::Length(nodes_h),
         Constraint::Length(detail_h),
+        Constraint::Length(rotation_h),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -75,6 +82,7 @@ pub fn layout(
         header,
         nodes,
         detail,
+        rotation,
         timeline,
         footer,
     })
@@ -110,6 +118,7 @@ pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: Dat
     header::render(frame, areas.header, snapshot, view, now);
     nodes::render(frame, areas.nodes, snapshot, view, now);
     detail::render(frame, areas.detail, snapshot, view, now);
+    rotation::render(frame, areas.rotation, snapshot, view, now);
     timeline::render(frame, areas.timeline, snapshot, view);
     footer::render(frame, areas.footer, view);
     if view.overlay == Overlay::Help {

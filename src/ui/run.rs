@@ -274,6 +274,7 @@ where
     let area = Rect::new(0, 0, size.width, size.height);
     if let Some(areas) = render::layout(area, snapshot, view, now) {
         view.page = nodes::page_rows(areas.nodes.height);
+        view.rotation_drawn = render::rotation::is_panel(areas.rotation);
     }
     terminal
         .draw(|frame| render::render(frame, snapshot, view, now))

@@ -3,7 +3,7 @@
 
 use super::keymap::Action;
 use super::render::detail;
-use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
+use super::view::{Focus, Input, NoticeKind, Overlay, PanelMode, ViewState};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::Command;
 
@@ -69,6 +69,19 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
                 Overlay::None => Overlay::Help,
                 Overlay::Help => Overlay::None,
             }
+        }
+        Action::ToggleRotation => {
+            // Flip what is on screen, whatever the automatic rule had decided.
+            let drawn = match view.rotation {
+                PanelMode::Auto => view.rotation_drawn,
+                PanelMode::Shown => true,
+                PanelMode::Hidden => false,
+            };
+            view.rotation = if drawn {
+                PanelMode::Hidden
+            } else {
+                PanelMode::Shown
+            };
         }
         Action::Quit | Action::Suspend => {}
         Action::Tick => {

@@ -53,6 +53,19 @@ pub enum Overlay {
     Help,
 }
 
+/// Whether the credential timeline panel is drawn (`t` toggles it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PanelMode {
+    /// Drawn when the terminal has room for it and there is history to show (see
+    /// [`crate::ui::render::rotation::AUTO_MIN_HEIGHT`]).
+    #[default]
+    Auto,
+    /// Drawn whenever it fits at all.
+    Shown,
+    /// Not drawn (the episode summary line stays).
+    Hidden,
+}
+
 /// Where typed characters go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Input {
@@ -113,6 +126,11 @@ pub struct ViewState {
     pub theme: Theme,
     /// The zone times are shown in (the local zone in the terminal, UTC in tests).
     pub tz: FixedOffset,
+    /// Whether the credential timeline panel is drawn.
+    pub rotation: PanelMode,
+    /// Whether the last frame drew that panel; the loop sets it from the layout, so `t` can
+    /// flip what the screen shows while the mode is [`PanelMode::Auto`].
+    pub rotation_drawn: bool,
 }
 
 impl ViewState {
@@ -131,6 +149,8 @@ impl ViewState {
             page: 10,
             theme,
             tz,
+            rotation: PanelMode::Auto,
+            rotation_drawn: false,
         }
     }
 

@@ -118,11 +118,21 @@ fn legend(t: Theme) -> Vec<Line<'static>> {
         ]),
         Line::from(vec![
             head("probes"),
-            Span::raw(format!("{levels} latency (▁ <1 ms, ×2 a step)  ")),
+            Span::raw(format!("{levels} <1 ms…≥64 ms  ")),
+            Span::styled(theme::STRIP_FALLBACK, t.health(Health::Degraded)),
+            Span::raw(" fell back  "),
             Span::styled(theme::STRIP_FAIL, t.bad()),
             Span::raw(" failed  "),
             Span::styled(theme::PROBING, t.busy()),
             Span::raw(" probing"),
+        ]),
+        Line::from(vec![
+            head("timeline"),
+            Span::raw("━ valid  ╍ on some nodes  ✗ refused  ? untested  ░ not watched"),
+        ]),
+        Line::from(vec![
+            head("  nodes row"),
+            Span::raw("▲ degraded  ✗ no working credential  ! unreachable"),
         ]),
     ]
 }
