@@ -528,11 +528,17 @@ async fn t_hides_the_credential_timeline_and_brings_it_back() {
     let summary = "rotation 1 in progress since 10:14:57";
     let (result, _, shown) = script(s.clone(), vec![ch('q')], 4).await;
     result.unwrap();
-    assert!(shown.contains(title), "shown by default at 120×40:\n{shown}");
+    assert!(
+        shown.contains(title),
+        "shown by default at 120×40:\n{shown}"
+    );
     let (result, _, hidden) = script(s.clone(), vec![ch('t'), ch('q')], 4).await;
     result.unwrap();
     assert!(!hidden.contains(title), "t hides it:\n{hidden}");
-    assert!(hidden.contains(summary), "the summary line stays:\n{hidden}");
+    assert!(
+        hidden.contains(summary),
+        "the summary line stays:\n{hidden}"
+    );
     let (result, _, back) = script(s, vec![ch('t'), ch('t'), ch('q')], 4).await;
     result.unwrap();
     assert!(back.contains(title), "t again shows it:\n{back}");

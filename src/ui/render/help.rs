@@ -128,7 +128,7 @@ fn legend(t: Theme) -> Vec<Line<'static>> {
         ]),
         Line::from(vec![
             head("timeline"),
-            Span::raw("━ valid  ╍ on some nodes  ✗ refused  ? untested  ░ not watched"),
+            Span::raw("━ valid  ╍ on some nodes  ✗ refused  ? untested  · not watched"),
         ]),
         Line::from(vec![
             head("  nodes row"),

@@ -15,7 +15,7 @@
 //! the last cell at the right. Each cell of a credential's row folds its state on every node
 //! listing it ([`History::credential_cells`]); the `nodes` row says whether some node was
 //! degraded (`▲`), had no working credential (`✗`, an outage), could not be reached (`!`) or was
-//! not watched (`░`), and in colour those columns are shaded behind the rows. The selected node's
+//! not watched (`·`), and in colour those columns are shaded behind the rows. The selected node's
 //! row names its winner over time. Every mark is a glyph, so the panel reads the same without
 //! colour.
 //!
@@ -66,7 +66,7 @@ pub fn cell_glyph(cell: Cell) -> char {
         Cell::ValidSome => '╍',
         Cell::InvalidEverywhere => '✗',
         Cell::Untested => '?',
-        Cell::Gap => '░',
+        Cell::Gap => '·',
         Cell::Absent => ' ',
     }
 }
@@ -90,7 +90,7 @@ fn cluster_glyph(c: ClusterCell, t: Theme) -> (char, Style) {
     } else if c.degraded {
         ('▲', t.health(Health::Degraded))
     } else if c.gap {
-        ('░', t.dim())
+        ('·', t.dim())
     } else {
         ('─', t.dim())
     }
@@ -364,14 +364,20 @@ impl Panel {
                 None => glyphs.extend(std::iter::repeat_n((' ', Style::new()), run)),
                 Some(None) => glyphs.extend(std::iter::repeat_n(('✗', t.bad()), run)),
                 Some(Some(cred)) => {
-                    let name = self.names.get(cred).cloned().unwrap_or_else(|| {
+                    let full = self.names.get(cred).cloned().unwrap_or_else(|| {
                         format!("{} {}", login_label(&cred.login, None), cred.fingerprint)
                     });
-                    // Too short for a name: a switch mark (the rows above say which).
-                    let name = if format::width(&name) > run && run < 4 {
-                        theme::STRIP_FALLBACK.to_owned()
+                    let login = login_label(&cred.login, None);
+                    // The full name, else the login, else as much of it as fits; a later
+                    // stretch too short for any of it is a switch mark (the rows say which).
+                    let name = if format::width(&full) <= run {
+                        full
+                    } else if format::width(&login) <= run {
+                        login
+                    } else if run >= 3 || i == 0 {
+                        truncate(&login, run)
                     } else {
-                        truncate(&name, run)
+                        theme::STRIP_FALLBACK.to_owned()
                     };
                     glyphs.extend(name.chars().map(|ch| (ch, t.strong())));
                     let fill = run.saturating_sub(format::width(&name));
