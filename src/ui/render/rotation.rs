@@ -35,7 +35,7 @@ use ratatui::Frame;
 
 use super::format::{self, clock, fit, login_label, short_name, truncate};
 use super::pane;
-use crate::engine::episodes::EpisodeSummary;
+use crate::engine::episodes::{EpisodeSummary, Outcome};
 use crate::engine::history::{millis, time, Cell, ClusterCell, CredKey, Grid, History};
 use crate::engine::snapshot::{span_text, Health, Snapshot};
 use crate::ui::theme::{self, Theme};
@@ -405,7 +405,7 @@ impl Panel {
             let at = (self.from + chrono::Duration::seconds((i as u64 * CELL.as_secs()) as i64))
                 .with_timezone(&view.tz);
             let on_tick = at.second() == 0 && (at.minute() as usize).is_multiple_of(every);
-            if !on_tick || i < free_from || i + 6 > now_at {
+            if !on_tick || i < free_from || i + 7 > now_at {
                 continue;
             }
             let label = format!("╵{}", at.format("%H:%M"));
@@ -457,13 +457,18 @@ pub fn summary_line(
 ) -> Line<'static> {
     let t = view.theme;
     let (text, style) = if open {
+        // An open episode has no outcome yet (the engine's placeholder is not one to print).
+        let so_far = EpisodeSummary {
+            outcome: Outcome::Completed,
+            ..e.clone()
+        };
         (
             format!(
                 "{ROTATION} rotation {} in progress since {} ({}): {}",
                 e.episode,
                 clock(e.started, view.tz),
                 span_text(e.duration()),
-                e.outcome_text()
+                so_far.outcome_text()
             ),
             t.health(Health::Degraded),
         )
@@ -550,4 +555,48 @@ pub fn render(
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::FixedOffset;
+
+    use super::*;
+    use crate::ui::fixtures::{self, rotation as story};
+
+    #[test]
+    fn the_axis_keeps_a_space_before_now_and_ticks_on_whole_minutes_at_every_width() {
+        let s = story::after();
+        let view = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
+        for width in 40..=220 {
+            let panel = Panel::new(&s, &view, width, fixtures::now());
+            let axis: String = panel
+                .axis_line(&view, width, Theme::PLAIN)
+                .spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect();
+            assert_eq!(format::width(&axis), width, "{width}: {axis:?}");
+            assert!(axis.ends_with(" now"), "{width}: {axis:?}");
+            for tick in axis.split('╵').skip(1) {
+                let minute: u32 = tick[3..5].parse().expect("HH:MM");
+                assert_eq!(minute % 2, 0, "{width}: {axis:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_open_episode_never_says_timed_out() {
+        let s = story::during();
+        let view = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
+        let (e, open) = episode(&s.history).expect("an open episode");
+        assert!(open);
+        let line: String = summary_line(e, open, &view, fixtures::now())
+            .spans
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect();
+        assert!(line.contains("in progress"), "{line}");
+        assert!(!line.contains("timed out"), "{line}");
+    }
 }
