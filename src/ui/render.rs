@@ -103,6 +103,9 @@ pub fn layout(
 /// health ▲ degraded since 10:14:57 (3s) · cause
 /// ★◆ #  login (label)  password  state  latency  checked  next audit  error
 /// last chain probe 10:14:57 (3s ago), 2 attempts in order: #0 ✗ → #1 ✓
+/// ─ credentials · last 16 min · 10 s a cell ──────────────────────────  credential timeline (t)
+/// app_a     458607dc ━━━━━━━━━━━━━━━━━━━━━━━━╍╍✗✗╍━━━━━━━━━━━━━━━━━━━━  rows, nodes, winner, axis
+/// ⟳ rotation 10:04:11–10:04:17: app_a changed, 4/4 nodes degraded 6 s, …  summary, stays after
 /// ─ events · newest first ────────────────────────────────────────────
 /// 10:14:57 ⇄ 0/127.0.0.1:54320/app winner #0 app_a → #1 app_b
 /// ↑↓ select  Enter detail  Tab pane  p/P reprobe …             footer: hints or confirmation

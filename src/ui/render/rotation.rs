@@ -6,7 +6,7 @@
 //! app_a            458607dc ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╍╍✗✗
 //! app_b            912f8bd6 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
 //! nodes                     ────────────────────────────────────────────────────────▲▲▲▲
-//! ★ 0/127.0.0.1:…  winner   app_a─────────────────────────────────────────────────app_b
+//! ★ 0/127.0.0.1:54320/a…   app_a─────────────────────────────────────────────────app_b
 //!                           ╵10:00      ╵10:02      ╵10:04      ╵10:06      ╵10:08   now
 //! ⟳ rotation 10:08:41–10:08:53: app_a changed, 2/4 nodes degraded 6 s, 0 outages, 4 failed auths
 //! ```
@@ -20,8 +20,8 @@
 //! colour.
 //!
 //! The panel is drawn by default when the terminal is at least [`AUTO_MIN_HEIGHT`] rows tall and
-//! the history holds a credential; `t` shows or hides it. The episode summary line stays below
-//! the events pane's neighbours even when the panel is hidden.
+//! the history holds a credential; `t` shows or hides it. When the panel is hidden or has no
+//! room, the episode summary line is still drawn, alone, above the events pane.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
