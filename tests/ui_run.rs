@@ -76,11 +76,21 @@ async fn script(
     keys: Vec<io::Result<Event>>,
     queue: usize,
 ) -> (Result<(), UiError>, Vec<Command>, String) {
+    script_sized(snapshot, keys, queue, (120, 40)).await
+}
+
+/// [`script`] on a terminal of `(width, height)`.
+async fn script_sized(
+    snapshot: Snapshot,
+    keys: Vec<io::Result<Event>>,
+    queue: usize,
+    (width, height): (u16, u16),
+) -> (Result<(), UiError>, Vec<Command>, String) {
     let (_publish, snapshots) = watch::channel(Arc::new(snapshot));
     let (commands, mut sent) = mpsc::channel(queue);
     let (frames, _seen) = mpsc::unbounded_channel();
     let mut terminal = Terminal::new(Tap {
-        inner: TestBackend::new(120, 40),
+        inner: TestBackend::new(width, height),
         frames,
     })
     .unwrap();
@@ -587,4 +597,65 @@ async fn event_pages_are_the_pane_height_and_end_shows_a_full_last_page() {
     assert_eq!(events_shown(&second).len(), page);
     live.press(ch('q'));
     live.finish().await.0.unwrap();
+}
+
+#[tokio::test]
+async fn t_hides_the_credential_timeline_and_brings_it_back() {
+    let s = fixtures::rotation::during();
+    let title = "credentials · last 16 min";
+    let summary = "rotation 1 in progress since 10:14:57";
+    let (result, _, shown) = script(s.clone(), vec![ch('q')], 4).await;
+    result.unwrap();
+    assert!(
+        shown.contains(title),
+        "shown by default at 120×40:\n{shown}"
+    );
+    let (result, _, hidden) = script(s.clone(), vec![ch('t'), ch('q')], 4).await;
+    result.unwrap();
+    assert!(!hidden.contains(title), "t hides it:\n{hidden}");
+    assert!(
+        hidden.contains(summary),
+        "the summary line stays:\n{hidden}"
+    );
+    let (result, _, back) = script(s, vec![ch('t'), ch('t'), ch('q')], 4).await;
+    result.unwrap();
+    assert!(back.contains(title), "t again shows it:\n{back}");
+}
+
+/// At 80×24 the `?` overlay cannot show everything: it says so and scrolls to the legend's end.
+#[tokio::test]
+async fn help_scrolls_when_the_terminal_is_small() {
+    let last_legend = "nodes row";
+    let (result, _, top) =
+        script_sized(fixtures::all_ok(), vec![ch('?'), ch('q')], 4, (80, 24)).await;
+    result.unwrap();
+    assert!(top.contains("↓ more"), "{top}");
+    assert!(!top.contains(last_legend), "{top}");
+    let (result, _, bottom) = script_sized(
+        fixtures::all_ok(),
+        vec![ch('?'), key(KeyCode::End), ch('q')],
+        4,
+        (80, 24),
+    )
+    .await;
+    result.unwrap();
+    assert!(bottom.contains(last_legend), "{bottom}");
+    assert!(bottom.contains("↑ more"), "{bottom}");
+    // Closing and opening again starts at the top; j scrolls one line.
+    let (result, _, again) = script_sized(
+        fixtures::all_ok(),
+        vec![
+            ch('?'),
+            key(KeyCode::End),
+            ch('?'),
+            ch('?'),
+            ch('j'),
+            ch('q'),
+        ],
+        4,
+        (80, 24),
+    )
+    .await;
+    result.unwrap();
+    assert!(again.contains("↑↓ more"), "{again}");
 }

@@ -70,6 +70,10 @@ pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
                 at: cx.at,
                 latency: success.latency.total,
                 ok: true,
+                fell_back: flight
+                    .attempts
+                    .iter()
+                    .any(|(_, outcome, _)| *outcome != AttemptOutcome::Ok),
             });
         }
         None => {
@@ -85,6 +89,7 @@ pub(crate) fn finish(st: &mut NodeState, flight: InFlight, cx: &mut Cx) {
                 at: cx.at,
                 latency: flight.attempts.iter().map(|a| a.2).sum::<Duration>(),
                 ok: false,
+                fell_back: false,
             });
         }
     }

@@ -313,6 +313,9 @@ pub struct LatencySample {
     pub latency: Duration,
     /// False when the chain found no working candidate.
     pub ok: bool,
+    /// True when it worked only after some candidate tried before the winner failed: the chain
+    /// fell back (a rotated or stale password on this node).
+    pub fell_back: bool,
 }
 
 impl LatencyHistory {
@@ -550,6 +553,7 @@ mod tests {
             at: DateTime::<Utc>::UNIX_EPOCH,
             latency: Duration::from_millis(ms),
             ok,
+            fell_back: false,
         }
     }
 

@@ -121,11 +121,13 @@ pub fn ok_node(island: u32, name: &str, role: Role, latency: Duration) -> NodeVi
         at: at(-3),
         latency: latency + ms(500),
         ok: true,
+        fell_back: false,
     });
     history.push(LatencySample {
         at: at(-1),
         latency,
         ok: true,
+        fell_back: false,
     });
     NodeView {
         key: NodeKey {
@@ -241,6 +243,7 @@ pub fn rotation() -> Snapshot {
         at: at(-1),
         latency: ms(5500),
         ok: true,
+        fell_back: true,
     });
 
     // Island 1: the master is down.
@@ -279,6 +282,7 @@ pub fn rotation() -> Snapshot {
         at: at(-1),
         latency: ms(412),
         ok: false,
+        fell_back: false,
     });
     s.islands.push(IslandView {
         no: IslandNo(1),

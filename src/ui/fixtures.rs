@@ -30,15 +30,19 @@ use crate::secret::{Fingerprint, Password};
 use crate::topology::{CandidateId, IslandNo, NodeKey};
 
 /// Every password the fixtures are built from; none may ever appear on screen.
-pub const PASSWORDS: [&str; 5] = [
+pub const PASSWORDS: [&str; 7] = [
     "Fx-alpha-pw-7781",
     "Fx-bravo-pw-3306",
     "Fx-prev-pw-5150",
     "Fx-curr-pw-8086",
     "Fx-alpha-pw-NEW-9154",
+    "Fx-next-pw-2718",
+    "Fx-stale-pw-1414",
 ];
 
 const FINGERPRINT_KEY: &[u8] = b"rotascope ui fixtures";
+
+pub mod rotation;
 
 /// A drawn screen as plain text, one line per row: what a person reads, for tests to search.
 pub fn screen_text(buffer: &Buffer) -> String {
@@ -225,6 +229,7 @@ pub fn rotation_in_progress() -> Snapshot {
         if let Some(last) = n.latency.samples.back_mut() {
             last.at = started;
             last.latency = ms(74);
+            last.fell_back = true;
         }
         let name = n.key.name.to_string();
         let (a, b) = (cref(&n.candidates[0]), cref(&n.candidates[1]));
@@ -484,6 +489,7 @@ fn node(
             at: ago(2 * (LATENCY_HISTORY as i64 - i as i64)),
             latency: ms(tenths),
             ok: true,
+            fell_back: false,
         });
     }
     let master_lsn = Lsn(0x0300_0148 + u64::from(island) * 0x10_0000);

@@ -62,6 +62,8 @@ pub enum Action {
     TogglePause,
     /// Open or close the help overlay.
     ToggleHelp,
+    /// Show or hide the credential timeline panel.
+    ToggleRotation,
     /// Leave the dashboard.
     Quit,
     /// Give the terminal back and stop, as Ctrl-Z does in a shell (`fg` resumes).
@@ -173,6 +175,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[ch('z')], "z", Action::ToggleZoom, "zoom the focused pane"),
     bind(N, &[ch(' ')], "space", Action::TogglePause, "pause / resume the display"),
     bind(N, &[ch('?')], "?", Action::ToggleHelp, "this help"),
+    bind(N, &[ch('t')], "t", Action::ToggleRotation, "credential timeline on / off"),
     bind(N, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
     bind(N, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
     bind(F, &[key(KeyCode::Enter)], "Enter", Action::FilterKeep, "keeps it"),
@@ -184,6 +187,12 @@ pub const BINDINGS: &[Binding] = &[
     bind(F, &[CTRL_Z], "C-z", Action::Suspend, "suspends"),
     bind(F, &[KeyPattern::AnyChar], "other keys", Action::FilterChar(' '), "type the text"),
     bind(H, &[ch('?'), key(KeyCode::Esc)], "? Esc", Action::ToggleHelp, "close help"),
+    bind(H, &[key(KeyCode::Up), ch('k')], "↑ k", Action::Up, "scroll help up"),
+    bind(H, &[key(KeyCode::Down), ch('j')], "↓ j", Action::Down, "scroll help down"),
+    bind(H, &[key(KeyCode::PageUp)], "PgUp", Action::PageUp, "a page up"),
+    bind(H, &[key(KeyCode::PageDown)], "PgDn", Action::PageDown, "a page down"),
+    bind(H, &[key(KeyCode::Home)], "Home", Action::Home, "top"),
+    bind(H, &[key(KeyCode::End)], "End", Action::End, "bottom"),
     bind(H, &[ch('q'), CTRL_C], "q C-c", Action::Quit, "quit"),
     bind(H, &[CTRL_Z], "C-z", Action::Suspend, "suspend (fg resumes)"),
     bind(L, &[ch('R')], "R", Action::LabRotate, "lab: rotate a password now"),
@@ -285,6 +294,7 @@ mod tests {
             (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::ToggleHelp),
             (KeyCode::Char('q'), none, Action::Quit),
             (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
+            (KeyCode::Char('t'), none, Action::ToggleRotation),
         ];
         for (code, mods, want) in cases {
             assert_eq!(action_for(&press(code, mods), n), Some(want), "{code:?}");

@@ -18,6 +18,7 @@ pub mod header;
 pub mod help;
 pub mod names;
 pub mod nodes;
+pub mod rotation;
 pub mod timeline;
 pub mod verdict;
 
@@ -41,6 +42,8 @@ pub struct Areas {
     pub nodes: Rect,
     /// Selected node's detail.
     pub detail: Rect,
+    /// Credential timeline panel, or the episode summary line alone (may be empty).
+    pub rotation: Rect,
     /// Event timeline.
     pub timeline: Rect,
     /// Key hints and confirmations.
@@ -78,10 +81,14 @@ pub fn layout(
     };
     let nodes_h = nodes_need.min(nodes_cap).max(3);
     let detail_h = detail_need.min(detail_cap).max(3);
-    let [header, nodes, detail, timeline, footer] = Layout::vertical([
+    // The credential timeline takes what it needs from the events pane's share.
+    let rest = body.saturating_sub(nodes_h + detail_h);
+    let rotation_h = rotation::height(snapshot, view, area, rest, now);
+    let [header, nodes, detail, rotation, timeline, footer] = Layout::vertical([
         Constraint::Length(header_h),
         Constraint::Length(nodes_h),
         Constraint::Length(detail_h),
+        Constraint::Length(rotation_h),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -90,6 +97,7 @@ pub fn layout(
         header,
         nodes,
         detail,
+        rotation,
         timeline,
         footer,
     })
@@ -121,6 +129,7 @@ fn one_pane(area: Rect, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc
         header,
         nodes: pick(Focus::Nodes),
         detail: pick(Focus::Detail),
+        rotation: none,
         timeline: pick(Focus::Timeline),
         footer,
     }
@@ -141,6 +150,9 @@ fn one_pane(area: Rect, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc
 /// health ▲ degraded since 10:14:57 (3s) · cause
 /// ★◆ #  login (label)  password  state  latency  checked  next audit  error
 /// last chain probe 10:14:57 (3s ago), 2 attempts in order: #0 ✗ → #1 ✓
+/// ─ credentials · last 16 min · 10 s a cell ──────────────────────────  credential timeline (t)
+/// app_a     458607dc ━━━━━━━━━━━━━━━━━━━━━━━━╍╍✗✗╍━━━━━━━━━━━━━━━━━━━━  rows, nodes, winner, axis
+/// ⟳ rotation 10:04:11–10:04:17: app_a changed, 4/4 nodes degraded 6 s, …  summary, stays after
 /// ─ events · newest first ────────────────────────────────────────────
 /// 10:14:57 ⇄ 0/127.0.0.1:54320/app winner #0 app_a → #1 app_b
 /// ↑↓ select  Enter detail  Tab pane  p/P reprobe …             footer: hints or confirmation
@@ -163,6 +175,9 @@ pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: Dat
     }
     if areas.detail.height > 0 {
         detail::render(frame, areas.detail, snapshot, view, now);
+    }
+    if areas.rotation.height > 0 {
+        rotation::render(frame, areas.rotation, snapshot, view, now);
     }
     if areas.timeline.height > 0 {
         timeline::render(frame, areas.timeline, snapshot, view);

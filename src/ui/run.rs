@@ -307,7 +307,9 @@ where
     if let Some(areas) = render::layout(area, snapshot, view, now) {
         view.page = nodes::page_rows(areas.nodes.height);
         view.timeline_page = timeline::page_rows(areas.timeline.height);
+        view.rotation_drawn = render::rotation::is_panel(areas.rotation);
     }
+    view.help_hidden = render::help::hidden_rows(area, view);
     terminal
         .draw(|frame| render::render(frame, snapshot, view, now))
         .map_err(boxed)?;

@@ -20,6 +20,8 @@ pub const BEST: &str = "◆";
 pub const WARN: &str = "⚠";
 /// A failed chain probe in the latency strip.
 pub const STRIP_FAIL: &str = "×";
+/// A chain probe in the latency strip that worked only after another candidate failed.
+pub const STRIP_FALLBACK: &str = "⇄";
 /// A probe in flight, at the end of the latency strip.
 pub const PROBING: &str = "↻";
 /// The selected node row.

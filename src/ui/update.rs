@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::keymap::Action;
 use super::render::detail;
-use super::view::{Focus, Input, NoticeKind, Overlay, ViewState};
+use super::view::{Focus, Input, NoticeKind, Overlay, PanelMode, ViewState};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{Command, LabRequest};
 
@@ -105,7 +105,8 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
             view.overlay = match view.overlay {
                 Overlay::None => Overlay::Help,
                 Overlay::Help => Overlay::None,
-            }
+            };
+            view.help_scroll = 0;
         }
         Action::LabRotate => return lab(view, Some(LabRequest::Rotate)),
         Action::LabFailover => {
@@ -122,6 +123,19 @@ pub fn update(view: &mut ViewState, action: Action, snapshot: &Snapshot) -> Opti
                 })
             });
             return lab(view, at);
+        }
+        Action::ToggleRotation => {
+            // Flip what is on screen, whatever the automatic rule had decided.
+            let drawn = match view.rotation {
+                PanelMode::Auto => view.rotation_drawn,
+                PanelMode::Shown => true,
+                PanelMode::Hidden => false,
+            };
+            view.rotation = if drawn {
+                PanelMode::Hidden
+            } else {
+                PanelMode::Shown
+            };
         }
         Action::Quit | Action::Suspend => {}
         Action::Tick => {
@@ -194,6 +208,16 @@ fn target(current: usize, len: usize, page: usize, step: Step) -> usize {
 }
 
 fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
+    if view.overlay == Overlay::Help {
+        let at = target(
+            usize::from(view.help_scroll),
+            usize::from(view.help_hidden) + 1,
+            view.page,
+            step,
+        );
+        view.help_scroll = u16::try_from(at).unwrap_or(u16::MAX);
+        return;
+    }
     match view.focus {
         Focus::Nodes => {
             let visible = view.visible_nodes(snapshot);

@@ -54,6 +54,19 @@ pub enum Overlay {
     Help,
 }
 
+/// Whether the credential timeline panel is drawn (`t` toggles it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PanelMode {
+    /// Drawn when the terminal has room for it and there is history to show (see
+    /// [`crate::ui::render::rotation::AUTO_MIN_HEIGHT`]).
+    #[default]
+    Auto,
+    /// Drawn whenever it fits at all.
+    Shown,
+    /// Not drawn (the episode summary line stays).
+    Hidden,
+}
+
 /// Where typed characters go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Input {
@@ -114,6 +127,10 @@ pub struct ViewState {
     pub detail_scroll: u16,
     /// Events scrolled past in the timeline (0 = newest at the top).
     pub timeline_scroll: usize,
+    /// Lines of the `?` overlay scrolled past (a small terminal cannot show all of it).
+    pub help_scroll: u16,
+    /// Lines of the `?` overlay the terminal cannot show at once (the loop sets it).
+    pub help_hidden: u16,
     /// The transient footer message.
     pub notice: Option<Notice>,
     /// Rows a page key moves; the loop sets it from the terminal size.
@@ -126,6 +143,11 @@ pub struct ViewState {
     pub theme: Theme,
     /// The zone times are shown in (the local zone in the terminal, UTC in tests).
     pub tz: FixedOffset,
+    /// Whether the credential timeline panel is drawn.
+    pub rotation: PanelMode,
+    /// Whether the last frame drew that panel; the loop sets it from the layout, so `t` can
+    /// flip what the screen shows while the mode is [`PanelMode::Auto`].
+    pub rotation_drawn: bool,
 }
 
 impl ViewState {
@@ -144,12 +166,16 @@ impl ViewState {
             paused: false,
             detail_scroll: 0,
             timeline_scroll: 0,
+            help_scroll: 0,
+            help_hidden: 0,
             notice: None,
             page: 10,
             lab: None,
             timeline_page: 10,
             theme,
             tz,
+            rotation: PanelMode::Auto,
+            rotation_drawn: false,
         }
     }
 

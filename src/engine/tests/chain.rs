@@ -22,6 +22,17 @@ async fn chain_tries_the_remembered_best_first_then_the_others_in_config_order()
     let db = node(&s, "db");
     assert_eq!(chain_of(db), [(0, Failed(AuthFailed)), (1, Won)]);
     assert_eq!((db.winner, db.remembered_best), (Some(1), Some(1)));
+    let last = db.latency.last().expect("a sample");
+    assert!(last.ok && last.fell_back, "{last:?}");
+
+    // and the next chain, starting at the winner, does not fall back
+    let s = h
+        .until("a second chain", |s| {
+            node(s, "db").latency.samples.len() >= 2
+        })
+        .await;
+    let last = node(&s, "db").latency.last().expect("a sample");
+    assert!(last.ok && !last.fell_back, "{last:?}");
 
     // When app_b's password rotates and app_a gets the one the config lists
     fake.password("db", "app_b", "rotated")
@@ -34,6 +45,7 @@ async fn chain_tries_the_remembered_best_first_then_the_others_in_config_order()
     let db = node(&s, "db");
     assert_eq!(chain_of(db), [(1, Failed(AuthFailed)), (0, Won)]);
     assert_eq!(db.remembered_best, Some(0));
+    assert!(db.latency.last().is_some_and(|l| l.fell_back));
     h.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! The `?` overlay: the key table (the same data the keys are looked up in) and a legend of the
 //! symbols.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use ratatui::Frame;
@@ -15,8 +15,60 @@ use crate::ui::view::ViewState;
 const KEY_COLS: usize = 8;
 const LEGEND_COLS: usize = 12;
 
-/// Draws the overlay in the middle of `area`.
+/// Where the overlay goes in `area`: at most 100 columns wide, as tall as its content allows.
+fn popup(area: Rect, content_h: usize) -> Rect {
+    let w = area.width.saturating_sub(4).min(100);
+    let h = area
+        .height
+        .saturating_sub(2)
+        .min(u16::try_from(content_h + 2).unwrap_or(u16::MAX));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// Columns inside the overlay's border for a terminal of `area`.
+fn inner_width(area: Rect) -> usize {
+    usize::from(area.width.saturating_sub(4).min(100).saturating_sub(2))
+}
+
+/// Lines of the overlay the terminal `area` cannot show at once: how far `↓` scrolls it.
+pub fn hidden_rows(area: Rect, view: &ViewState) -> u16 {
+    let content = content(view, inner_width(area)).len();
+    let shown = usize::from(popup(area, content).height.saturating_sub(2));
+    u16::try_from(content.saturating_sub(shown)).unwrap_or(u16::MAX)
+}
+
+/// Draws the overlay in the middle of `area`, scrolled by `view.help_scroll` when it does not fit
+/// (an 80×24 terminal: the title then says so).
 pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let t = view.theme;
+    let lines = content(view, inner_width(area));
+    let popup = popup(area, lines.len());
+    let hidden = hidden_rows(area, view);
+    let scroll = view.help_scroll.min(hidden);
+    let title = match (scroll, hidden) {
+        (_, 0) => " keys · ? or Esc closes ".to_owned(),
+        (0, _) => " keys · ? or Esc closes · ↓ more ".to_owned(),
+        (s, h) if s == h => " keys · ? or Esc closes · ↑ more ".to_owned(),
+        _ => " keys · ? or Esc closes · ↑↓ more ".to_owned(),
+    };
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .title(Line::styled(title, t.strong()));
+    frame.render_widget(
+        Paragraph::new(lines).block(block).scroll((scroll, 0)),
+        popup,
+    );
+}
+
+/// Everything the overlay says, `cols` wide: the dashboard's keys in two columns, the filter's
+/// keys as a sentence, the legend of the symbols.
+fn content(view: &ViewState, cols: usize) -> Vec<Line<'static>> {
     let t = view.theme;
     let normal: Vec<&Binding> = BINDINGS
         .iter()
@@ -25,52 +77,27 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
         })
         .collect();
     let half = normal.len().div_ceil(2);
-    let w = area.width.saturating_sub(4).min(100);
-    let inner_w = usize::from(w.saturating_sub(2));
-    let filter = wrap(&filter_text(), inner_w, 3);
-    let legend = legend(t);
-    let want_h = (half + 1 + filter.len() + 1 + legend.len() + 2) as u16;
-    let h = area.height.saturating_sub(2).min(want_h);
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
+    let column = cols / 2;
+    let cell = |b: &Binding, w: usize| {
+        [
+            Span::styled(fit(b.label, KEY_COLS), t.strong()),
+            Span::raw(fit(b.help, w.saturating_sub(KEY_COLS))),
+        ]
     };
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .border_type(BorderType::Double)
-        .title(Line::styled(" keys · ? or Esc closes ", t.strong()));
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-
-    let [keys_area, _, filter_area, _, legend_area] = Layout::vertical([
-        Constraint::Length(half as u16),
-        Constraint::Length(1),
-        Constraint::Length(filter.len() as u16),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(keys_area);
-    let column = |items: &[&Binding]| -> Vec<Line<'static>> {
-        items
-            .iter()
-            .map(|b| {
-                Line::from(vec![
-                    Span::styled(fit(b.label, KEY_COLS), t.strong()),
-                    Span::raw(b.help),
-                ])
-            })
-            .collect()
-    };
-    frame.render_widget(Paragraph::new(column(&normal[..half])), left);
-    frame.render_widget(Paragraph::new(column(&normal[half..])), right);
-    let filter: Vec<Line> = filter.into_iter().map(Line::raw).collect();
-    frame.render_widget(Paragraph::new(filter), filter_area);
-    frame.render_widget(Paragraph::new(legend), legend_area);
+    let mut lines: Vec<Line> = (0..half)
+        .map(|row| {
+            let mut spans = cell(normal[row], column).to_vec();
+            if let Some(b) = normal.get(half + row) {
+                spans.extend(cell(b, cols - column));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.extend(wrap(&filter_text(), cols, 3).into_iter().map(Line::raw));
+    lines.push(Line::raw(""));
+    lines.extend(legend(t));
+    lines
 }
 
 /// The filter-mode bindings as one sentence.
@@ -120,11 +147,21 @@ fn legend(t: Theme) -> Vec<Line<'static>> {
         ]),
         Line::from(vec![
             head("probes"),
-            Span::raw(format!("{levels} latency (▁ <1 ms, ×2 a step)  ")),
+            Span::raw(format!("{levels} <1 ms…≥64 ms  ")),
+            Span::styled(theme::STRIP_FALLBACK, t.health(Health::Degraded)),
+            Span::raw(" fell back  "),
             Span::styled(theme::STRIP_FAIL, t.bad()),
             Span::raw(" failed  "),
             Span::styled(theme::PROBING, t.busy()),
             Span::raw(" probing"),
+        ]),
+        Line::from(vec![
+            head("timeline"),
+            Span::raw("━ valid  ╍ on some nodes  ✗ refused  ? untested  · not watched"),
+        ]),
+        Line::from(vec![
+            head("  nodes row"),
+            Span::raw("▲ degraded  ✗ no working credential  ! unreachable"),
         ]),
     ]
 }

@@ -156,13 +156,24 @@ impl Shortener {
         if width(&short) <= cols {
             return short.into_owned();
         }
-        let kept: Vec<&str> = words(&short)
-            .filter(|w| !self.words.iter().any(|c| c == w))
-            .collect();
+        let kept = self.without_common_words(&short);
         if kept.is_empty() {
             return elide(&short, cols);
         }
-        elide(&kept.join("-"), cols)
+        elide(&kept, cols)
+    }
+
+    /// `name` without the words every name has, each remaining word with the separator that
+    /// followed it (`127.0.0.1:5432` stays as it is when no word goes).
+    fn without_common_words(&self, name: &str) -> String {
+        let mut out = String::new();
+        for piece in name.split_inclusive(['-', '.', '_']) {
+            let word = piece.trim_end_matches(['-', '.', '_']);
+            if !word.is_empty() && !self.words.iter().any(|c| c == word) {
+                out.push_str(piece);
+            }
+        }
+        out.trim_end_matches(['-', '.', '_']).to_owned()
     }
 
     /// `name` without what every name shares (the scheme always), control characters escaped.
@@ -316,6 +327,17 @@ mod tests {
             ["a.example", "example"]
         );
         assert_eq!(short_all(&["a.x.com", "b.x.com"]), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_name_cut_to_fit_keeps_its_own_separators() {
+        // Found at 80×24: nothing shared, so no word goes, and the dots must stay dots.
+        let names = ["127.0.0.1:54320/app", "127.0.0.1:54321/app", "db-b1"];
+        let s = Shortener::for_names(names.iter().copied());
+        assert_eq!(s.fit(names[0], 17), "127.0.…:54320/app");
+        let fleet = ["pg.a.x_1.internal", "pg.b.x_2.internal"];
+        let s = Shortener::for_names(fleet.iter().copied());
+        assert_eq!(s.fit(fleet[0], 5), "a.1");
     }
 
     #[test]

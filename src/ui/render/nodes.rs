@@ -409,8 +409,9 @@ fn level(d: std::time::Duration) -> char {
     theme::STRIP_LEVELS[step]
 }
 
-/// The newest probes that fit in `width` columns, newest at the right; a failed chain is `×`; a
-/// probe in flight adds `↻` at the end.
+/// The newest probes that fit in `width` columns, newest at the right: a latency level for a
+/// chain that won at its first try, `⇄` for one that fell back to another candidate, `×` for a
+/// failed chain; a probe in flight adds `↻` at the end.
 fn strip(history: &LatencyHistory, width: usize, probing: bool, t: Theme) -> Vec<Span<'static>> {
     let room = if probing {
         width.saturating_sub(1)
@@ -421,14 +422,18 @@ fn strip(history: &LatencyHistory, width: usize, probing: bool, t: Theme) -> Vec
     let mut spans = vec![Span::raw(" ".repeat(room - take))];
     let mut ok = String::new();
     for s in history.samples.iter().skip(history.samples.len() - take) {
-        if s.ok {
-            ok.push(level(s.latency));
-        } else {
-            if !ok.is_empty() {
-                spans.push(Span::raw(std::mem::take(&mut ok)));
+        let mark = match (s.ok, s.fell_back) {
+            (true, false) => {
+                ok.push(level(s.latency));
+                continue;
             }
-            spans.push(Span::styled(theme::STRIP_FAIL, t.bad()));
+            (true, true) => Span::styled(theme::STRIP_FALLBACK, t.health(Health::Degraded)),
+            (false, _) => Span::styled(theme::STRIP_FAIL, t.bad()),
+        };
+        if !ok.is_empty() {
+            spans.push(Span::raw(std::mem::take(&mut ok)));
         }
+        spans.push(mark);
     }
     if !ok.is_empty() {
         spans.push(Span::raw(ok));

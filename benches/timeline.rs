@@ -1,0 +1,202 @@
+//! What the dashboard's credential timeline panel costs a frame on a big cluster.
+//!
+//! Run: `cargo bench --bench timeline`.
+//!
+//! The history: 1,000 nodes, two logins alternating (`app_a`, `app_b`), one of them rotated every
+//! 20 minutes for 24 hours (72 rotations, so 74 credentials seen, about three in any 17-minute
+//! window): on every node the old password refused, the winner switched, the node degraded, and
+//! 5 s later the old password left the config, the new one arrived and was valid, the node ok
+//! (432,000 events through `History::from_events`, as the engine records them). Measured: the
+//! panel's layout height and drawing (what a frame pays for it; the loop asks for the layout
+//! twice) at 120 and 200 columns, median and p95 of many.
+//!
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs a tiny case to prove the
+//! bench works; it measures nothing then.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+use rotascope::config::ProbeSettings;
+use rotascope::engine::event::{CandidateRef, Event, EventKind};
+use rotascope::engine::history::History;
+use rotascope::engine::snapshot::{CandidateState, Health, Snapshot};
+use rotascope::secret::Fingerprint;
+use rotascope::topology::IslandNo;
+use rotascope::ui::render::rotation;
+use rotascope::ui::view::{PanelMode, ViewState};
+use rotascope::ui::Theme;
+
+fn cand(login: &str, generation: usize) -> CandidateRef {
+    CandidateRef {
+        index: 0,
+        login: login.into(),
+        label: None,
+        fingerprint: Fingerprint::with_key(b"bench", &format!("{login}-{generation}")),
+    }
+}
+
+fn history(nodes: usize, rotations: usize, start: DateTime<Utc>) -> History {
+    let mut events = Vec::new();
+    let push = |events: &mut Vec<Event>, at: DateTime<Utc>, kind| events.push(Event { at, kind });
+    let name = |i: usize| format!("postgres://db-{i:04}.prod.example.internal:5432/app");
+    let mut current = [cand("app_a", 0), cand("app_b", 0)];
+    let mut winner = vec![0usize; nodes];
+    for (i, w) in winner.iter().enumerate() {
+        let at = start + chrono::Duration::seconds(1);
+        for c in &current {
+            push(
+                &mut events,
+                at,
+                EventKind::CandidateChanged {
+                    island: IslandNo(0),
+                    node: name(i),
+                    candidate: c.clone(),
+                    from: CandidateState::Untested,
+                    to: CandidateState::Valid,
+                    error: None,
+                },
+            );
+        }
+        push(
+            &mut events,
+            at,
+            EventKind::WinnerChanged {
+                island: IslandNo(0),
+                node: name(i),
+                from: None,
+                to: Some(current[*w].clone()),
+            },
+        );
+    }
+    for r in 1..=rotations {
+        let at = start + chrono::Duration::minutes(20 * r as i64);
+        let slot = r % 2;
+        let old = current[slot].clone();
+        let new = cand(&old.login, r);
+        for (i, w) in winner.iter_mut().enumerate() {
+            let node = name(i);
+            let island = IslandNo(0);
+            push(
+                &mut events,
+                at,
+                EventKind::CandidateChanged {
+                    island,
+                    node: node.clone(),
+                    candidate: old.clone(),
+                    from: CandidateState::Valid,
+                    to: CandidateState::Invalid,
+                    error: None,
+                },
+            );
+            if *w == slot {
+                *w = 1 - slot;
+                push(
+                    &mut events,
+                    at,
+                    EventKind::WinnerChanged {
+                        island,
+                        node: node.clone(),
+                        from: Some(old.clone()),
+                        to: Some(current[*w].clone()),
+                    },
+                );
+            }
+            let later = at + chrono::Duration::seconds(5);
+            push(
+                &mut events,
+                at,
+                EventKind::HealthChanged {
+                    island,
+                    node: node.clone(),
+                    from: Health::Ok,
+                    to: Health::Degraded,
+                    cause: None,
+                },
+            );
+            for kind in [
+                EventKind::CandidateRemoved {
+                    island,
+                    node: node.clone(),
+                    candidate: old.clone(),
+                },
+                EventKind::CandidateAdded {
+                    island,
+                    node: node.clone(),
+                    candidate: new.clone(),
+                },
+                EventKind::CandidateChanged {
+                    island,
+                    node: node.clone(),
+                    candidate: new.clone(),
+                    from: CandidateState::Untested,
+                    to: CandidateState::Valid,
+                    error: None,
+                },
+                EventKind::HealthChanged {
+                    island,
+                    node,
+                    from: Health::Degraded,
+                    to: Health::Ok,
+                    cause: None,
+                },
+            ] {
+                push(&mut events, later, kind);
+            }
+        }
+        current[slot] = new;
+    }
+    History::from_events(start, &events)
+}
+
+fn quantiles(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    (v[v.len() / 2], v[v.len() * 95 / 100])
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (nodes, rotations, runs) = if bench { (1000, 72, 200) } else { (3, 2, 2) };
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 28, 0, 0, 0)
+        .single()
+        .expect("a valid time");
+    let now = start + chrono::Duration::minutes(20 * rotations as i64 + 7);
+    let built = Instant::now();
+    let mut snapshot = Snapshot::empty("bench.toml".into(), ProbeSettings::default(), now);
+    snapshot.history = history(nodes, rotations, start);
+    let creds = snapshot.history.credentials().count();
+    println!(
+        "history: {nodes} nodes, {rotations} rotations, {creds} credentials, built in {:.1?}",
+        built.elapsed()
+    );
+    let mut view = ViewState::new(Theme::COLOR, FixedOffset::east_opt(0).expect("UTC"));
+    view.rotation = PanelMode::Shown;
+    for width in [120u16, 200] {
+        let screen = Rect::new(0, 0, width, 60);
+        let mut layout = Vec::with_capacity(runs);
+        let mut draw = Vec::with_capacity(runs);
+        let mut terminal = Terminal::new(TestBackend::new(width, 20)).expect("a test terminal");
+        for _ in 0..runs {
+            let t = Instant::now();
+            let h = rotation::height(&snapshot, &view, screen, 40, now);
+            layout.push(t.elapsed());
+            let t = Instant::now();
+            terminal
+                .draw(|f| {
+                    let area = Rect::new(0, 0, width, h.min(20));
+                    rotation::render(f, area, &snapshot, &view, now)
+                })
+                .expect("a frame");
+            draw.push(t.elapsed());
+        }
+        let (l50, l95) = quantiles(layout);
+        let (d50, d95) = quantiles(draw);
+        println!(
+            "{width} columns: layout height p50 {l50:.2?} p95 {l95:.2?}; draw p50 {d50:.2?} p95 {d95:.2?}"
+        );
+    }
+}
