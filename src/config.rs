@@ -52,6 +52,8 @@ pub struct Config {
     pub shards: ShardSettings,
     /// `[state]` settings.
     pub state: StateSettings,
+    /// `[usage]` settings.
+    pub usage: UsageSettings,
     /// Islands, nodes and candidates.
     pub topology: Topology,
     /// Files whose change should trigger a re-read: the config file, `secrets_file` and every
@@ -134,6 +136,22 @@ pub struct StateSettings {
     /// when unset. Read when rotascope starts: a reload that changes it takes effect at the next
     /// start.
     pub file: Option<PathBuf>,
+}
+
+/// `[usage]`: when a credential nobody uses any more is safe to revoke.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UsageSettings {
+    /// How long a login must have had no session on any node, its replacement valid everywhere,
+    /// before it is called safe to revoke (`quiet_for`, default 10 min).
+    pub quiet_for: Duration,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        UsageSettings {
+            quiet_for: Duration::from_secs(600),
+        }
+    }
 }
 
 /// A reload that failed: when, and what went wrong (redacted: never a secret value).

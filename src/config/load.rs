@@ -39,7 +39,10 @@ use super::error::{ConfigError, KeyPath, Origin};
 use super::files::{read_file, FileError, MAX_FILE_BYTES};
 use super::redact::Redactor;
 use super::source::{Document, EnvSettings, Layers};
-use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest, StateSettings};
+use super::{
+    Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest, StateSettings,
+    UsageSettings,
+};
 
 /// How long `secrets_command` may run before it is killed and the load fails.
 pub const SECRETS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -243,6 +246,15 @@ impl<'a> Loader<'a> {
                     .as_deref()
                     .filter(|f| !f.is_empty())
                     .map(|f| self.base_dir.join(f)),
+            },
+            usage: UsageSettings {
+                quiet_for: self.duration(
+                    &layers,
+                    &KeyPath::root().key("usage").key("quiet_for"),
+                    layers.raw.usage.quiet_for.as_deref(),
+                    UsageSettings::default().quiet_for,
+                    TIMEOUT,
+                )?,
             },
             topology,
             watched_files: self.watched.clone(),

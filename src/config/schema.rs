@@ -17,6 +17,8 @@ pub(crate) struct RawConfig {
     pub shards: RawShards,
     #[serde(default)]
     pub state: RawState,
+    #[serde(default)]
+    pub usage: RawUsage,
     /// Compact form: one list of connection strings per island, island `no` = index.
     #[serde(default)]
     pub islands: Vec<Vec<String>>,
@@ -38,6 +40,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "reload",
     "shards",
     "state",
+    "usage",
     "islands",
     "secrets",
     "secrets_file",
@@ -46,11 +49,16 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// The tables environment overrides may set.
-pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards", "state"];
+pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards", "state", "usage"];
 
 /// Keys whose values are durations (humantime strings).
-pub(crate) const DURATION_KEYS: &[&str] =
-    &["interval", "audit_interval", "connect_timeout", "timeout"];
+pub(crate) const DURATION_KEYS: &[&str] = &[
+    "interval",
+    "audit_interval",
+    "connect_timeout",
+    "timeout",
+    "quiet_for",
+];
 
 /// `[probe]`.
 #[derive(Default, Deserialize)]
@@ -85,6 +93,13 @@ pub(crate) struct RawShards {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawState {
     pub file: Option<String>,
+}
+
+/// `[usage]`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUsage {
+    pub quiet_for: Option<String>,
 }
 
 /// A `[[secrets]]` entry.

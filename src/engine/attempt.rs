@@ -60,6 +60,12 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
     c.latency = Some(latency);
     c.last_checked = Some(cx.at);
     c.audit_due = cx.now + stretch.backoff(cx.settings.audit_interval, c.refusals);
+    if let Ok(success) = &outcome {
+        if let Some(measured) = &success.usage {
+            st.usage.fold(measured, success.route, cx.at);
+        }
+    }
+    let c = &st.cands[index];
     let after = c.state;
     let error = c.error.clone();
     let mode = flight.mode;

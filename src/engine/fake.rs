@@ -265,6 +265,7 @@ fn decide(server: &FakeServer, request: &ProbeRequest) -> (Duration, ProbeOutcom
                 total: server.latency,
             },
             route: Route::Direct,
+            usage: None,
         }),
         (None, Some(FakeLogin::Fails(kind))) => failure(*kind, &format!("{kind} (simulated)")),
         (None, _) if server.echo => failure(
@@ -362,6 +363,7 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         reload: ReloadSettings::default(),
         shards: ShardSettings::default(),
         state: Default::default(),
+        usage: Default::default(),
         topology,
         watched_files: Vec::new(),
         source_digest: Default::default(),

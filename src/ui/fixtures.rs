@@ -187,6 +187,7 @@ pub fn all_ok() -> Snapshot {
         events,
         behind_schedule: None,
         history: Default::default(),
+        usage: Vec::new(),
     }
 }
 
@@ -437,6 +438,7 @@ fn node(
             shards(&["sh0004"])
         }),
         candidates,
+        usage: Vec::new(),
     }
 }
 

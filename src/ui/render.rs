@@ -18,6 +18,7 @@ pub mod header;
 pub mod help;
 pub mod nodes;
 pub mod timeline;
+pub mod usage;
 
 /// The smallest terminal the dashboard draws in; smaller gets a "terminal too small" notice.
 pub const MIN_WIDTH: u16 = 80;

@@ -1,0 +1,483 @@
+//! Who still uses a login: sessions per login on every node, and when a login is safe to revoke.
+//!
+//! - **Measured** by the probe query itself (one round trip, see [`usage_sql`]): for each login
+//!   of the node's candidates, the sessions in `pg_stat_activity` grouped by `application_name`
+//!   (the top [`TOP_APPS`]), and — where the probing role may see the full rows (its own
+//!   sessions, or all with `pg_read_all_stats`) — the oldest `backend_start` and the client
+//!   addresses. rotascope's own sessions (`application_name = 'rotascope'`, and the probe's own
+//!   backend) are never counted. Every login sees `usename` and `application_name` of every
+//!   session, so counts are exact; what the role may not see is [`SessionDetail`] `None`
+//!   (unknown), never guessed.
+//! - **Folded** per node and login ([`NodeUsage`]): sessions now, since when zero. A node that is
+//!   down forgets its counts: sessions may come and go unseen, so its quiet time starts over.
+//! - **Summed** per login over the cluster ([`cluster`]): "in use on N nodes (M sessions)" or
+//!   "idle since T", and [`LoginUsage::safe_to_revoke`]: every node that lists the login has a
+//!   valid replacement (another login, or for one login with two passwords another password) and
+//!   the login has had no session on any node for `[usage] quiet_for`.
+//! - The sessions of a login cannot be told apart by password: with one login and two passwords
+//!   the count belongs to the login (said on screen, `shared_by_passwords`).
+//! - Through a pooler (PgBouncer) the sessions are the pooler's server connections
+//!   (`via_pooler`).
+//!
+//! Limits, documented: sessions that open and close between two probes are not seen; the probe
+//! asks about at most [`MAX_LOGINS`] logins per node.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::event::rfc3339;
+use super::probe::Route;
+use super::snapshot::{CandidateState, IslandView};
+use crate::topology::IslandNo;
+
+/// How many application names a login's sessions are grouped into (the biggest groups); the
+/// rest is counted in `other_apps`.
+pub const TOP_APPS: usize = 5;
+
+/// How many client addresses are listed per login.
+pub const TOP_ADDRS: usize = 5;
+
+/// How many logins the probe query asks about per node (the first in config order).
+pub const MAX_LOGINS: usize = 32;
+
+/// Application names longer than this are cut (they are shown, not used).
+const MAX_APP_NAME: usize = 64;
+
+/// One application name's share of a login's sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppSessions {
+    /// `application_name` (empty when the client set none).
+    pub name: String,
+    /// Sessions with it.
+    pub sessions: u32,
+}
+
+/// What the probing role may see of a login's sessions beyond their count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionDetail {
+    /// The oldest `backend_start`; `None` when there is no session.
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub oldest_start: Option<DateTime<Utc>>,
+    /// Distinct client addresses (`local` for a Unix socket), at most [`TOP_ADDRS`].
+    pub client_addrs: Vec<String>,
+    /// Distinct addresses in all (more than listed when over [`TOP_ADDRS`]).
+    pub client_addr_count: u32,
+}
+
+/// One login's sessions on one node, as one probe measured them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoginSessions {
+    /// The login (`usename`).
+    pub login: String,
+    /// Its sessions, rotascope's own excluded.
+    pub sessions: u32,
+    /// The biggest groups by `application_name`, biggest first.
+    pub apps: Vec<AppSessions>,
+    /// Sessions of the other application names.
+    pub other_apps: u32,
+    /// Oldest start and client addresses, when the probing role may see every one of the
+    /// login's session rows; `None` (unknown) otherwise.
+    pub detail: Option<SessionDetail>,
+}
+
+pub(crate) fn opt_rfc3339<S: serde::Serializer>(
+    at: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// The probe query's extra column for `logins` (an SQL scalar subquery returning JSON text, or
+/// NULL when no session matches): one array per login with sessions,
+/// `[login, total, visible, oldest_ms, addrs, addr_count, [[app, n], ...]]`.
+///
+/// One pass over `pg_stat_activity` (materialized once), grouped twice: cheap however many
+/// sessions the server has (measured in the README). `backend_type` is NULL on rows the role may
+/// not see in full, hence `IS DISTINCT FROM`; parallel workers are not sessions.
+pub fn usage_sql(logins: &[String]) -> String {
+    let list: Vec<String> = logins
+        .iter()
+        .take(MAX_LOGINS)
+        .map(|l| super::pg::query::sql_literal(l))
+        .collect();
+    format!(
+        "(WITH a AS MATERIALIZED (SELECT usename::text AS u, \
+         coalesce(application_name, '') AS n, backend_type IS NOT NULL AS v, \
+         backend_start AS b, coalesce(host(client_addr), 'local') AS c \
+         FROM pg_stat_activity WHERE usename::text = ANY (ARRAY[{list}]::text[]) \
+         AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'rotascope' \
+         AND backend_type IS DISTINCT FROM 'parallel worker'), \
+         g AS (SELECT u, n, count(*) AS k, \
+         row_number() OVER (PARTITION BY u ORDER BY count(*) DESC, n) AS r FROM a GROUP BY u, n) \
+         SELECT json_agg(json_build_array(l.u, l.t, l.vis, l.o, l.ad, l.nd, \
+         (SELECT json_agg(json_build_array(g.n, g.k) ORDER BY g.r) FROM g \
+         WHERE g.u = l.u AND g.r <= {TOP_APPS})))::text \
+         FROM (SELECT u, count(*) AS t, count(*) FILTER (WHERE v) AS vis, \
+         (extract(epoch FROM min(b) FILTER (WHERE v)) * 1000)::bigint AS o, \
+         (array_agg(DISTINCT c) FILTER (WHERE v))[1:{TOP_ADDRS}] AS ad, \
+         count(DISTINCT c) FILTER (WHERE v) AS nd FROM a GROUP BY u) AS l)",
+        list = list.join(", ")
+    )
+}
+
+/// Reads the column [`usage_sql`] made: every login asked about gets an entry (none in the
+/// answer means no session).
+pub fn parse_column(json: Option<&str>, logins: &[String]) -> Result<Vec<LoginSessions>, String> {
+    type Raw = (
+        String,
+        u32,
+        u32,
+        Option<i64>,
+        Option<Vec<String>>,
+        u32,
+        Option<Vec<(String, u32)>>,
+    );
+    let rows: Vec<Raw> = match json {
+        None => Vec::new(),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| format!("probe query session counts: {e}"))?
+        }
+    };
+    let mut out: Vec<LoginSessions> = logins
+        .iter()
+        .take(MAX_LOGINS)
+        .map(|login| LoginSessions {
+            login: login.clone(),
+            sessions: 0,
+            apps: Vec::new(),
+            other_apps: 0,
+            detail: Some(SessionDetail {
+                oldest_start: None,
+                client_addrs: Vec::new(),
+                client_addr_count: 0,
+            }),
+        })
+        .collect();
+    for (login, total, visible, oldest, addrs, addr_count, apps) in rows {
+        let Some(entry) = out.iter_mut().find(|e| e.login == login) else {
+            continue;
+        };
+        let apps: Vec<AppSessions> = apps
+            .unwrap_or_default()
+            .into_iter()
+            .take(TOP_APPS)
+            .map(|(name, sessions)| AppSessions {
+                name: name.chars().take(MAX_APP_NAME).collect(),
+                sessions,
+            })
+            .collect();
+        let listed: u32 = apps.iter().map(|a| a.sessions).sum();
+        entry.sessions = total;
+        entry.other_apps = total.saturating_sub(listed);
+        entry.apps = apps;
+        entry.detail = (visible == total).then(|| SessionDetail {
+            oldest_start: oldest.and_then(DateTime::<Utc>::from_timestamp_millis),
+            client_addrs: addrs.unwrap_or_default(),
+            client_addr_count: addr_count,
+        });
+    }
+    Ok(out)
+}
+
+/// One login on one node, as the engine knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeLoginUsage {
+    /// The login.
+    pub login: String,
+    /// The last measurement; `None` while unknown (not measured yet, or the node went down).
+    #[serde(rename = "measured")]
+    pub now: Option<LoginSessions>,
+    /// When it was measured.
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub measured_at: Option<DateTime<Utc>>,
+    /// Since when the login has had no session here (seen without a gap); `None` while it has
+    /// sessions or is unknown.
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub zero_since: Option<DateTime<Utc>>,
+    /// The measuring probe came through a pooler: the sessions are the pooler's server
+    /// connections.
+    pub via_pooler: bool,
+    /// How many of the node's candidates use this login (two or more: the count belongs to the
+    /// login, not to one password).
+    pub passwords: usize,
+    /// The login is safe to revoke cluster-wide (a copy of [`LoginUsage::safe_to_revoke`], for
+    /// views that show one node).
+    pub safe_to_revoke: bool,
+}
+
+impl NodeLoginUsage {
+    /// Sessions now, when known.
+    pub fn sessions(&self) -> Option<u32> {
+        self.now.as_ref().map(|n| n.sessions)
+    }
+}
+
+/// A node's session counts per login (engine state, and its view in the snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeUsage {
+    logins: BTreeMap<String, NodeLoginUsage>,
+}
+
+impl NodeUsage {
+    /// Folds in a probe's measurement taken `at` through `route`.
+    pub fn fold(&mut self, measured: &[LoginSessions], route: Route, at: DateTime<Utc>) {
+        for m in measured {
+            let entry = self.entry(&m.login);
+            entry.zero_since = match m.sessions {
+                0 => entry.zero_since.or(Some(at)),
+                _ => None,
+            };
+            entry.now = Some(m.clone());
+            entry.measured_at = Some(at);
+            entry.via_pooler = route != Route::Direct;
+        }
+    }
+
+    /// Forgets every count: the node is down, and what happens meanwhile is not seen.
+    pub fn forget(&mut self) {
+        for e in self.logins.values_mut() {
+            e.now = None;
+            e.zero_since = None;
+        }
+    }
+
+    /// Takes `zero_since` from a `[state]` file for a login not measured yet: the quiet time
+    /// goes on from the saved one if the first measurement finds no session.
+    pub fn restore(&mut self, login: &str, zero_since: DateTime<Utc>) {
+        let e = self.entry(login);
+        if e.measured_at.is_none() {
+            e.zero_since = Some(zero_since);
+        }
+    }
+
+    /// The view for the node's current candidates: one entry per login (in config order), with
+    /// how many passwords it has there.
+    pub fn view<'a>(&self, logins: impl Iterator<Item = &'a str>) -> Vec<NodeLoginUsage> {
+        let mut out: Vec<NodeLoginUsage> = Vec::new();
+        for login in logins {
+            if let Some(e) = out.iter_mut().find(|e| e.login == login) {
+                e.passwords += 1;
+                continue;
+            }
+            let mut e = self
+                .logins
+                .get(login)
+                .cloned()
+                .unwrap_or_else(|| NodeLoginUsage::new(login));
+            if e.measured_at.is_none() {
+                // A restored quiet time is not shown before it is confirmed.
+                e.zero_since = None;
+            }
+            e.passwords = 1;
+            out.push(e);
+        }
+        out
+    }
+
+    /// Saved quiet times (logins with no session and a `zero_since`).
+    pub fn quiet(&self) -> impl Iterator<Item = (&str, DateTime<Utc>)> {
+        self.logins
+            .values()
+            .filter_map(|e| Some((e.login.as_str(), e.zero_since?)))
+    }
+
+    fn entry(&mut self, login: &str) -> &mut NodeLoginUsage {
+        self.logins
+            .entry(login.to_owned())
+            .or_insert_with(|| NodeLoginUsage::new(login))
+    }
+}
+
+impl NodeLoginUsage {
+    fn new(login: &str) -> Self {
+        NodeLoginUsage {
+            login: login.to_owned(),
+            now: None,
+            measured_at: None,
+            zero_since: None,
+            via_pooler: false,
+            passwords: 0,
+            safe_to_revoke: false,
+        }
+    }
+}
+
+/// The distinct logins of a node's candidates, in config order, at most [`MAX_LOGINS`]: the
+/// logins the probe query asks about.
+pub fn logins_of<'a>(logins: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in logins {
+        if out.len() == MAX_LOGINS {
+            break;
+        }
+        if !out.iter().any(|o| o == l) {
+            out.push(l.to_owned());
+        }
+    }
+    out
+}
+
+/// A saved quiet time, for the `[state]` file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedQuiet {
+    /// Island.
+    pub island: IslandNo,
+    /// Node name.
+    pub node: String,
+    /// Login.
+    pub login: String,
+    /// Since when it had no session.
+    pub zero_since: DateTime<Utc>,
+}
+
+/// One login over the whole cluster: where it is in use, and whether it is safe to revoke.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoginUsage {
+    /// The login.
+    pub login: String,
+    /// Nodes that list it.
+    pub nodes: usize,
+    /// Nodes where it has sessions now.
+    pub nodes_in_use: usize,
+    /// Its sessions over the nodes where they are known.
+    pub sessions: u32,
+    /// Nodes where its sessions are unknown (not measured yet, or down).
+    pub nodes_unknown: usize,
+    /// Since when it has had no session anywhere (the latest of the nodes' quiet times), when it
+    /// has none anywhere and every node is known.
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub idle_since: Option<DateTime<Utc>>,
+    /// Some node lists it with two or more passwords: its sessions cannot be told apart by
+    /// password; the count belongs to the login.
+    pub shared_by_passwords: bool,
+    /// Some node was measured through a pooler: its sessions are the pooler's server
+    /// connections.
+    pub via_pooler: bool,
+    /// Safe to revoke: a replacement valid on every node, and no session anywhere for
+    /// `quiet_for`.
+    pub safe_to_revoke: bool,
+    /// Why it is not safe (empty when it is), one line each.
+    pub reasons: Vec<String>,
+}
+
+impl LoginUsage {
+    /// "in use on 2 nodes (5 sessions)", "idle since 12:00:00Z", or "sessions unknown".
+    pub fn summary(&self) -> String {
+        if self.nodes_in_use > 0 {
+            format!(
+                "in use on {} ({})",
+                crate::text::plural(self.nodes_in_use, "node"),
+                crate::text::plural(self.sessions as usize, "session")
+            )
+        } else if let Some(t) = self.idle_since {
+            format!("idle since {}", t.format("%Y-%m-%d %H:%M:%SZ"))
+        } else {
+            "sessions unknown".into()
+        }
+    }
+}
+
+/// Every login of the cluster (in the order first listed), summed over the nodes, with its
+/// revocation readiness at `now`.
+pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) -> Vec<LoginUsage> {
+    let mut out: Vec<LoginUsage> = Vec::new();
+    let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::TimeDelta::MAX);
+    for node in islands.iter().flat_map(|i| i.nodes.iter()) {
+        for u in &node.usage {
+            let i = match out.iter().position(|l| l.login == u.login) {
+                Some(i) => i,
+                None => {
+                    out.push(LoginUsage {
+                        login: u.login.clone(),
+                        nodes: 0,
+                        nodes_in_use: 0,
+                        sessions: 0,
+                        nodes_unknown: 0,
+                        idle_since: None,
+                        shared_by_passwords: false,
+                        via_pooler: false,
+                        safe_to_revoke: false,
+                        reasons: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let l = &mut out[i];
+            l.nodes += 1;
+            l.shared_by_passwords |= u.passwords > 1;
+            l.via_pooler |= u.now.is_some() && u.via_pooler;
+            let name = format!("{}/{}", node.key.island.0, node.key.name);
+            match u.sessions() {
+                None => {
+                    l.nodes_unknown += 1;
+                    l.reasons.push(format!("{name}: sessions unknown"));
+                }
+                Some(0) => {}
+                Some(n) => {
+                    l.nodes_in_use += 1;
+                    l.sessions += n;
+                    l.reasons.push(format!(
+                        "{name}: {}",
+                        crate::text::plural(n as usize, "session")
+                    ));
+                }
+            }
+            // The replacement: another login valid here, or (one login, two passwords) a valid
+            // candidate of the same login.
+            let valid_other = node
+                .candidates
+                .iter()
+                .any(|c| c.login != u.login && c.state == CandidateState::Valid);
+            let valid_same = u.passwords > 1
+                && node
+                    .candidates
+                    .iter()
+                    .any(|c| c.login == u.login && c.state == CandidateState::Valid);
+            if !valid_other && !valid_same {
+                let listed = node.candidates.iter().any(|c| c.login != u.login) || u.passwords > 1;
+                l.reasons.push(if listed {
+                    format!("{name}: no valid replacement")
+                } else {
+                    format!("{name}: no replacement listed")
+                });
+            }
+        }
+    }
+    for l in &mut out {
+        let nodes_quiet: Vec<Option<DateTime<Utc>>> = islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .flat_map(|n| n.usage.iter())
+            .filter(|u| u.login == l.login)
+            .map(|u| u.zero_since)
+            .collect();
+        l.idle_since = if l.nodes_unknown == 0 && l.nodes_in_use == 0 {
+            nodes_quiet
+                .iter()
+                .copied()
+                .collect::<Option<Vec<_>>>()
+                .and_then(|v| v.into_iter().max())
+        } else {
+            None
+        };
+        if l.reasons.is_empty() {
+            match l.idle_since {
+                Some(t) if now - t >= quiet => {}
+                Some(t) => l.reasons.push(format!(
+                    "no session for {} of the {} asked ([usage] quiet_for)",
+                    super::snapshot::span_text((now - t).to_std().unwrap_or_default()),
+                    super::snapshot::span_text(quiet_for)
+                )),
+                None => l.reasons.push("sessions unknown".into()),
+            }
+        }
+        l.safe_to_revoke = l.reasons.is_empty();
+    }
+    out
+}
