@@ -409,7 +409,8 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Table,
-                shard: None
+                shard: None,
+                ready_to_revoke: None,
             }))
         );
         let cli = parse(&["check", "--format", "json", "--config", "c.toml"]).unwrap();
@@ -417,7 +418,8 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Json,
-                shard: None
+                shard: None,
+                ready_to_revoke: None,
             }))
         );
         assert!(!cli.owns_terminal());

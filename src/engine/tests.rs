@@ -85,6 +85,7 @@ impl Harness {
             EngineOptions {
                 seed: Some(42),
                 state: Some(Arc::new(state)),
+                ..EngineOptions::default()
             },
         )
     }
