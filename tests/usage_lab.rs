@@ -11,6 +11,7 @@ use std::time::Duration;
 use rotascope::engine::event::ProbeMode;
 use rotascope::engine::usage::NodeLoginUsage;
 use rotascope::engine::Snapshot;
+use rotascope::engine::{EventKind, Feed};
 use rotascope::lab::ServerOptions;
 use support::{assert_no_secret, lab_server, node, secret, ConfigFile, Running, Settings};
 use tokio_postgres::{Client, NoTls};
@@ -209,5 +210,23 @@ async fn sessions_per_login_and_readiness_to_revoke() {
                 .any(|l| l.login == "app_a" && l.safe_to_revoke)
         })
         .await;
+    // ... and `watch` streams it: a `safe_to_revoke` event naming the login.
+    let at = running
+        .feed
+        .find_event(
+            0,
+            "safe_to_revoke of app_a",
+            |e| matches!(e, EventKind::SafeToRevoke { login, .. } if login == "app_a"),
+        )
+        .await;
+    let Feed::Event(e) = &running.feed.items()[at] else {
+        unreachable!("find_event finds events")
+    };
+    let line = serde_json::to_value(e).expect("event JSON");
+    assert_eq!(
+        (&line["type"], &line["login"]),
+        (&"safe_to_revoke".into(), &"app_a".into())
+    );
+    assert!(line["idle_since"].is_string(), "{line}");
     running.assert_no_leak(&ALL);
 }

@@ -481,3 +481,154 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::probe::Role;
+    use crate::engine::snapshot::IslandView;
+    use crate::report::fixtures::ok_node;
+
+    fn logins(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time")
+    }
+
+    #[test]
+    fn the_column_reads_counts_apps_and_what_the_role_may_see() {
+        let json = r#"[["app_a", 9, 9, 1800000000000, ["10.0.0.7", "local"], 2,
+                        [["billing", 3], ["cron", 2], ["", 1], ["a", 1], ["b", 1]]],
+                       ["app_b", 2, 0, null, null, 0, [["reports", 2]]]]"#;
+        let got = parse_column(Some(json), &logins(&["app_a", "app_b", "app_c"])).unwrap();
+        let a = &got[0];
+        assert_eq!((a.sessions, a.other_apps, a.apps.len()), (9, 1, 5));
+        assert_eq!(a.apps[0].name, "billing");
+        let d = a.detail.as_ref().expect("all rows visible");
+        assert_eq!(d.oldest_start, Some(at(0)));
+        assert_eq!(d.client_addrs, ["10.0.0.7", "local"]);
+        // Rows the role may not see: the count is known, the rest unknown.
+        assert_eq!((got[1].sessions, got[1].detail.is_none()), (2, true));
+        // No row: no session (every login sees usename of every session).
+        assert_eq!((got[2].sessions, got[2].detail.is_some()), (0, true));
+        assert_eq!(parse_column(None, &logins(&["x"])).unwrap()[0].sessions, 0);
+        assert!(parse_column(Some("{"), &logins(&["x"])).is_err());
+    }
+
+    #[test]
+    fn the_sql_quotes_logins_and_bounds_them() {
+        let many: Vec<String> = (0..100).map(|i| format!("l{i}")).collect();
+        let sql = usage_sql(&many);
+        assert!(sql.contains("E'l31'") && !sql.contains("E'l32'"), "{sql}");
+        assert!(usage_sql(&logins(&["o'hara"])).contains("E'o''hara'"));
+    }
+
+    fn measured(login: &str, sessions: u32) -> LoginSessions {
+        LoginSessions {
+            login: login.into(),
+            sessions,
+            apps: Vec::new(),
+            other_apps: sessions,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn zero_since_starts_at_the_first_zero_and_a_down_node_forgets() {
+        let mut u = NodeUsage::default();
+        u.fold(&[measured("a", 2)], Route::Direct, at(0));
+        u.fold(&[measured("a", 0)], Route::Direct, at(10));
+        u.fold(&[measured("a", 0)], Route::Pgbouncer, at(20));
+        let v = u.view(["a", "a"].into_iter());
+        assert_eq!(v[0].zero_since, Some(at(10)));
+        assert_eq!((v[0].passwords, v[0].via_pooler), (2, true));
+        u.fold(&[measured("a", 1)], Route::Direct, at(30));
+        assert_eq!(u.view(["a"].into_iter())[0].zero_since, None);
+        u.forget();
+        assert_eq!(u.view(["a"].into_iter())[0].sessions(), None);
+        // A saved quiet time goes on only if the first measurement finds no session.
+        let mut r = NodeUsage::default();
+        r.restore("a", at(-600));
+        assert_eq!(
+            r.view(["a"].into_iter())[0].zero_since,
+            None,
+            "not before confirmed"
+        );
+        r.fold(&[measured("a", 0)], Route::Direct, at(0));
+        assert_eq!(r.view(["a"].into_iter())[0].zero_since, Some(at(-600)));
+    }
+
+    fn island(nodes: Vec<crate::engine::snapshot::NodeView>) -> Vec<IslandView> {
+        vec![IslandView {
+            no: IslandNo(0),
+            nodes,
+            shards: None,
+            warnings: Vec::new(),
+        }]
+    }
+
+    fn with_usage(
+        name: &str,
+        f: impl Fn(&mut NodeUsage),
+        logins: &[&str],
+    ) -> crate::engine::snapshot::NodeView {
+        let mut n = ok_node(0, name, Role::Master, Duration::from_millis(3));
+        let mut u = NodeUsage::default();
+        f(&mut u);
+        n.usage = u.view(logins.iter().copied());
+        n
+    }
+
+    #[test]
+    fn safe_needs_a_valid_replacement_everywhere_and_the_quiet_time() {
+        let quiet = Duration::from_secs(600);
+        let idle = |u: &mut NodeUsage| {
+            u.fold(
+                &[measured("app_a", 0), measured("app_b", 4)],
+                Route::Direct,
+                at(0),
+            )
+        };
+        let busy = |u: &mut NodeUsage| {
+            u.fold(
+                &[measured("app_a", 3), measured("app_b", 0)],
+                Route::Direct,
+                at(0),
+            )
+        };
+        let nodes = island(vec![
+            with_usage("db-a", idle, &["app_a", "app_b"]),
+            with_usage("db-b", idle, &["app_a", "app_b"]),
+        ]);
+        let early = cluster(&nodes, quiet, at(599));
+        assert!(!early[0].safe_to_revoke);
+        assert!(
+            early[0].reasons[0].contains("quiet_for"),
+            "{:?}",
+            early[0].reasons
+        );
+        let later = cluster(&nodes, quiet, at(600));
+        assert!(later[0].safe_to_revoke, "{:?}", later[0].reasons);
+        assert_eq!(later[0].summary(), "idle since 2027-01-15 08:00:00Z");
+        assert_eq!(later[1].summary(), "in use on 2 nodes (8 sessions)");
+
+        // Sessions on one node, and a replacement refused on the other.
+        let mut refused = with_usage("db-b", idle, &["app_a", "app_b"]);
+        refused.candidates[1].state = CandidateState::Invalid;
+        let nodes = island(vec![with_usage("db-a", busy, &["app_a", "app_b"]), refused]);
+        let l = &cluster(&nodes, quiet, at(6000))[0];
+        assert!(!l.safe_to_revoke);
+        assert_eq!(
+            l.reasons,
+            ["0/db-a: 3 sessions", "0/db-b: no valid replacement"]
+        );
+
+        // A node not measured yet: unknown, never safe.
+        let nodes = island(vec![with_usage("db-a", |_| {}, &["app_a", "app_b"])]);
+        let l = &cluster(&nodes, quiet, at(6000))[0];
+        assert_eq!((l.nodes_unknown, l.safe_to_revoke), (1, false));
+        assert_eq!(l.summary(), "sessions unknown");
+    }
+}
