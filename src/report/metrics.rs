@@ -25,6 +25,8 @@
 //! | `rotascope_probes_total` | counter | `mode` = chain, audit; `outcome` = ok or an error kind | 32 |
 //! | `rotascope_probe_duration_seconds` | histogram | `mode`, `outcome` | 16 per (mode, outcome) seen |
 //! | `rotascope_auth_failures_total` | counter | `mode`, `login` | 2 per login |
+//! | `rotascope_login_sessions` | gauge | `island`, `node`, `login` | 1 per (node, login) with a known count |
+//! | `rotascope_login_safe_to_revoke` | gauge 0/1 | `login` | 1 per login |
 //! | `rotascope_feed_lagged_total` | counter | | 1 |
 //!
 //! Decisions:
@@ -56,6 +58,10 @@
 //! - Never a password and never a connection string: nodes are named by their name (the redacted
 //!   connection string unless the config names them), candidates by login, label and fingerprint.
 //!   Causes and error messages are not exported (unbounded text; they are in `/snapshot`).
+//! - Sessions per login (`engine/usage.rs`) are one series per node and login of its candidates
+//!   (at most 32 logins a node: the probe asks about no more), absent while unknown (not
+//!   measured yet, node down); never per application name or client address, which are
+//!   unbounded: those are in `/snapshot`. Readiness is one series per login.
 //! - Rotation episodes (`rotascope_rotation_*`) belong here when the engine's evidence work lands
 //!   ([`encode_rotation_episodes`] is where).
 
@@ -256,6 +262,16 @@ const AUTH_FAILURES: Family = Family::new(
     Kind::Counter,
     "Probes refused at authentication (auth_failed) by mode and login; chain = what apps meet.",
 );
+const LOGIN_SESSIONS: Family = Family::new(
+    "rotascope_login_sessions",
+    Kind::Gauge,
+    "Sessions of a login on a node, rotascope's own excluded (absent while unknown).",
+);
+const SAFE_TO_REVOKE: Family = Family::new(
+    "rotascope_login_safe_to_revoke",
+    Kind::Gauge,
+    "1: the login is safe to revoke (replacement valid everywhere, no session for quiet_for).",
+);
 const FEED_LAGGED: Family = Family::new(
     "rotascope_feed_lagged",
     Kind::Counter,
@@ -264,7 +280,7 @@ const FEED_LAGGED: Family = Family::new(
 
 /// Every family rotascope exports, in the order `/metrics` writes them. Tests hold the
 /// dashboard, the alert rules and the README to this list.
-pub const FAMILIES: [Family; 19] = [
+pub const FAMILIES: [Family; 21] = [
     BUILD_INFO,
     VERDICT,
     ISLANDS,
@@ -283,6 +299,8 @@ pub const FAMILIES: [Family; 19] = [
     PROBES,
     PROBE_DURATION,
     AUTH_FAILURES,
+    LOGIN_SESSIONS,
+    SAFE_TO_REVOKE,
     FEED_LAGGED,
 ];
 
@@ -478,6 +496,7 @@ impl Collector for View {
         })?;
         self.encode_nodes(&mut e)?;
         self.encode_probes(&mut e)?;
+        self.encode_usage(&mut e)?;
         family(&mut e, &FEED_LAGGED, |m| {
             m.encode_counter::<NoLabelSet, _, u64>(&t.lagged, None)
         })?;
@@ -541,6 +560,29 @@ impl View {
                     };
                     gauge(m, candidate(no, n, c, &mut fp)?, valid)
                 })
+            })
+        })
+    }
+
+    /// Sessions per login and node, and each login's readiness to be revoked.
+    fn encode_usage(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        family(e, &LOGIN_SESSIONS, |m| {
+            self.nodes().try_for_each(|(no, n)| {
+                n.usage.iter().try_for_each(|u| match u.sessions() {
+                    Some(count) => {
+                        gauge(m, node(no, n, ("login", foreign(&u.login))), count.into())
+                    }
+                    None => Ok(()),
+                })
+            })
+        })?;
+        family(e, &SAFE_TO_REVOKE, |m| {
+            self.snapshot.usage.iter().try_for_each(|l| {
+                gauge(
+                    m,
+                    [("login", foreign(&l.login))],
+                    i64::from(l.safe_to_revoke),
+                )
             })
         })
     }

@@ -300,3 +300,46 @@ fn auth_failures_count_logins_of_the_config_only() {
     assert!(!text.contains("app_retired"));
     assert_eq!(samples(&text, "rotascope_auth_failures_total").len(), 2 * 2);
 }
+
+#[test]
+fn sessions_per_node_and_login_and_readiness_per_login() {
+    use crate::engine::probe::Route;
+    use crate::engine::usage::{self, LoginSessions, NodeUsage};
+    let mut s = fixtures::rotation();
+    let at = s.generated_at - chrono::Duration::hours(1);
+    let node = &mut s.islands[0].nodes[0];
+    let mut u = NodeUsage::default();
+    let measured = |login: &str, sessions| LoginSessions {
+        login: login.into(),
+        sessions,
+        apps: Vec::new(),
+        other_apps: sessions,
+        detail: None,
+    };
+    u.fold(
+        &[measured("app_a", 0), measured("app_b", 7)],
+        Route::Direct,
+        at,
+    );
+    node.usage = u.view(node.candidates.iter().map(|c| c.login.as_str()));
+    let name = node.key.name.to_string();
+    s.usage = usage::cluster(
+        &s.islands,
+        std::time::Duration::from_secs(600),
+        s.generated_at,
+    );
+    let text = prometheus(s);
+    let sessions = samples(&text, "rotascope_login_sessions");
+    assert_eq!(sessions.len(), 2, "known counts only: {sessions:?}");
+    assert!(sessions
+        .iter()
+        .any(|l| l.contains(&format!("node=\"{name}\""))
+            && l.contains("login=\"app_b\"")
+            && l.ends_with(" 7")));
+    let safe = samples(&text, "rotascope_login_safe_to_revoke");
+    assert!(safe.iter().all(|l| l.ends_with(" 0")), "{safe:?}");
+    assert!(
+        safe.iter().any(|l| l.contains("login=\"app_a\"")),
+        "{safe:?}"
+    );
+}
