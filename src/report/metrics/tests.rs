@@ -337,9 +337,12 @@ fn sessions_per_node_and_login_and_readiness_per_login() {
             && l.contains("login=\"app_b\"")
             && l.ends_with(" 7")));
     let safe = samples(&text, "rotascope_login_safe_to_revoke");
-    assert!(safe.iter().all(|l| l.ends_with(" 0")), "{safe:?}");
-    assert!(
-        safe.iter().any(|l| l.contains("login=\"app_a\"")),
-        "{safe:?}"
+    // app_a: quiet for an hour, app_b valid beside it; app_b: 7 sessions.
+    assert_eq!(
+        safe,
+        [
+            "rotascope_login_safe_to_revoke{shard=\"1/3\",login=\"app_a\"} 1",
+            "rotascope_login_safe_to_revoke{shard=\"1/3\",login=\"app_b\"} 0"
+        ]
     );
 }
