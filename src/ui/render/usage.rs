@@ -152,3 +152,74 @@ pub fn describe_event(kind: &EventKind) -> (&'static str, String) {
         _ => ("", String::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::probe::Route;
+    use crate::engine::usage::{AppSessions, LoginSessions, NodeUsage, SessionDetail};
+    use crate::ui::fixtures;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    /// Fixed data, fixed clock: a login in use (by application, oldest start and address), one
+    /// idle and safe to revoke, one login with two passwords, one unknown.
+    #[test]
+    fn each_login_shows_its_sessions_and_the_safe_mark() {
+        let now = fixtures::now();
+        let utc = FixedOffset::east_opt(0).expect("utc");
+        let mut node = fixtures::all_ok().islands[0].nodes[0].clone();
+        let mut u = NodeUsage::default();
+        let busy = LoginSessions {
+            login: "app_a".into(),
+            sessions: 3,
+            apps: vec![
+                AppSessions {
+                    name: "billing".into(),
+                    sessions: 2,
+                },
+                AppSessions {
+                    name: "cron\u{1b}[2J".into(),
+                    sessions: 1,
+                },
+            ],
+            other_apps: 0,
+            detail: Some(SessionDetail {
+                oldest_start: Some(now - chrono::Duration::hours(2)),
+                client_addrs: vec!["10.0.0.7".into()],
+                client_addr_count: 3,
+            }),
+        };
+        let idle = LoginSessions {
+            login: "app_b".into(),
+            sessions: 0,
+            apps: Vec::new(),
+            other_apps: 0,
+            detail: None,
+        };
+        u.fold(
+            &[busy, idle],
+            Route::Pgbouncer,
+            now - chrono::Duration::minutes(15),
+        );
+        node.usage = u.view(["app_a", "app_b", "app_b", "app_c"].into_iter());
+        node.usage[1].safe_to_revoke = true;
+        let got = text(&lines(&node, now, utc, Theme::PLAIN, 0));
+        let want = [
+            "sessions per login (rotascope's own excluded)",
+            "  app_a            3 sessions: billing 2, cron\\x1b[2J 1 · oldest 08:15:00 from \
+             10.0.0.7 +2 · via pooler",
+            "  app_b            none since 10:00:00 (15m00s) · via pooler · one login, 2 passwords: \
+             the count belongs to the login ✓ safe to revoke",
+            "  app_c            sessions unknown",
+        ];
+        assert_eq!(got, want);
+        node.usage.clear();
+        assert!(lines(&node, now, utc, Theme::PLAIN, 0).is_empty());
+    }
+}
