@@ -93,93 +93,135 @@ pub(crate) fn opt_rfc3339<S: serde::Serializer>(
     }
 }
 
-/// The probe query's extra column for `logins` (an SQL scalar subquery returning JSON text, or
-/// NULL when no session matches): one array per login with sessions,
-/// `[login, total, visible, oldest_ms, addrs, addr_count, [[app, n], ...]]`.
+/// How many (login, application name) groups the query returns, biggest first: the totals per
+/// login are counted apart, so a server with more names only loses the small groups' names.
+const MAX_GROUPS: usize = 200;
+
+/// The probe query's extra column for `logins` (an SQL scalar subquery returning JSON text):
+/// `[[oid, ...], [[oid, app, count, visible, oldest, [addr, ...]], ...] | null,
+/// [[oid, count], ...] | null]` — the asked logins' role ids (null for a login the server does
+/// not know), the sessions grouped by role and `application_name`, and the totals per role.
 ///
-/// One pass over `pg_stat_activity` (materialized once), grouped twice: cheap however many
-/// sessions the server has (measured in the README). `backend_type` is NULL on rows the role may
-/// not see in full, hence `IS DISTINCT FROM`; parallel workers are not sessions.
+/// Lean on purpose: every probe is a fresh backend with cold catalog caches, and each view,
+/// function and operator the query touches costs catalog lookups there. So it reads
+/// `pg_stat_get_activity(NULL)` itself (the `pg_stat_activity` view joins `pg_database` and
+/// `pg_authid`), compares role ids rather than names, and leaves picking the top application
+/// names, merging addresses and naming logins to the client (measured in the README).
+/// `backend_type` is NULL on rows the role may not see in full, hence `IS DISTINCT FROM`;
+/// parallel workers are not sessions.
 pub fn usage_sql(logins: &[String]) -> String {
-    let list: Vec<String> = logins
+    let oids: Vec<String> = logins
         .iter()
         .take(MAX_LOGINS)
-        .map(|l| super::pg::query::sql_literal(l))
+        .map(|l| {
+            // to_regrole reads an identifier: quoted, so case and odd characters survive.
+            let ident = format!("\"{}\"", l.replace('"', "\"\""));
+            format!("to_regrole({})::oid", super::pg::query::sql_literal(&ident))
+        })
         .collect();
+    let filter = "FROM pg_stat_get_activity(NULL) s WHERE s.usesysid = ANY (r.o) \
+                  AND s.pid <> pg_backend_pid() AND s.application_name IS DISTINCT FROM 'rotascope' \
+                  AND s.backend_type IS DISTINCT FROM 'parallel worker'";
     format!(
-        "(WITH a AS MATERIALIZED (SELECT usename::text AS u, \
-         coalesce(application_name, '') AS n, backend_type IS NOT NULL AS v, \
-         backend_start AS b, coalesce(host(client_addr), 'local') AS c \
-         FROM pg_stat_activity WHERE usename::text = ANY (ARRAY[{list}]::text[]) \
-         AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'rotascope' \
-         AND backend_type IS DISTINCT FROM 'parallel worker'), \
-         g AS (SELECT u, n, count(*) AS k, \
-         row_number() OVER (PARTITION BY u ORDER BY count(*) DESC, n) AS r FROM a GROUP BY u, n) \
-         SELECT json_agg(json_build_array(l.u, l.t, l.vis, l.o, l.ad, l.nd, \
-         (SELECT json_agg(json_build_array(g.n, g.k) ORDER BY g.r) FROM g \
-         WHERE g.u = l.u AND g.r <= {TOP_APPS})))::text \
-         FROM (SELECT u, count(*) AS t, count(*) FILTER (WHERE v) AS vis, \
-         (extract(epoch FROM min(b) FILTER (WHERE v)) * 1000)::bigint AS o, \
-         (array_agg(DISTINCT c) FILTER (WHERE v))[1:{TOP_ADDRS}] AS ad, \
-         count(DISTINCT c) FILTER (WHERE v) AS nd FROM a GROUP BY u) AS l)",
-        list = list.join(", ")
+        "(SELECT json_build_array(r.o, \
+         (SELECT json_agg(json_build_array(g.u, g.n, g.k, g.v, g.b, g.c)) FROM \
+         (SELECT s.usesysid AS u, s.application_name AS n, count(*) AS k, \
+         count(s.backend_type) AS v, min(s.backend_start) FILTER (WHERE s.backend_type IS NOT NULL) AS b, \
+         array_agg(DISTINCT s.client_addr) FILTER (WHERE s.backend_type IS NOT NULL) AS c \
+         {filter} GROUP BY 1, 2 ORDER BY 3 DESC LIMIT {MAX_GROUPS}) AS g), \
+         (SELECT json_agg(json_build_array(t.u, t.k)) FROM \
+         (SELECT s.usesysid AS u, count(*) AS k {filter} GROUP BY 1) AS t))::text \
+         FROM (SELECT ARRAY[{oids}]::oid[] AS o) AS r)",
+        oids = oids.join(", ")
     )
 }
 
 /// Reads the column [`usage_sql`] made: every login asked about gets an entry (none in the
-/// answer means no session).
+/// answer means no session; a login the server does not know has none).
 pub fn parse_column(json: Option<&str>, logins: &[String]) -> Result<Vec<LoginSessions>, String> {
-    type Raw = (
+    // Role ids are oids, which JSON carries as strings.
+    type Group = (
         String,
+        Option<String>,
         u32,
         u32,
-        Option<i64>,
-        Option<Vec<String>>,
-        u32,
+        Option<DateTime<Utc>>,
+        Option<Vec<Option<String>>>,
+    );
+    type Raw = (
+        Vec<Option<String>>,
+        Option<Vec<Group>>,
         Option<Vec<(String, u32)>>,
     );
-    let rows: Vec<Raw> = match json {
-        None => Vec::new(),
-        Some(text) => {
-            serde_json::from_str(text).map_err(|e| format!("probe query session counts: {e}"))?
-        }
-    };
-    let mut out: Vec<LoginSessions> = logins
-        .iter()
-        .take(MAX_LOGINS)
-        .map(|login| LoginSessions {
-            login: login.clone(),
-            sessions: 0,
-            apps: Vec::new(),
-            other_apps: 0,
-            detail: Some(SessionDetail {
-                oldest_start: None,
-                client_addrs: Vec::new(),
-                client_addr_count: 0,
-            }),
-        })
-        .collect();
-    for (login, total, visible, oldest, addrs, addr_count, apps) in rows {
-        let Some(entry) = out.iter_mut().find(|e| e.login == login) else {
-            continue;
-        };
-        let apps: Vec<AppSessions> = apps
-            .unwrap_or_default()
-            .into_iter()
-            .take(TOP_APPS)
-            .map(|(name, sessions)| AppSessions {
-                name: name.chars().take(MAX_APP_NAME).collect(),
-                sessions,
+    let bad = |e: String| format!("probe query session counts: {e}");
+    let json = json.ok_or_else(|| bad("missing".into()))?;
+    let (oids, groups, totals): Raw = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let (groups, totals) = (groups.unwrap_or_default(), totals.unwrap_or_default());
+    let logins = logins.iter().take(MAX_LOGINS);
+    if oids.len() != logins.len() {
+        return Err(bad(format!(
+            "{} role ids for {} logins",
+            oids.len(),
+            logins.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for (login, oid) in logins.zip(oids) {
+        let mine: Vec<&Group> = groups
+            .iter()
+            .filter(|g| Some(&g.0) == oid.as_ref())
+            .collect();
+        let total = totals
+            .iter()
+            .find(|t| Some(&t.0) == oid.as_ref())
+            .map_or(0, |t| t.1);
+        // Groups come biggest first; ties by name, so the list is stable.
+        let mut apps: Vec<AppSessions> = mine
+            .iter()
+            .map(|g| AppSessions {
+                name: g
+                    .1
+                    .as_deref()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(MAX_APP_NAME)
+                    .collect(),
+                sessions: g.2,
             })
             .collect();
+        apps.sort_by(|a, b| {
+            b.sessions
+                .cmp(&a.sessions)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        apps.truncate(TOP_APPS);
         let listed: u32 = apps.iter().map(|a| a.sessions).sum();
-        entry.sessions = total;
-        entry.other_apps = total.saturating_sub(listed);
-        entry.apps = apps;
-        entry.detail = (visible == total).then(|| SessionDetail {
-            oldest_start: oldest.and_then(DateTime::<Utc>::from_timestamp_millis),
-            client_addrs: addrs.unwrap_or_default(),
-            client_addr_count: addr_count,
+        let grouped: u32 = mine.iter().map(|g| g.2).sum();
+        let visible: u32 = mine.iter().map(|g| g.3).sum();
+        // The detail is known when the role may see every one of the login's rows (and every
+        // group came back).
+        let detail = (visible == total && grouped == total).then(|| {
+            let mut addrs: Vec<String> = mine
+                .iter()
+                .flat_map(|g| g.5.iter().flatten())
+                .map(|a| a.clone().unwrap_or_else(|| "local".into()))
+                .collect();
+            addrs.sort();
+            addrs.dedup();
+            let count = addrs.len() as u32;
+            addrs.truncate(TOP_ADDRS);
+            SessionDetail {
+                oldest_start: mine.iter().filter_map(|g| g.4).min(),
+                client_addrs: addrs,
+                client_addr_count: count,
+            }
+        });
+        out.push(LoginSessions {
+            login: login.clone(),
+            sessions: total,
+            apps,
+            other_apps: total.saturating_sub(listed),
+            detail,
         });
     }
     Ok(out)
@@ -499,30 +541,37 @@ mod tests {
 
     #[test]
     fn the_column_reads_counts_apps_and_what_the_role_may_see() {
-        let json = r#"[["app_a", 9, 9, 1800000000000, ["10.0.0.7", "local"], 2,
-                        [["billing", 3], ["cron", 2], ["", 1], ["a", 1], ["b", 1]]],
-                       ["app_b", 2, 0, null, null, 0, [["reports", 2]]]]"#;
+        let json = r#"[["16384", "16385", null],
+            [["16384", "billing", 3, 3, "2027-01-15T08:00:00+00:00", ["10.0.0.7", null]],
+             ["16385", "reports", 2, 0, null, null],
+             ["16384", "cron", 2, 2, "2027-01-15T09:00:00+01:00", ["10.0.0.7"]],
+             ["16384", "", 1, 1, "2027-01-15T08:30:00Z", [null]],
+             ["16384", "b", 1, 1, "2027-01-15T08:30:00Z", [null]],
+             ["16384", "a", 1, 1, "2027-01-15T08:30:00Z", [null]],
+             ["16384", "c", 1, 1, "2027-01-15T08:30:00Z", [null]]],
+            [["16384", 9], ["16385", 2]]]"#;
         let got = parse_column(Some(json), &logins(&["app_a", "app_b", "app_c"])).unwrap();
         let a = &got[0];
         assert_eq!((a.sessions, a.other_apps, a.apps.len()), (9, 1, 5));
-        assert_eq!(a.apps[0].name, "billing");
+        let names: Vec<&str> = a.apps.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["billing", "cron", "", "a", "b"]);
         let d = a.detail.as_ref().expect("all rows visible");
         assert_eq!(d.oldest_start, Some(at(0)));
         assert_eq!(d.client_addrs, ["10.0.0.7", "local"]);
         // Rows the role may not see: the count is known, the rest unknown.
         assert_eq!((got[1].sessions, got[1].detail.is_none()), (2, true));
-        // No row: no session (every login sees usename of every session).
+        // A login the server does not know: no session.
         assert_eq!((got[2].sessions, got[2].detail.is_some()), (0, true));
-        assert_eq!(parse_column(None, &logins(&["x"])).unwrap()[0].sessions, 0);
-        assert!(parse_column(Some("{"), &logins(&["x"])).is_err());
+        assert!(parse_column(None, &logins(&["x"])).is_err());
+        assert!(parse_column(Some(r#"[["1", "2"], null, null]"#), &logins(&["x"])).is_err());
     }
 
     #[test]
     fn the_sql_quotes_logins_and_bounds_them() {
         let many: Vec<String> = (0..100).map(|i| format!("l{i}")).collect();
         let sql = usage_sql(&many);
-        assert!(sql.contains("E'l31'") && !sql.contains("E'l32'"), "{sql}");
-        assert!(usage_sql(&logins(&["o'hara"])).contains("E'o''hara'"));
+        assert!(sql.contains("E'\"l31\"'") && !sql.contains("l32"), "{sql}");
+        assert!(usage_sql(&logins(&["o'h\"x"])).contains("E'\"o''h\"\"x\"'"));
     }
 
     fn measured(login: &str, sessions: u32) -> LoginSessions {
