@@ -427,7 +427,14 @@ impl<P: Prober> Core<P> {
             connect_timeout: settings.connect_timeout,
             timeout: settings.timeout,
             shard_pattern: self.config.shards.pattern.clone(),
-            usage_logins: usage::logins_of(st.node.candidates.iter().map(|c| c.login.as_str())),
+            // Sessions are counted by chain probes only (`engine/attempt.rs`): audits skip the
+            // cost.
+            usage_logins: match mode {
+                ProbeMode::Chain => {
+                    usage::logins_of(st.node.candidates.iter().map(|c| c.login.as_str()))
+                }
+                ProbeMode::Audit => Vec::new(),
+            },
         };
         let plan = job.plan.iter().map(|c| c.id.clone()).collect();
         let cancel = CancellationToken::new();

@@ -298,13 +298,17 @@ impl NodeUsage {
         }
     }
 
-    /// The view for the node's current candidates: one entry per login (in config order), with
-    /// how many passwords it has there.
+    /// The view for the node's current candidates: one entry per login (in config order, the
+    /// first [`MAX_LOGINS`]: the ones the probe asks about), with how many passwords it has
+    /// there.
     pub fn view<'a>(&self, logins: impl Iterator<Item = &'a str>) -> Vec<NodeLoginUsage> {
         let mut out: Vec<NodeLoginUsage> = Vec::new();
         for login in logins {
             if let Some(e) = out.iter_mut().find(|e| e.login == login) {
                 e.passwords += 1;
+                continue;
+            }
+            if out.len() == MAX_LOGINS {
                 continue;
             }
             let mut e = self
@@ -429,12 +433,25 @@ impl LoginUsage {
 /// revocation readiness at `now`.
 pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) -> Vec<LoginUsage> {
     let mut out: Vec<LoginUsage> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // Per login: the latest quiet start over its nodes, and whether some node has none.
+    let mut quiet_since: Vec<(Option<DateTime<Utc>>, bool)> = Vec::new();
     let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::TimeDelta::MAX);
     for node in islands.iter().flat_map(|i| i.nodes.iter()) {
+        // Valid candidates by login, counted once per node (a node may list thousands).
+        let mut valid: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for c in &node.candidates {
+            if c.state == CandidateState::Valid {
+                *valid.entry(c.login.as_str()).or_default() += 1;
+            }
+        }
+        let all_valid: usize = valid.values().sum();
         for u in &node.usage {
-            let i = match out.iter().position(|l| l.login == u.login) {
-                Some(i) => i,
+            let i = match index.get(u.login.as_str()) {
+                Some(&i) => i,
                 None => {
+                    index.insert(&u.login, out.len());
+                    quiet_since.push((None, false));
                     out.push(LoginUsage {
                         login: u.login.clone(),
                         nodes: 0,
@@ -451,6 +468,11 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
                 }
             };
             let l = &mut out[i];
+            let q = &mut quiet_since[i];
+            match u.zero_since {
+                Some(t) => q.0 = q.0.max(Some(t)),
+                None => q.1 = true,
+            }
             l.nodes += 1;
             l.shared_by_passwords |= u.passwords > 1;
             l.via_pooler |= u.now.is_some() && u.via_pooler;
@@ -472,17 +494,11 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
             }
             // The replacement: another login valid here, or (one login, two passwords) a valid
             // candidate of the same login.
-            let valid_other = node
-                .candidates
-                .iter()
-                .any(|c| c.login != u.login && c.state == CandidateState::Valid);
-            let valid_same = u.passwords > 1
-                && node
-                    .candidates
-                    .iter()
-                    .any(|c| c.login == u.login && c.state == CandidateState::Valid);
+            let valid_own = valid.get(u.login.as_str()).copied().unwrap_or(0);
+            let valid_other = all_valid > valid_own;
+            let valid_same = u.passwords > 1 && valid_own > 0;
             if !valid_other && !valid_same {
-                let listed = node.candidates.iter().any(|c| c.login != u.login) || u.passwords > 1;
+                let listed = node.candidates.len() > u.passwords || u.passwords > 1;
                 l.reasons.push(if listed {
                     format!("{name}: no valid replacement")
                 } else {
@@ -491,20 +507,9 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
             }
         }
     }
-    for l in &mut out {
-        let nodes_quiet: Vec<Option<DateTime<Utc>>> = islands
-            .iter()
-            .flat_map(|i| i.nodes.iter())
-            .flat_map(|n| n.usage.iter())
-            .filter(|u| u.login == l.login)
-            .map(|u| u.zero_since)
-            .collect();
-        l.idle_since = if l.nodes_unknown == 0 && l.nodes_in_use == 0 {
-            nodes_quiet
-                .iter()
-                .copied()
-                .collect::<Option<Vec<_>>>()
-                .and_then(|v| v.into_iter().max())
+    for (l, (latest, some_none)) in out.iter_mut().zip(quiet_since) {
+        l.idle_since = if l.nodes_unknown == 0 && l.nodes_in_use == 0 && !some_none {
+            latest
         } else {
             None
         };
