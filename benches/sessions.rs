@@ -79,7 +79,7 @@ async fn open(pg: &Server, n: usize) -> Result<Vec<Client>, Error> {
                 .user(login)
                 .password(password)
                 .dbname("postgres")
-                .application_name(&format!("app-{}", i % 7))
+                .application_name(format!("app-{}", i % 7))
                 .ssl_mode(tokio_postgres::config::SslMode::Disable)
                 .connect(NoTls)
                 .await?;
