@@ -230,3 +230,35 @@ async fn sessions_per_login_and_readiness_to_revoke() {
     assert!(line["idle_since"].is_string(), "{line}");
     running.assert_no_leak(&ALL);
 }
+
+/// A `[state]` file kept by a running rotascope already holds an hour of quiet for app_a: the
+/// one-shot check answers after its first probes instead of watching `quiet_for` (10 min).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_state_file_carries_the_quiet_time_on() {
+    use rotascope::engine::persist::StateFile;
+    use rotascope::engine::usage::SavedQuiet;
+    let pg = lab_server(ServerOptions::default()).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    let file = ConfigFile::new(&format!(
+        "{}[state]\nfile = \"state.json\"\n",
+        config(&url, "10m")
+    ));
+    let state = StateFile::open(&file.dir().join("state.json")).expect("state file");
+    let now = chrono::Utc::now();
+    let quiet = SavedQuiet {
+        island: rotascope::topology::IslandNo(0),
+        node: url.clone(),
+        login: "app_a".into(),
+        zero_since: now - chrono::Duration::hours(1),
+    };
+    state
+        .write(now, Vec::new(), None, vec![quiet])
+        .expect("write state");
+    let (code, out) = tokio::time::timeout(support::PATIENCE, ready(&file, "app_a"))
+        .await
+        .expect("answered without watching quiet_for");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("safe to revoke"), "{out}");
+}

@@ -308,4 +308,31 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
     }
+
+    #[test]
+    fn quiet_times_carry_on_only_from_a_fresh_file() {
+        let quiet = SavedQuiet {
+            island: IslandNo(0),
+            node: "db".into(),
+            login: "app_a".into(),
+            zero_since: Utc::now() - chrono::Duration::hours(1),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let a = StateFile::open(&path).unwrap();
+        a.write(Utc::now(), Vec::new(), None, vec![quiet.clone()])
+            .unwrap();
+        assert_eq!(
+            StateFile::open(&path).unwrap().take_restored().usage,
+            [quiet.clone()]
+        );
+        // Written long ago: sessions may have come and gone unseen since.
+        let old = Utc::now() - chrono::Duration::minutes(10);
+        a.write(old, Vec::new(), None, vec![quiet]).unwrap();
+        assert!(StateFile::open(&path)
+            .unwrap()
+            .take_restored()
+            .usage
+            .is_empty());
+    }
 }
