@@ -324,7 +324,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             StateFile::open(&path).unwrap().take_restored().usage,
-            [quiet.clone()]
+            std::slice::from_ref(&quiet)
         );
         // Written long ago: sessions may have come and gone unseen since.
         let old = Utc::now() - chrono::Duration::minutes(10);
