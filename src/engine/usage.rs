@@ -119,19 +119,20 @@ pub fn usage_sql(logins: &[String]) -> String {
             format!("to_regrole({})::oid", super::pg::query::sql_literal(&ident))
         })
         .collect();
-    let filter = "FROM pg_stat_get_activity(NULL) s WHERE s.usesysid = ANY (r.o) \
-                  AND s.pid <> pg_backend_pid() AND s.application_name IS DISTINCT FROM 'rotascope' \
-                  AND s.backend_type IS DISTINCT FROM 'parallel worker'";
+    // One pass over the activity of every backend, kept (MATERIALIZED) for both groupings.
     format!(
-        "(SELECT json_build_array(r.o, \
+        "(WITH a AS MATERIALIZED (SELECT s.usesysid AS u, s.application_name AS n, \
+         s.backend_type IS NOT NULL AS v, s.backend_start AS b, s.client_addr AS c \
+         FROM pg_stat_get_activity(NULL) s WHERE s.usesysid = ANY (ARRAY[{oids}]::oid[]) \
+         AND s.pid <> pg_backend_pid() AND s.application_name IS DISTINCT FROM 'rotascope' \
+         AND s.backend_type IS DISTINCT FROM 'parallel worker') \
+         SELECT json_build_array(ARRAY[{oids}]::oid[], \
          (SELECT json_agg(json_build_array(g.u, g.n, g.k, g.v, g.b, g.c)) FROM \
-         (SELECT s.usesysid AS u, s.application_name AS n, count(*) AS k, \
-         count(s.backend_type) AS v, min(s.backend_start) FILTER (WHERE s.backend_type IS NOT NULL) AS b, \
-         array_agg(DISTINCT s.client_addr) FILTER (WHERE s.backend_type IS NOT NULL) AS c \
-         {filter} GROUP BY 1, 2 ORDER BY 3 DESC LIMIT {MAX_GROUPS}) AS g), \
+         (SELECT u, n, count(*) AS k, count(*) FILTER (WHERE v) AS v, \
+         min(b) FILTER (WHERE v) AS b, array_agg(DISTINCT c) FILTER (WHERE v) AS c \
+         FROM a GROUP BY 1, 2 ORDER BY 3 DESC LIMIT {MAX_GROUPS}) AS g), \
          (SELECT json_agg(json_build_array(t.u, t.k)) FROM \
-         (SELECT s.usesysid AS u, count(*) AS k {filter} GROUP BY 1) AS t))::text \
-         FROM (SELECT ARRAY[{oids}]::oid[] AS o) AS r)",
+         (SELECT u, count(*) AS k FROM a GROUP BY 1) AS t))::text)",
         oids = oids.join(", ")
     )
 }
