@@ -219,6 +219,7 @@ impl Prober for InstantProber {
             shards: None,
             latency: PhaseLatency::default(),
             route: Route::Direct,
+            usage: None,
         })
     }
 }

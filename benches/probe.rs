@@ -171,6 +171,7 @@ fn request(candidate: Candidate) -> ProbeRequest {
         timeout: Duration::from_secs(10),
         timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
+        usage_logins: Vec::new(),
     }
 }
 
@@ -226,7 +227,7 @@ async fn measured<F: std::future::Future<Output = Result<(), Error>>>(
 
 async fn login_cost(plan: &Plan, server: &Server) -> Result<(), Error> {
     let prober = PgProber::new();
-    let sql = probe_sql(None)?;
+    let sql = probe_sql(None, &[])?;
     let warm = candidate(server, "app", PASSWORD);
     for _ in 0..plan.warmup {
         probe_once(&prober, &warm).await?;

@@ -4,6 +4,7 @@
 //! rotascope [--config PATH]                          the live TUI
 //! rotascope config check [--config PATH] [--format F] load + validate, print the topology
 //! rotascope check [--config PATH] [--format F]       one pass, table or JSON, exit 0/1/2/3
+//! rotascope check --ready-to-revoke LOGIN            is LOGIN safe to revoke? exit 0 yes, 1 no
 //! rotascope watch [--config PATH] [--probes] [--record FILE] [--heartbeat D] [--shard K/N]
 //!                                                    NDJSON events until SIGINT/SIGTERM
 //! rotascope serve [--config PATH] [--listen ADDR] [--allow-remote] [--shard K/N]
@@ -31,6 +32,7 @@ pub use crate::shard::Shard;
 mod lab;
 pub mod logging;
 mod report;
+mod revoke;
 pub mod run;
 mod serve;
 pub mod signals;
@@ -137,6 +139,12 @@ pub struct CheckArgs {
     /// it never does).
     #[arg(long)]
     pub wide: bool,
+    /// Answer whether LOGIN is safe to revoke: exit 0 only when its replacement is valid on
+    /// every node and it has had no session anywhere for `[usage] quiet_for`, 1 when not (with
+    /// the reasons). Watches the cluster up to `quiet_for` before answering, unless the `[state]`
+    /// file already holds that much quiet time.
+    #[arg(long, value_name = "LOGIN")]
+    pub ready_to_revoke: Option<String>,
 }
 
 /// How `check` prints its result.
@@ -407,6 +415,7 @@ mod tests {
                 format: Format::Table,
                 shard: None,
                 wide: false,
+                ready_to_revoke: None,
             }))
         );
         let cli = parse(&["check", "--format", "json", "--config", "c.toml"]).unwrap();
@@ -416,6 +425,7 @@ mod tests {
                 format: Format::Json,
                 shard: None,
                 wide: false,
+                ready_to_revoke: None,
             }))
         );
         assert!(!cli.owns_terminal());

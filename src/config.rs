@@ -54,6 +54,8 @@ pub struct Config {
     pub state: StateSettings,
     /// `[ui]` settings of the dashboard.
     pub ui: UiSettings,
+    /// `[usage]` settings.
+    pub usage: UsageSettings,
     /// Islands, nodes and candidates.
     pub topology: Topology,
     /// Files whose change should trigger a re-read: the config file, `secrets_file` and every
@@ -166,6 +168,22 @@ impl Default for UiSettings {
         UiSettings {
             theme: None,
             mouse: true,
+        }
+    }
+}
+
+/// `[usage]`: when a credential nobody uses any more is safe to revoke.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UsageSettings {
+    /// How long a login must have had no session on any node, its replacement valid everywhere,
+    /// before it is called safe to revoke (`quiet_for`, default 10 min).
+    pub quiet_for: Duration,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        UsageSettings {
+            quiet_for: Duration::from_secs(600),
         }
     }
 }

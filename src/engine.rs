@@ -77,6 +77,7 @@ mod run;
 mod schedule;
 pub mod snapshot;
 mod state;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -162,6 +163,9 @@ pub struct EngineOptions {
     /// The `[state]` file: the engine starts from what it holds (remembered best, history) and
     /// writes it every minute and when it stops (`engine/persist.rs`).
     pub state: Option<Arc<persist::StateFile>>,
+    /// Read the `[state]` file at start but never write it (`check --ready-to-revoke`, beside a
+    /// running rotascope that owns the file).
+    pub state_read_only: bool,
 }
 
 /// The probe engine.
@@ -209,6 +213,7 @@ impl Engine {
             Mode::Run,
         );
         core.restore_remembered(&restored.remembered);
+        core.restore_usage(&restored.usage);
         let (snapshots_tx, snapshots) = watch::channel(Arc::new(core.snapshot()));
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let wiring = run::Wiring {
@@ -216,7 +221,7 @@ impl Engine {
             feed,
             commands: commands_rx,
             snapshots: snapshots_tx,
-            state: options.state,
+            state: options.state.filter(|_| !options.state_read_only),
         };
         let task = tokio::spawn(run::engine(core, wiring, shutdown));
         EngineHandle {

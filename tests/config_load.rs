@@ -510,6 +510,7 @@ async fn the_example_config_loads() {
     assert_eq!(c1.candidates.len(), 2);
     assert_eq!(cfg.probe, rotascope::config::ProbeSettings::default());
     assert_eq!(cfg.reload, rotascope::config::ReloadSettings::default());
+    assert_eq!(cfg.usage.quiet_for, Duration::from_secs(600));
 }
 
 /// Every key the loader knows is documented in the example (set or commented out), and the
@@ -526,6 +527,7 @@ fn the_example_config_documents_every_key() {
         "watch",
         "pattern",
         "file",
+        "quiet_for",
         "islands",
         "secrets_file",
         "secrets_command",
@@ -547,6 +549,7 @@ fn the_example_config_documents_every_key() {
         "[shards]",
         "[state]",
         "[ui]",
+        "[usage]",
         "[[secrets]]",
         "[[island]]",
         "[[island.node]]",
@@ -1355,6 +1358,7 @@ async fn settings_out_of_bounds_name_the_key() {
             "`reload.interval`",
             "at least 100ms",
         ),
+        ("[usage]\nquiet_for = \"soon\"\n", "`usage.quiet_for`", ""),
     ];
     for (settings, key, reason) in file_cases {
         let e = Case::new(&format!("{base}{settings}")).err().await;
@@ -1397,6 +1401,10 @@ async fn settings_out_of_bounds_name_the_key() {
     assert_eq!(cfg.probe.concurrency, 10_000);
     assert_eq!(cfg.probe.connect_timeout, Duration::from_millis(10));
     assert_eq!(cfg.probe.timeout, Duration::from_secs(86_400));
+    let cfg = Case::new(&format!("{base}[usage]\nquiet_for = \"2s\"\n"))
+        .ok()
+        .await;
+    assert_eq!(cfg.usage.quiet_for, Duration::from_secs(2));
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ fn request(candidate: Candidate, timeout: Duration) -> ProbeRequest {
         timeout,
         timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
+        usage_logins: Vec::new(),
     }
 }
 

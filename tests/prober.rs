@@ -25,6 +25,7 @@ fn request(candidate: Candidate) -> ProbeRequest {
         timeout: Duration::from_secs(10),
         timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
+        usage_logins: Vec::new(),
     }
 }
 
@@ -332,6 +333,7 @@ async fn shard_schemas_matching_the_pattern_are_listed_sorted() {
     let candidate = pg.candidate("app", PW_APP, "app");
     let with_pattern = ProbeRequest {
         shard_pattern: Some("sh%04d".into()),
+        usage_logins: Vec::new(),
         ..request(candidate.clone())
     };
     let s = success(PgProber::new().probe(with_pattern).await);
@@ -342,6 +344,7 @@ async fn shard_schemas_matching_the_pattern_are_listed_sorted() {
 
     let none = ProbeRequest {
         shard_pattern: Some("zz%02d".into()),
+        usage_logins: Vec::new(),
         ..request(candidate.clone())
     };
     let s = success(PgProber::new().probe(none).await);
@@ -349,6 +352,7 @@ async fn shard_schemas_matching_the_pattern_are_listed_sorted() {
 
     let bad = ProbeRequest {
         shard_pattern: Some("sh%s".into()),
+        usage_logins: Vec::new(),
         ..request(candidate)
     };
     let e = failure(PgProber::new().probe(bad).await, ErrorKind::Other);

@@ -28,6 +28,7 @@ async fn ours(c: &Candidate) -> Outcome {
         timeout: LIMIT,
         timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
+        usage_logins: Vec::new(),
     };
     match PgProber::new().probe(request).await {
         Ok(_) => None,

@@ -27,6 +27,7 @@ fn request(candidate: Candidate) -> ProbeRequest {
         timeout: Duration::from_secs(10),
         timeout_origin: TimeoutOrigin::Settings,
         shard_pattern: None,
+        usage_logins: Vec::new(),
     }
 }
 

@@ -108,6 +108,9 @@ async fn config_check(path: Option<&Path>, args: &ConfigCheckArgs) -> Result<Exi
 
 /// `rotascope check`: one pass, printed, exit by verdict.
 async fn check(path: Option<&Path>, args: &CheckArgs) -> Result<Exit, Failure> {
+    if let Some(login) = &args.ready_to_revoke {
+        return super::revoke::ready_to_revoke(path, args, login).await;
+    }
     let config = load_config(path).await.map_err(Failure::Config)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let config = args.shard.unwrap_or_default().apply(config);
@@ -271,7 +274,9 @@ impl Running {
 /// Opens the config's `[state]` file, if it names one, and takes its fingerprint key; the config
 /// is then read again, so its candidates carry fingerprints under that key (the same as before
 /// the restart: that is how the remembered best and the history find their candidates again).
-async fn with_state(config: Config) -> Result<(Config, Option<Arc<StateFile>>), Failure> {
+pub(super) async fn with_state(
+    config: Config,
+) -> Result<(Config, Option<Arc<StateFile>>), Failure> {
     let Some(path) = config.state.file.clone() else {
         return Ok((config, None));
     };

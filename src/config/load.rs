@@ -40,7 +40,10 @@ use super::error::{ConfigError, KeyPath, Origin};
 use super::files::{read_file, FileError, MAX_FILE_BYTES};
 use super::redact::Redactor;
 use super::source::{Document, EnvSettings, Layers};
-use super::{Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest, StateSettings};
+use super::{
+    Config, ProbeSettings, ReloadSettings, ShardSettings, SourceDigest, StateSettings,
+    UsageSettings,
+};
 
 /// How long `secrets_command` may run before it is killed and the load fails.
 pub const SECRETS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -246,6 +249,15 @@ impl<'a> Loader<'a> {
                     .map(|f| self.base_dir.join(f)),
             },
             ui: self.ui(&layers)?,
+            usage: UsageSettings {
+                quiet_for: self.duration(
+                    &layers,
+                    &KeyPath::root().key("usage").key("quiet_for"),
+                    layers.raw.usage.quiet_for.as_deref(),
+                    UsageSettings::default().quiet_for,
+                    TIMEOUT,
+                )?,
+            },
             topology,
             watched_files: self.watched.clone(),
             source_digest: SourceDigest(self.digest.clone().finalize().into()),

@@ -19,6 +19,8 @@ pub(crate) struct RawConfig {
     pub state: RawState,
     #[serde(default)]
     pub ui: RawUi,
+    #[serde(default)]
+    pub usage: RawUsage,
     /// Compact form: one list of connection strings per island, island `no` = index.
     #[serde(default)]
     pub islands: Vec<Vec<String>>,
@@ -41,6 +43,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "shards",
     "state",
     "ui",
+    "usage",
     "islands",
     "secrets",
     "secrets_file",
@@ -49,11 +52,16 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// The tables environment overrides may set.
-pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards", "state"];
+pub(crate) const SETTINGS_TABLES: &[&str] = &["probe", "reload", "shards", "state", "usage"];
 
 /// Keys whose values are durations (humantime strings).
-pub(crate) const DURATION_KEYS: &[&str] =
-    &["interval", "audit_interval", "connect_timeout", "timeout"];
+pub(crate) const DURATION_KEYS: &[&str] = &[
+    "interval",
+    "audit_interval",
+    "connect_timeout",
+    "timeout",
+    "quiet_for",
+];
 
 /// `[probe]`.
 #[derive(Default, Deserialize)]
@@ -96,6 +104,13 @@ pub(crate) struct RawState {
 pub(crate) struct RawUi {
     pub theme: Option<String>,
     pub mouse: Option<bool>,
+}
+
+/// `[usage]`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUsage {
+    pub quiet_for: Option<String>,
 }
 
 /// A `[[secrets]]` entry.

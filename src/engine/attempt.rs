@@ -60,6 +60,15 @@ pub(crate) fn apply(st: &mut NodeState, index: usize, outcome: ProbeOutcome, cx:
     c.latency = Some(latency);
     c.last_checked = Some(cx.at);
     c.audit_due = cx.now + stretch.backoff(cx.settings.audit_interval, c.refusals);
+    // Sessions are taken from chain probes only: they log in as the winner, so the details the
+    // winner's login may see stay on screen, instead of flickering to "unknown" whenever an
+    // audit logs in as another login (the counts would be the same).
+    if let (Ok(success), ProbeMode::Chain) = (&outcome, flight.mode) {
+        if let Some(measured) = &success.usage {
+            st.usage.fold(measured, success.route, cx.at);
+        }
+    }
+    let c = &st.cands[index];
     let after = c.state;
     let error = c.error.clone();
     let mode = flight.mode;

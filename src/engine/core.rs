@@ -23,7 +23,8 @@ use super::probe::Prober;
 use super::schedule::{Jitter, Stretch};
 use super::snapshot::ConfigStatus;
 use super::state::{InFlight, IslandState, NodeState};
-use super::{attempt, audit, chain, health, islands, Command};
+use super::usage::SavedQuiet;
+use super::{attempt, audit, chain, health, islands, usage, Command};
 use crate::config::{Config, ConfigState, ProbeSettings, ReloadFailure};
 use crate::topology::NodeKey;
 
@@ -77,6 +78,8 @@ pub(crate) struct Core<P: Prober> {
     pub(super) dirty: bool,
     /// The chain interval set by [`Command::SetInterval`]; it outlives reloads.
     pub(super) interval_override: Option<std::time::Duration>,
+    /// Logins safe to revoke at the last snapshot (for the readiness events).
+    pub(super) safe_logins: std::collections::HashSet<String>,
 }
 
 /// The shortest interval [`Command::SetInterval`] accepts: a typo must not hammer the fleet.
@@ -114,6 +117,7 @@ impl<P: Prober> Core<P> {
             reports,
             dirty: true,
             interval_override: None,
+            safe_logins: Default::default(),
         };
         core.on_config(initial);
         core
@@ -252,6 +256,10 @@ impl<P: Prober> Core<P> {
             }
         }
         health::refresh(st, &mut cx);
+        if st.health == super::Health::Down {
+            // Unreachable: sessions may come and go unseen, the quiet time starts over.
+            st.usage.forget();
+        }
         if new_shards || islands::NodeInputs::of(st) != before {
             islands::refresh_island(islands, i, cx.log);
         }
@@ -352,6 +360,35 @@ impl<P: Prober> Core<P> {
         }
     }
 
+    /// Carries on the quiet times of a `[state]` file (see [`NodeUsage::restore`](super::usage::NodeUsage::restore)).
+    pub(crate) fn restore_usage(&mut self, saved: &[SavedQuiet]) {
+        for q in saved {
+            let key = NodeKey {
+                island: q.island,
+                name: q.node.as_str().into(),
+            };
+            if let Some(st) = self.node_mut(&key) {
+                st.usage.restore(&q.login, q.zero_since);
+            }
+        }
+    }
+
+    /// Each node's quiet times per login, for the `[state]` file.
+    pub(crate) fn saved_quiet(&self) -> Vec<SavedQuiet> {
+        self.islands
+            .iter()
+            .flat_map(|i| i.nodes.iter())
+            .flat_map(|st| {
+                st.usage.quiet().map(|(login, zero_since)| SavedQuiet {
+                    island: st.node.key.island,
+                    node: st.node.key.name.to_string(),
+                    login: login.to_owned(),
+                    zero_since,
+                })
+            })
+            .collect()
+    }
+
     /// Each node's remembered best, for the `[state]` file.
     pub(crate) fn saved_bests(&self) -> Vec<SavedBest> {
         self.islands
@@ -418,6 +455,14 @@ impl<P: Prober> Core<P> {
             connect_timeout: settings.connect_timeout,
             timeout: settings.timeout,
             shard_pattern: self.config.shards.pattern.clone(),
+            // Sessions are counted by chain probes only (`engine/attempt.rs`): audits skip the
+            // cost.
+            usage_logins: match mode {
+                ProbeMode::Chain => {
+                    usage::logins_of(st.node.candidates.iter().map(|c| c.login.as_str()))
+                }
+                ProbeMode::Audit => Vec::new(),
+            },
         };
         let plan = job.plan.iter().map(|c| c.id.clone()).collect();
         let cancel = CancellationToken::new();

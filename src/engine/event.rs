@@ -198,6 +198,25 @@ pub enum EventKind {
     /// A rotation episode ended: its summary, flat (`episode`, `trigger`, `started`, `ended`,
     /// `outcome`, `changed`, `nodes_total`, `nodes_degraded`, `outages`, `failed_auths`, `nodes`).
     RotationFinished(Box<EpisodeSummary>),
+    /// A login became safe to revoke (`engine/usage.rs`): its replacement is valid on every node
+    /// that lists it, and it has had no session on any of them for `[usage] quiet_for`.
+    SafeToRevoke {
+        /// The login.
+        login: String,
+        /// Since when it has had no session anywhere.
+        #[serde(serialize_with = "super::usage::opt_rfc3339")]
+        idle_since: Option<DateTime<Utc>>,
+        /// Nodes that list it.
+        nodes: usize,
+    },
+    /// A login that was safe to revoke is not any more: a session appeared, its replacement
+    /// failed somewhere, or a node's sessions became unknown.
+    NoLongerSafeToRevoke {
+        /// The login.
+        login: String,
+        /// Why, one line each (`1/db-b: 2 sessions`, `0/db-a: no valid replacement`).
+        reasons: Vec<String>,
+    },
 }
 
 /// One probe attempt, for `watch --probes`: streamed, never kept in the snapshot.

@@ -265,6 +265,7 @@ fn decide(server: &FakeServer, request: &ProbeRequest) -> (Duration, ProbeOutcom
                 total: server.latency,
             },
             route: Route::Direct,
+            usage: None,
         }),
         (None, Some(FakeLogin::Fails(kind))) => failure(*kind, &format!("{kind} (simulated)")),
         (None, _) if server.echo => failure(
@@ -363,6 +364,7 @@ pub fn config(topology: Topology, probe: ProbeSettings) -> Config {
         shards: ShardSettings::default(),
         state: Default::default(),
         ui: Default::default(),
+        usage: Default::default(),
         topology,
         watched_files: Vec::new(),
         source_digest: Default::default(),

@@ -51,6 +51,8 @@ pub(crate) struct Job {
     pub timeout: Duration,
     /// Shard discovery pattern.
     pub shard_pattern: Option<String>,
+    /// Logins whose sessions every probe counts.
+    pub usage_logins: Vec<String>,
 }
 
 /// What a job tells the engine task.
@@ -123,12 +125,13 @@ pub(crate) async fn run<P: Prober>(
         }
         let target = candidate.target.clone();
         let id = candidate.id.clone();
-        let request = ProbeRequest::new(
+        let mut request = ProbeRequest::new(
             candidate,
             job.connect_timeout,
             job.timeout,
             job.shard_pattern.clone(),
         );
+        request.usage_logins = job.usage_logins.clone();
         let started = Instant::now();
         let outcome = bounded(prober.as_ref(), request).await;
         let stop = ends_job(job.mode, &outcome);
@@ -214,6 +217,7 @@ mod tests {
                 shards: None,
                 latency: PhaseLatency::default(),
                 route: Route::Direct,
+                usage: None,
             })
         }
     }
@@ -241,6 +245,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             shard_pattern: None,
+            usage_logins: Vec::new(),
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let permits = Arc::new(Semaphore::new(1));

@@ -25,6 +25,7 @@ use thiserror::Error;
 use super::event::rfc3339;
 use super::history::saved::SavedHistory;
 use super::history::{History, HORIZON, MAX_POINTS};
+use super::usage::SavedQuiet;
 use crate::topology::IslandNo;
 
 /// How often the running engine writes its state.
@@ -80,6 +81,9 @@ struct Content {
     saved_at: DateTime<Utc>,
     remembered: Vec<SavedBest>,
     history: Option<SavedHistory>,
+    /// Quiet times of logins per node (`engine/usage.rs`); absent in files written before.
+    #[serde(default)]
+    usage: Vec<SavedQuiet>,
 }
 
 /// What a state file held at start.
@@ -89,7 +93,14 @@ pub struct Restored {
     pub remembered: Vec<SavedBest>,
     /// The history (with its runs).
     pub history: Option<History>,
+    /// Since when each login had no session on each node, when the file is fresh enough to
+    /// carry it on (written within [`QUIET_FRESH`] of opening: by a running rotascope, or one
+    /// that just stopped); empty otherwise, since sessions may have come and gone unseen.
+    pub usage: Vec<SavedQuiet>,
 }
+
+/// How recent a state file's write must be for its quiet times to be carried on.
+pub const QUIET_FRESH: Duration = Duration::from_secs(2 * 60);
 
 /// An open state file: its path and fingerprint key, and what it held.
 #[derive(Debug)]
@@ -145,6 +156,7 @@ impl StateFile {
                     restored: std::sync::Mutex::new(Some(Restored {
                         remembered: content.remembered,
                         history,
+                        usage: fresh_quiet(content.usage, content.saved_at, Utc::now()),
                     })),
                 })
             }
@@ -155,7 +167,8 @@ impl StateFile {
                     restored: std::sync::Mutex::new(None),
                 };
                 // Written now, so the key is kept even if rotascope stops before its first save.
-                file.write(Utc::now(), Vec::new(), None).map_err(io_err)?;
+                file.write(Utc::now(), Vec::new(), None, Vec::new())
+                    .map_err(io_err)?;
                 Ok(file)
             }
             Err(e) => Err(io_err(e)),
@@ -187,6 +200,7 @@ impl StateFile {
         at: DateTime<Utc>,
         remembered: Vec<SavedBest>,
         history: Option<SavedHistory>,
+        usage: Vec<SavedQuiet>,
     ) -> io::Result<()> {
         let content = Content {
             version: VERSION,
@@ -194,9 +208,24 @@ impl StateFile {
             saved_at: at,
             remembered,
             history,
+            usage,
         };
         let bytes = serde_json::to_vec(&content).map_err(io::Error::other)?;
         write_atomic(&self.path, &bytes)
+    }
+}
+
+/// The saved quiet times, if the file was written recently enough (see [`Restored::usage`]).
+fn fresh_quiet(
+    saved: Vec<SavedQuiet>,
+    saved_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<SavedQuiet> {
+    let age = (now - saved_at).to_std().unwrap_or_default();
+    if age <= QUIET_FRESH {
+        saved
+    } else {
+        Vec::new()
     }
 }
 
@@ -253,6 +282,7 @@ mod tests {
             Utc::now(),
             vec![best.clone()],
             Some(History::default().save()),
+            Vec::new(),
         )
         .unwrap();
         let b = StateFile::open(&path).unwrap();
@@ -277,5 +307,32 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn quiet_times_carry_on_only_from_a_fresh_file() {
+        let quiet = SavedQuiet {
+            island: IslandNo(0),
+            node: "db".into(),
+            login: "app_a".into(),
+            zero_since: Utc::now() - chrono::Duration::hours(1),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let a = StateFile::open(&path).unwrap();
+        a.write(Utc::now(), Vec::new(), None, vec![quiet.clone()])
+            .unwrap();
+        assert_eq!(
+            StateFile::open(&path).unwrap().take_restored().usage,
+            std::slice::from_ref(&quiet)
+        );
+        // Written long ago: sessions may have come and gone unseen since.
+        let old = Utc::now() - chrono::Duration::minutes(10);
+        a.write(old, Vec::new(), None, vec![quiet]).unwrap();
+        assert!(StateFile::open(&path)
+            .unwrap()
+            .take_restored()
+            .usage
+            .is_empty());
     }
 }

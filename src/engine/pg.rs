@@ -84,7 +84,7 @@ impl PgProber {
                 elapsed: start.elapsed(),
             })
         };
-        let sql = match query::probe_sql(request.shard_pattern.as_deref()) {
+        let sql = match query::probe_sql(request.shard_pattern.as_deref(), &request.usage_logins) {
             Ok(sql) => sql,
             Err(message) => return fail(plain_error(ErrorKind::Other, &message, &secrets)),
         };
@@ -106,7 +106,11 @@ impl PgProber {
             Ok(row) => row,
             Err(fault) => return fail(classify_fault(&fault, &secrets)),
         };
-        let answer = match query::parse(row.as_deref(), request.shard_pattern.is_some()) {
+        let answer = match query::parse(
+            row.as_deref(),
+            request.shard_pattern.is_some(),
+            &request.usage_logins,
+        ) {
             Ok(a) => a,
             Err(message) => return fail(plain_error(ErrorKind::Protocol, &message, &secrets)),
         };
@@ -120,6 +124,7 @@ impl PgProber {
                 total: start.elapsed(),
             },
             route: route(&greeting, answer.backend_pid),
+            usage: answer.usage,
         })
     }
 

@@ -226,6 +226,9 @@ pub struct ProbeSuccess {
     pub latency: PhaseLatency,
     /// How the connection reached PostgreSQL: straight, or through a pooler.
     pub route: Route,
+    /// Sessions per login asked about (`usage_logins`), rotascope's own excluded; `None` when
+    /// none was asked.
+    pub usage: Option<Vec<crate::engine::usage::LoginSessions>>,
 }
 
 /// How a probe's connection reached PostgreSQL, as the connection itself showed it.
@@ -322,6 +325,9 @@ pub struct ProbeRequest {
     pub timeout_origin: TimeoutOrigin,
     /// Shard schema pattern (`sh%04d`), when discovery is on.
     pub shard_pattern: Option<String>,
+    /// Logins whose sessions the probe query counts (the node's candidates' logins); empty:
+    /// none.
+    pub usage_logins: Vec<String>,
 }
 
 impl ProbeRequest {
@@ -345,6 +351,7 @@ impl ProbeRequest {
                 TimeoutOrigin::Settings
             },
             shard_pattern,
+            usage_logins: Vec::new(),
         }
     }
 }

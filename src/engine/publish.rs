@@ -9,6 +9,8 @@ use super::probe::{Lsn, Prober, Role};
 use super::schedule::wall_time;
 use super::snapshot::{CandidateView, IslandView, NodeView, Replication, Snapshot};
 use super::state::NodeState;
+use super::usage::{self, LoginUsage};
+use super::EventKind;
 
 impl<P: Prober> Core<P> {
     /// The picture of everything now; clears the dirty flag.
@@ -32,7 +34,17 @@ impl<P: Prober> Core<P> {
                     warnings: island.warnings.clone(),
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut islands = islands;
+        let usage = usage::cluster(&islands, self.config.usage.quiet_for, at);
+        for u in islands
+            .iter_mut()
+            .flat_map(|i| i.nodes.iter_mut())
+            .flat_map(|n| n.usage.iter_mut())
+        {
+            u.safe_to_revoke = usage.iter().any(|l| l.login == u.login && l.safe_to_revoke);
+        }
+        self.note_readiness(&usage);
         Snapshot {
             generated_at: at,
             config: self.status.clone(),
@@ -41,7 +53,33 @@ impl<P: Prober> Core<P> {
             events: self.log.events.clone(),
             behind_schedule: self.pace.current(),
             history: self.log.history(),
+            usage,
         }
+    }
+
+    /// Emits `safe_to_revoke` / `no_longer_safe_to_revoke` when a login's readiness changed
+    /// since the last snapshot.
+    fn note_readiness(&mut self, usage: &[LoginUsage]) {
+        for l in usage {
+            let was = self.safe_logins.contains(&l.login);
+            if l.safe_to_revoke && !was {
+                self.safe_logins.insert(l.login.clone());
+                self.log.emit(EventKind::SafeToRevoke {
+                    login: l.login.clone(),
+                    idle_since: l.idle_since,
+                    nodes: l.nodes,
+                });
+            } else if !l.safe_to_revoke && was {
+                self.safe_logins.remove(&l.login);
+                self.log.emit(EventKind::NoLongerSafeToRevoke {
+                    login: l.login.clone(),
+                    reasons: l.reasons.clone(),
+                });
+            }
+        }
+        // A login that left the config leaves quietly.
+        self.safe_logins
+            .retain(|login| usage.iter().any(|l| l.login == *login));
     }
 }
 
@@ -91,5 +129,8 @@ fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc
                 route: s.route,
             })
             .collect(),
+        usage: st
+            .usage
+            .view(st.node.candidates.iter().map(|c| c.login.as_str())),
     }
 }

@@ -135,8 +135,9 @@ fn save_state<P: Prober>(
     let at = core.log.now();
     let bests = core.saved_bests();
     let history = core.log.history();
+    let quiet = core.saved_quiet();
     tokio::task::spawn_blocking(move || {
-        let written = state.write(at, bests, Some(history.save()));
+        let written = state.write(at, bests, Some(history.save()), quiet);
         if let Err(e) = &written {
             tracing::warn!("{}: {e}", state.path().display());
         }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{millis, Event};
 use super::history::History;
 use super::probe::{ErrorKind, ProbeError, Role, Route, WalPosition};
+use super::usage::{LoginUsage, NodeLoginUsage};
 use crate::config::{ProbeSettings, ReloadFailure};
 use crate::secret::Fingerprint;
 use crate::topology::{CandidateId, IslandNo, NodeKey};
@@ -38,6 +39,9 @@ pub struct Snapshot {
     /// What happened over time: candidate, health and winner intervals and rotation episodes
     /// (shared with the engine and every other snapshot; see [`History`] for how to read it).
     pub history: History,
+    /// Every login over the cluster: where it is in use, and whether it is safe to revoke
+    /// (`engine/usage.rs`).
+    pub usage: Vec<LoginUsage>,
 }
 
 /// The config as the engine applied it.
@@ -243,6 +247,8 @@ pub struct NodeView {
     pub shards: Option<Vec<String>>,
     /// Candidates in config order.
     pub candidates: Vec<CandidateView>,
+    /// Sessions per login of its candidates (one entry per login, in config order).
+    pub usage: Vec<NodeLoginUsage>,
 }
 
 impl NodeView {
@@ -495,6 +501,7 @@ impl Snapshot {
             events: VecDeque::new(),
             behind_schedule: None,
             history: History::default(),
+            usage: Vec::new(),
         }
     }
 

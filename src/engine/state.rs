@@ -14,6 +14,7 @@ use super::schedule::Stretch;
 use super::snapshot::{
     AttemptOutcome, CandidateState, ChainRecord, Health, IslandWarning, LatencyHistory,
 };
+use super::usage::NodeUsage;
 use crate::secret::SecretMatcher;
 use crate::topology::{CandidateId, IslandNo, Node};
 
@@ -158,6 +159,8 @@ pub(crate) struct NodeState {
     /// The passwords of its candidates, for masking failure messages: built at the first
     /// failure, dropped when a reload changes the candidates (see [`NodeState::mask`]).
     pub matcher: Option<SecretMatcher>,
+    /// Sessions per login of its candidates, from its probes.
+    pub usage: NodeUsage,
 }
 
 impl NodeState {
@@ -187,6 +190,7 @@ impl NodeState {
             pending_chain: true,
             pending_audit: false,
             matcher: None,
+            usage: NodeUsage::default(),
         }
     }
 

@@ -86,6 +86,7 @@ impl Harness {
             EngineOptions {
                 seed: Some(42),
                 state: Some(Arc::new(state)),
+                ..EngineOptions::default()
             },
         )
     }

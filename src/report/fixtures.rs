@@ -161,6 +161,7 @@ pub fn ok_node(island: u32, name: &str, role: Role, latency: Duration) -> NodeVi
         }),
         shards: None,
         candidates: vec![a, b],
+        usage: Vec::new(),
     }
 }
 

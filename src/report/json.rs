@@ -17,12 +17,17 @@
 //!      "candidates": [{"index", "login", "label", "fingerprint", "state",
 //!        "error": {"kind", "sqlstate", "message"} | null, "latency_ms", "last_checked",
 //!        "last_valid", "consecutive_failures", "next_audit", "address", "via",
-//!        "route": "direct" | "pgbouncer" | "pooler" | null}]}]}],
+//!        "route": "direct" | "pgbouncer" | "pooler" | null}],
+//!      "usage": [{"login", "measured": {"login", "sessions", "apps": [{"name", "sessions"}],
+//!        "other_apps", "detail": {"oldest_start", "client_addrs", "client_addr_count"} | null}
+//!        | null, "measured_at", "zero_since", "via_pooler", "passwords", "safe_to_revoke"}]}]}],
 //!  "summary": {"islands", "nodes", "ok", "degraded", "down", "unknown", "warnings",
 //!    "candidates", "valid_candidates"},
 //!  "warnings": ["behind_schedule"],
 //!  "warning_details": [{"kind", "detail", "since", "interval_ms", "real_p50_ms", "real_max_ms",
-//!    "samples"}]}
+//!    "samples"}],
+//!  "usage": [{"login", "nodes", "nodes_in_use", "sessions", "nodes_unknown", "idle_since",
+//!    "shared_by_passwords", "via_pooler", "safe_to_revoke", "reasons": [...]}]}
 //! ```
 //!
 //! Decisions: `warnings` lists the warning kind names (what scripts match on) and
@@ -48,6 +53,7 @@ use crate::engine::snapshot::{
     AttemptOutcome, BehindSchedule, CandidateState, CandidateView, ChainRecord, Health, IslandView,
     IslandWarning, NodeView, Pace, Summary, Verdict, WarningKind,
 };
+use crate::engine::usage::{LoginUsage, NodeLoginUsage};
 use crate::engine::Snapshot;
 use crate::secret::Fingerprint;
 use crate::topology::IslandNo;
@@ -70,6 +76,8 @@ pub struct CheckReport<'a> {
     pub warnings: Vec<WarningKind>,
     /// The same warnings with their detail and figures.
     pub warning_details: Vec<ClusterWarningJson>,
+    /// Every login over the cluster: where it is in use, and whether it is safe to revoke.
+    pub usage: &'a [LoginUsage],
 }
 
 /// One entry of the top-level `warning_details`.
@@ -158,6 +166,8 @@ pub struct NodeJson<'a> {
     pub last_chain: Option<ChainJson>,
     /// Candidates in config order.
     pub candidates: Vec<CandidateJson<'a>>,
+    /// Sessions per login of its candidates.
+    pub usage: &'a [NodeLoginUsage],
 }
 
 /// A candidate named briefly (winner, remembered best).
@@ -267,6 +277,7 @@ pub fn check_report(snapshot: &Snapshot) -> CheckReport<'_> {
             .map(|_| WarningKind::BehindSchedule)
             .collect(),
         warning_details: snapshot.behind_schedule.iter().map(behind).collect(),
+        usage: &snapshot.usage,
     }
 }
 
@@ -337,6 +348,7 @@ fn node(n: &NodeView) -> NodeJson<'_> {
         }),
         last_chain: n.last_chain.as_ref().map(|c| chain(n, c)),
         candidates: n.candidates.iter().map(candidate).collect(),
+        usage: &n.usage,
     }
 }
 

@@ -25,6 +25,8 @@
 //! | `rotascope_probes_total` | counter | `mode` = chain, audit; `outcome` = ok or an error kind | 32 |
 //! | `rotascope_probe_duration_seconds` | histogram | `mode`, `outcome` | 16 per (mode, outcome) seen |
 //! | `rotascope_auth_failures_total` | counter | `mode`, `login` | 2 per login |
+//! | `rotascope_login_sessions` | gauge | `island`, `node`, `login` | 1 per (node, login) with a known count |
+//! | `rotascope_login_safe_to_revoke` | gauge 0/1 | `login` | 1 per login |
 //! | `rotascope_feed_lagged_total` | counter | | 1 |
 //! | `rotascope_rotations_total` | counter | `outcome` = completed, timed_out | 2 |
 //! | `rotascope_rotation_outages_total` | counter | | 1 |
@@ -66,6 +68,10 @@
 //!   `rotation_finished` events since start (counters must never go down, so they cannot come
 //!   from the bounded history); the in-progress gauge and the `rotascope_rotation_last_*` gauges
 //!   describe the open and the latest finished episode from the engine's history.
+//! - Sessions per login (`engine/usage.rs`) are one series per node and login of its candidates
+//!   (at most 32 logins a node: the probe asks about no more), absent while unknown (not
+//!   measured yet, node down); never per application name or client address, which are
+//!   unbounded: those are in `/snapshot`. Readiness is one series per login.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
@@ -264,6 +270,16 @@ const AUTH_FAILURES: Family = Family::new(
     Kind::Counter,
     "Probes refused at authentication (auth_failed) by mode and login; chain = what apps meet.",
 );
+const LOGIN_SESSIONS: Family = Family::new(
+    "rotascope_login_sessions",
+    Kind::Gauge,
+    "Sessions of a login on a node, rotascope's own excluded (absent while unknown).",
+);
+const SAFE_TO_REVOKE: Family = Family::new(
+    "rotascope_login_safe_to_revoke",
+    Kind::Gauge,
+    "1: the login is safe to revoke (replacement valid everywhere, no session for quiet_for).",
+);
 const FEED_LAGGED: Family = Family::new(
     "rotascope_feed_lagged",
     Kind::Counter,
@@ -305,7 +321,7 @@ const ROTATION_LAST_OUTAGES: Family = Family::new(
 
 /// Every family rotascope exports, in the order `/metrics` writes them. Tests hold the
 /// dashboard, the alert rules and the README to this list.
-pub const FAMILIES: [Family; 25] = [
+pub const FAMILIES: [Family; 27] = [
     BUILD_INFO,
     VERDICT,
     ISLANDS,
@@ -324,6 +340,8 @@ pub const FAMILIES: [Family; 25] = [
     PROBES,
     PROBE_DURATION,
     AUTH_FAILURES,
+    LOGIN_SESSIONS,
+    SAFE_TO_REVOKE,
     FEED_LAGGED,
     ROTATIONS,
     ROTATION_OUTAGES,
@@ -525,6 +543,7 @@ impl Collector for View {
         })?;
         self.encode_nodes(&mut e)?;
         self.encode_probes(&mut e)?;
+        self.encode_usage(&mut e)?;
         family(&mut e, &FEED_LAGGED, |m| {
             m.encode_counter::<NoLabelSet, _, u64>(&t.lagged, None)
         })?;
@@ -626,6 +645,29 @@ impl View {
         family(e, &ROTATION_LAST_OUTAGES, |m| match last {
             Some(l) => m.encode_gauge(&(l.outages as i64)),
             None => Ok(()),
+        })
+    }
+
+    /// Sessions per login and node, and each login's readiness to be revoked.
+    fn encode_usage(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        family(e, &LOGIN_SESSIONS, |m| {
+            self.nodes().try_for_each(|(no, n)| {
+                n.usage.iter().try_for_each(|u| match u.sessions() {
+                    Some(count) => {
+                        gauge(m, node(no, n, ("login", foreign(&u.login))), count.into())
+                    }
+                    None => Ok(()),
+                })
+            })
+        })?;
+        family(e, &SAFE_TO_REVOKE, |m| {
+            self.snapshot.usage.iter().try_for_each(|l| {
+                gauge(
+                    m,
+                    [("login", foreign(&l.login))],
+                    i64::from(l.safe_to_revoke),
+                )
+            })
         })
     }
 

@@ -191,6 +191,7 @@ pub fn all_ok() -> Snapshot {
         events,
         behind_schedule: None,
         history: Default::default(),
+        usage: Vec::new(),
     }
 }
 
@@ -543,6 +544,7 @@ fn node(
             shards(&["sh0004"])
         }),
         candidates,
+        usage: Vec::new(),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod names;
 pub mod nodes;
 pub mod rotation;
 pub mod timeline;
+pub mod usage;
 pub mod verdict;
 
 /// The smallest terminal the full layout (header, nodes, detail, events, footer) fits in.

@@ -262,6 +262,8 @@ impl Theme {
             EventKind::RotationStarted { .. } => self.fg(Color::Yellow),
             EventKind::RotationFinished(s) if s.outages > 0 => self.bad(),
             EventKind::RotationFinished(_) => self.good(),
+            EventKind::SafeToRevoke { .. } => self.good(),
+            EventKind::NoLongerSafeToRevoke { .. } => self.fg(Color::Yellow),
         }
     }
 }

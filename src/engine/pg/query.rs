@@ -28,6 +28,7 @@ use super::fault::Fault;
 use super::wire::{server_error, Conn};
 use crate::config::shard_regex;
 use crate::engine::probe::{Lsn, Role, WalPosition};
+use crate::engine::usage::{parse_column, LoginSessions};
 
 /// One row of text columns (`None` is SQL NULL).
 pub type Row = Vec<Option<String>>;
@@ -84,6 +85,8 @@ pub struct Answer {
     pub shards: Option<Vec<String>>,
     /// `pg_backend_pid()`: the server process that ran the query.
     pub backend_pid: Option<i32>,
+    /// Sessions per login asked about, when any was asked.
+    pub usage: Option<Vec<LoginSessions>>,
 }
 
 macro_rules! select_columns {
@@ -103,18 +106,31 @@ macro_rules! from_recovery {
 
 /// The probe SQL, with shard discovery when `shard_pattern` is set (without it, a constant: the
 /// common probe builds no string).
-pub fn probe_sql(shard_pattern: Option<&str>) -> Result<Cow<'static, str>, String> {
-    let Some(pattern) = shard_pattern else {
+///
+/// With `usage_logins`, a column of session counts per login comes before the shard list
+/// ([`usage_sql`](crate::engine::usage::usage_sql)).
+pub fn probe_sql(
+    shard_pattern: Option<&str>,
+    usage_logins: &[String],
+) -> Result<Cow<'static, str>, String> {
+    if shard_pattern.is_none() && usage_logins.is_empty() {
         return Ok(Cow::Borrowed(concat!(select_columns!(), from_recovery!())));
-    };
-    let regex = shard_regex(pattern)?;
-    Ok(Cow::Owned(format!(
-        "{}, (SELECT json_agg(nspname ORDER BY nspname)::text FROM pg_namespace \
-         WHERE nspname ~ {}){}",
-        select_columns!(),
-        sql_literal(&regex),
-        from_recovery!()
-    )))
+    }
+    let mut sql = String::from(select_columns!());
+    if !usage_logins.is_empty() {
+        sql.push_str(", ");
+        sql.push_str(&crate::engine::usage::usage_sql(usage_logins));
+    }
+    if let Some(pattern) = shard_pattern {
+        let regex = shard_regex(pattern)?;
+        sql.push_str(&format!(
+            ", (SELECT json_agg(nspname ORDER BY nspname)::text FROM pg_namespace \
+             WHERE nspname ~ {})",
+            sql_literal(&regex)
+        ));
+    }
+    sql.push_str(from_recovery!());
+    Ok(Cow::Owned(sql))
 }
 
 /// An SQL string literal that means the same whatever `standard_conforming_strings` says:
@@ -124,7 +140,11 @@ pub(crate) fn sql_literal(value: &str) -> String {
 }
 
 /// Reads the probe query's row.
-pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer, String> {
+pub fn parse(
+    row: Option<&[Option<String>]>,
+    with_shards: bool,
+    usage_logins: &[String],
+) -> Result<Answer, String> {
     let row = row.ok_or("the probe query returned no row")?;
     let text = |i: usize| -> Result<Option<&str>, String> {
         row.get(i)
@@ -157,8 +177,14 @@ pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer
                 .map_err(|_| format!("probe query column 4: not a process id: {s:?}"))?,
         ),
     };
+    let usage = if usage_logins.is_empty() {
+        None
+    } else {
+        Some(parse_column(text(5)?, usage_logins)?)
+    };
+    let shard_column = if usage.is_some() { 6 } else { 5 };
     let shards = if with_shards {
-        let mut names: Vec<String> = match text(5)? {
+        let mut names: Vec<String> = match text(shard_column)? {
             // json_agg over no rows is NULL.
             None => Vec::new(),
             Some(json) => {
@@ -175,6 +201,7 @@ pub fn parse(row: Option<&[Option<String>]>, with_shards: bool) -> Result<Answer
         wal,
         shards,
         backend_pid,
+        usage,
     })
 }
 
@@ -188,7 +215,7 @@ mod tests {
             cols.iter().map(|c| c.map(str::to_owned)).collect()
         };
         let master = row(&[Some("false"), Some("0/3000060"), None, None, Some("4242")]);
-        let a = parse(Some(&master), false).unwrap();
+        let a = parse(Some(&master), false, &[]).unwrap();
         assert_eq!(a.role, Role::Master);
         assert_eq!(a.wal.current, Lsn::parse("0/3000060"));
         assert_eq!(a.backend_pid, Some(4242));
@@ -200,24 +227,24 @@ mod tests {
             Some("77"),
             Some("[\"sh2\",\"sh1\"]"),
         ]);
-        let r = parse(Some(&replica), true).unwrap();
+        let r = parse(Some(&replica), true, &[]).unwrap();
         assert_eq!(r.role, Role::Replica);
         assert_eq!(r.shards.unwrap(), ["sh1", "sh2"]);
-        assert!(parse(None, false).is_err());
-        assert!(parse(Some(&row(&[Some("maybe")])), false).is_err());
+        assert!(parse(None, false, &[]).is_err());
+        assert!(parse(Some(&row(&[Some("maybe")])), false, &[]).is_err());
         let bad_pid = row(&[Some("f"), None, None, None, Some("x")]);
-        assert!(parse(Some(&bad_pid), false).is_err());
+        assert!(parse(Some(&bad_pid), false, &[]).is_err());
         assert!(
-            parse(Some(&row(&[Some("f")])), false).is_err(),
+            parse(Some(&row(&[Some("f")])), false, &[]).is_err(),
             "missing columns"
         );
     }
 
     #[test]
     fn quotes_and_backslashes_cannot_escape_the_literal() {
-        let sql = probe_sql(Some("x'; DROP TABLE t; --%d")).unwrap();
+        let sql = probe_sql(Some("x'; DROP TABLE t; --%d"), &[]).unwrap();
         assert!(sql.contains("E'^x\\\\''\\\\;"), "{sql}");
-        assert!(probe_sql(None)
+        assert!(probe_sql(None, &[])
             .unwrap()
             .ends_with("FROM (SELECT pg_is_in_recovery() AS r) AS s"));
     }

@@ -385,3 +385,49 @@ fn rotation_episodes_count_from_the_feed_and_describe_the_latest() {
     assert_eq!(one("rotascope_rotation_last_degraded_seconds"), "6.5");
     assert_eq!(one("rotascope_rotation_last_outages"), "1");
 }
+
+#[test]
+fn sessions_per_node_and_login_and_readiness_per_login() {
+    use crate::engine::probe::Route;
+    use crate::engine::usage::{self, LoginSessions, NodeUsage};
+    let mut s = fixtures::rotation();
+    let at = s.generated_at - chrono::Duration::hours(1);
+    let node = &mut s.islands[0].nodes[0];
+    let mut u = NodeUsage::default();
+    let measured = |login: &str, sessions| LoginSessions {
+        login: login.into(),
+        sessions,
+        apps: Vec::new(),
+        other_apps: sessions,
+        detail: None,
+    };
+    u.fold(
+        &[measured("app_a", 0), measured("app_b", 7)],
+        Route::Direct,
+        at,
+    );
+    node.usage = u.view(node.candidates.iter().map(|c| c.login.as_str()));
+    let name = node.key.name.to_string();
+    s.usage = usage::cluster(
+        &s.islands,
+        std::time::Duration::from_secs(600),
+        s.generated_at,
+    );
+    let text = prometheus(s);
+    let sessions = samples(&text, "rotascope_login_sessions");
+    assert_eq!(sessions.len(), 2, "known counts only: {sessions:?}");
+    assert!(sessions
+        .iter()
+        .any(|l| l.contains(&format!("node=\"{name}\""))
+            && l.contains("login=\"app_b\"")
+            && l.ends_with(" 7")));
+    let safe = samples(&text, "rotascope_login_safe_to_revoke");
+    // app_a: quiet for an hour, app_b valid beside it; app_b: 7 sessions.
+    assert_eq!(
+        safe,
+        [
+            "rotascope_login_safe_to_revoke{shard=\"1/3\",login=\"app_a\"} 1",
+            "rotascope_login_safe_to_revoke{shard=\"1/3\",login=\"app_b\"} 0"
+        ]
+    );
+}

@@ -105,6 +105,7 @@ fn lines(
         out.extend(candidate_lines(n, c, now, t, width, paths));
     }
     out.extend(chain_lines(n, now, tz, t, width));
+    out.extend(super::usage::lines(n, now, tz, t, width));
     out
 }
 

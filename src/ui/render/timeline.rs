@@ -412,6 +412,9 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 )
             }
         }
+        EventKind::SafeToRevoke { .. } | EventKind::NoLongerSafeToRevoke { .. } => {
+            super::usage::describe_event(kind)
+        }
     }
 }
 

@@ -1,0 +1,169 @@
+//! `rotascope check --ready-to-revoke LOGIN`: is LOGIN safe to revoke? Exit 0 only when it is,
+//! 1 when it is not, with the reasons.
+//!
+//! Safe means (`engine/usage.rs`): a replacement valid on every node that lists LOGIN, and no
+//! session of LOGIN on any of them for `[usage] quiet_for`. One pass cannot tell that, so the
+//! command runs the engine and watches up to `quiet_for` (plus two probe intervals and a probe
+//! timeout, for the last probe to land). It answers as soon as the answer is known:
+//! - 0 the moment the login is safe — at once when the `[state]` file (fresh: written by a
+//!   running rotascope within the last two minutes) already holds that much quiet time and the
+//!   first probes confirm it;
+//! - 1 as soon as it can no longer become safe within the watch (a session seen now needs a full
+//!   `quiet_for` from now), or when the watch ends.
+//!
+//! The `[state]` file is read, never written: a `serve` or `watch` beside it owns it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{load_config, print, run_err, with_state, Failure};
+use super::{CheckArgs, Format};
+use crate::clock::{SharedClock, SystemClock};
+use crate::engine::pg::PgProber;
+use crate::engine::usage::LoginUsage;
+use crate::engine::{Engine, EngineOptions};
+use crate::report::Exit;
+use crate::text::sanitize;
+
+/// Runs the readiness check for `login`.
+pub(super) async fn ready_to_revoke(
+    path: Option<&Path>,
+    args: &CheckArgs,
+    login: &str,
+) -> Result<Exit, Failure> {
+    let config = load_config(path).await.map_err(Failure::Config)?;
+    let config = args.shard.unwrap_or_default().apply(config);
+    if !config
+        .topology
+        .islands
+        .iter()
+        .flat_map(|i| i.nodes.iter())
+        .flat_map(|n| n.candidates.iter())
+        .any(|c| c.login == login)
+    {
+        return Err(Failure::Config(anyhow!(
+            "no candidate of the config logs in as {:?}",
+            sanitize(login)
+        )));
+    }
+    let (config, state) = with_state(config).await?;
+    let quiet_for = config.usage.quiet_for;
+    let watch_for = quiet_for + 2 * config.probe.interval + config.probe.timeout;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (feed, _keep) = crate::config::ConfigFeed::manual(config, clock.now());
+    let shutdown = CancellationToken::new();
+    let engine = Engine::spawn_with(
+        feed,
+        clock.clone(),
+        PgProber::new(),
+        shutdown.clone(),
+        EngineOptions {
+            state,
+            state_read_only: true,
+            ..EngineOptions::default()
+        },
+    );
+    let mut snapshots = engine.snapshots.clone();
+    let end = Utc::now() + chrono::Duration::from_std(watch_for).unwrap_or(chrono::TimeDelta::MAX);
+    let deadline = tokio::time::Instant::now() + watch_for;
+    let mut last: Option<LoginUsage> = None;
+    let answer = loop {
+        let s = snapshots.borrow_and_update().clone();
+        let current = s.usage.iter().find(|l| l.login == login).cloned();
+        if let Some(l) = &current {
+            if l.safe_to_revoke {
+                break l.clone();
+            }
+            if hopeless(l, &s, quiet_for, end) {
+                break l.clone();
+            }
+        }
+        last = current.or(last);
+        let wait = tokio::time::timeout_at(deadline, snapshots.changed());
+        tokio::select! {
+            r = wait => match r {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return Err(run_err(anyhow!("the engine stopped unexpectedly"))),
+                Err(_) => match last.take() {
+                    Some(l) => break l,
+                    None => return Err(run_err(anyhow!("no snapshot names {login:?}"))),
+                },
+            },
+            _ = tokio::signal::ctrl_c() => match last.take() {
+                Some(l) => break l,
+                None => return Err(run_err(anyhow!("interrupted before any probe"))),
+            },
+        }
+    };
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), engine.task).await;
+    let mut out = Vec::new();
+    match args.format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&answer).map_err(run_err)?;
+            out.extend_from_slice(crate::text::json_safe(json).as_bytes());
+            out.push(b'\n');
+        }
+        Format::Table => out.extend_from_slice(verdict_text(&answer, quiet_for).as_bytes()),
+    }
+    print(&out)?;
+    Ok(if answer.safe_to_revoke {
+        Exit::Ok
+    } else {
+        Exit::Degraded
+    })
+}
+
+/// True when `l` cannot become safe before `end`: every node has been measured (so what is
+/// missing is time, not a probe), and its quiet time cannot reach `quiet_for` by then.
+fn hopeless(
+    l: &LoginUsage,
+    s: &crate::engine::Snapshot,
+    quiet_for: Duration,
+    end: chrono::DateTime<Utc>,
+) -> bool {
+    if l.nodes_unknown > 0 {
+        return false;
+    }
+    let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::TimeDelta::MAX);
+    match l.idle_since {
+        Some(t) => t + quiet > end,
+        // Sessions now: the quiet time starts at the earliest with the next probe.
+        None => l.nodes_in_use > 0 && s.generated_at + quiet > end,
+    }
+}
+
+/// The answer for people: one line, then the reasons.
+fn verdict_text(l: &LoginUsage, quiet_for: Duration) -> String {
+    let login = sanitize(&l.login);
+    let mut text = if l.safe_to_revoke {
+        format!(
+            "{login}: safe to revoke: {}, replacement valid on {}, quiet for at least {}\n",
+            l.summary(),
+            crate::text::plural(l.nodes, "node"),
+            crate::engine::snapshot::span_text(quiet_for)
+        )
+    } else {
+        format!("{login}: not safe to revoke ({})\n", l.summary())
+    };
+    for r in &l.reasons {
+        text.push_str(&format!("  - {}\n", sanitize(r)));
+    }
+    if l.shared_by_passwords {
+        text.push_str(
+            "  note: one login with several passwords: the sessions cannot be told apart by \
+             password; the count belongs to the login\n",
+        );
+    }
+    if l.via_pooler {
+        text.push_str(
+            "  note: via pooler: the sessions counted are the pooler's server connections\n",
+        );
+    }
+    text
+}
