@@ -254,7 +254,7 @@ pub struct LabArgs {
     #[arg(long)]
     pub no_tui: bool,
     /// Islands, each a master and its replicas.
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=32))]
     pub islands: u8,
     /// Streaming replicas per island.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=4))]
@@ -564,6 +564,17 @@ mod tests {
     struct LabOnly {
         #[command(flatten)]
         args: LabArgs,
+    }
+
+    #[test]
+    fn lab_islands_go_up_to_32_for_a_fleet_sized_lab() {
+        let islands = |n: &str| LabOnly::try_parse_from(["lab", "--islands", n]);
+        assert_eq!(islands("20").unwrap().args.islands, 20);
+        assert_eq!(islands("32").unwrap().args.islands, 32);
+        for refused in ["0", "33"] {
+            let err = islands(refused).unwrap_err().to_string();
+            assert!(err.contains("1..=32"), "{err}");
+        }
     }
 
     #[test]
