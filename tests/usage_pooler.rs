@@ -47,9 +47,12 @@ async fn sessions_through_pgbouncer_are_its_server_connections_via_pooler() {
         .unwrap();
     let file = ConfigFile::new(&format!(
         "{}[[island]]\nno = 0\n\n[[island.node]]\nname = \"db\"\nurl = \"{}\"\nlogin = \"app\"\n\
-         password = \"{PW}\"\nvia = \"pgbouncer\"\n\n",
+         password = \"{PW}\"\nvia = \"pgbouncer\"\n\n\
+         [[island.node]]\nname = \"db\"\nurl = \"{}\"\nlogin = \"app\"\n\
+         password = \"{PW}\"\nvia = \"direct\"\n\n",
         Settings::default().toml(),
         bouncer.conn_string("app"),
+        pg.conn_string("app"),
     ));
     // Two clients hold two server connections (session pooling).
     let _one = session(bouncer.port(), "billing").await;
@@ -65,7 +68,11 @@ async fn sessions_through_pgbouncer_are_its_server_connections_via_pooler() {
         .await;
     let u = &node(&s, "db").usage[0];
     assert!(u.via_pooler, "{u:?}");
+    // The node lists one password by two paths: that is one password, not "one login, 2
+    // passwords".
+    assert_eq!(u.passwords, 1, "{u:?}");
     let login = s.usage.iter().find(|l| l.login == "app").expect("app");
     assert!(login.via_pooler && !login.safe_to_revoke, "{login:?}");
+    assert!(!login.shared_by_passwords, "{login:?}");
     run.assert_no_leak(&[PW]);
 }

@@ -129,8 +129,11 @@ fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc
                 route: s.route,
             })
             .collect(),
-        usage: st
-            .usage
-            .view(st.node.candidates.iter().map(|c| c.login.as_str())),
+        usage: st.usage.view(
+            st.node
+                .candidates
+                .iter()
+                .map(|c| (c.login.as_str(), c.id.fingerprint)),
+        ),
     }
 }

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::event::rfc3339;
 use super::probe::Route;
 use super::snapshot::{CandidateState, IslandView};
+use crate::secret::Fingerprint;
 use crate::topology::IslandNo;
 
 /// How many application names a login's sessions are grouped into (the biggest groups); the
@@ -299,12 +300,21 @@ impl NodeUsage {
         }
     }
 
-    /// The view for the node's current candidates: one entry per login (in config order, the
-    /// first [`MAX_LOGINS`]: the ones the probe asks about), with how many passwords it has
-    /// there.
-    pub fn view<'a>(&self, logins: impl Iterator<Item = &'a str>) -> Vec<NodeLoginUsage> {
+    /// The view for the node's current candidates, as (login, password fingerprint): one entry
+    /// per login (in config order, the first [`MAX_LOGINS`]: the ones the probe asks about), with
+    /// how many different passwords it has there (one password listed by two paths, a pooler's
+    /// and the server's own, is one).
+    pub fn view<'a>(
+        &self,
+        candidates: impl Iterator<Item = (&'a str, Fingerprint)>,
+    ) -> Vec<NodeLoginUsage> {
         let mut out: Vec<NodeLoginUsage> = Vec::new();
-        for login in logins {
+        let mut seen: Vec<(&str, Fingerprint)> = Vec::new();
+        for (login, fingerprint) in candidates {
+            if seen.contains(&(login, fingerprint)) {
+                continue;
+            }
+            seen.push((login, fingerprint));
             if let Some(e) = out.iter_mut().find(|e| e.login == login) {
                 e.passwords += 1;
                 continue;
@@ -580,6 +590,11 @@ mod tests {
         assert!(usage_sql(&logins(&["o'h\"x"])).contains("E'\"o''h\"\"x\"'"));
     }
 
+    /// The fingerprint of test password number `n`.
+    fn pw(n: u8) -> Fingerprint {
+        Fingerprint::of(&format!("password {n}"))
+    }
+
     fn measured(login: &str, sessions: u32) -> LoginSessions {
         LoginSessions {
             login: login.into(),
@@ -596,23 +611,29 @@ mod tests {
         u.fold(&[measured("a", 2)], Route::Direct, at(0));
         u.fold(&[measured("a", 0)], Route::Direct, at(10));
         u.fold(&[measured("a", 0)], Route::Pgbouncer, at(20));
-        let v = u.view(["a", "a"].into_iter());
+        let v = u.view([("a", pw(1)), ("a", pw(2))].into_iter());
         assert_eq!(v[0].zero_since, Some(at(10)));
         assert_eq!((v[0].passwords, v[0].via_pooler), (2, true));
+        // One password by two paths (the server's own port and a pooler's) is one password.
+        let v = u.view([("a", pw(1)), ("a", pw(1))].into_iter());
+        assert_eq!(v[0].passwords, 1);
         u.fold(&[measured("a", 1)], Route::Direct, at(30));
-        assert_eq!(u.view(["a"].into_iter())[0].zero_since, None);
+        assert_eq!(u.view([("a", pw(1))].into_iter())[0].zero_since, None);
         u.forget();
-        assert_eq!(u.view(["a"].into_iter())[0].sessions(), None);
+        assert_eq!(u.view([("a", pw(1))].into_iter())[0].sessions(), None);
         // A saved quiet time goes on only if the first measurement finds no session.
         let mut r = NodeUsage::default();
         r.restore("a", at(-600));
         assert_eq!(
-            r.view(["a"].into_iter())[0].zero_since,
+            r.view([("a", pw(1))].into_iter())[0].zero_since,
             None,
             "not before confirmed"
         );
         r.fold(&[measured("a", 0)], Route::Direct, at(0));
-        assert_eq!(r.view(["a"].into_iter())[0].zero_since, Some(at(-600)));
+        assert_eq!(
+            r.view([("a", pw(1))].into_iter())[0].zero_since,
+            Some(at(-600))
+        );
     }
 
     fn island(nodes: Vec<crate::engine::snapshot::NodeView>) -> Vec<IslandView> {
@@ -632,7 +653,7 @@ mod tests {
         let mut n = ok_node(0, name, Role::Master, Duration::from_millis(3));
         let mut u = NodeUsage::default();
         f(&mut u);
-        n.usage = u.view(logins.iter().copied());
+        n.usage = u.view(logins.iter().map(|l| (*l, pw(1))));
         n
     }
 

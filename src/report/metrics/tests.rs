@@ -406,7 +406,11 @@ fn sessions_per_node_and_login_and_readiness_per_login() {
         Route::Direct,
         at,
     );
-    node.usage = u.view(node.candidates.iter().map(|c| c.login.as_str()));
+    node.usage = u.view(
+        node.candidates
+            .iter()
+            .map(|c| (c.login.as_str(), c.fingerprint)),
+    );
     let name = node.key.name.to_string();
     s.usage = usage::cluster(
         &s.islands,

@@ -207,7 +207,16 @@ mod tests {
             Route::Pgbouncer,
             now - chrono::Duration::minutes(15),
         );
-        node.usage = u.view(["app_a", "app_b", "app_b", "app_c"].into_iter());
+        let pw = |p: &str| crate::secret::Fingerprint::of(p);
+        node.usage = u.view(
+            [
+                ("app_a", pw("a")),
+                ("app_b", pw("b1")),
+                ("app_b", pw("b2")),
+                ("app_c", pw("c")),
+            ]
+            .into_iter(),
+        );
         node.usage[1].safe_to_revoke = true;
         let got = text(&lines(&node, now, utc, Theme::PLAIN, 0));
         let want = [
