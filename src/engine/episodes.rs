@@ -177,7 +177,8 @@ pub struct EpisodeSummary {
     pub outcome: Outcome,
     /// Credentials that changed (at most [`MAX_CHANGES`]).
     pub changed: Vec<CredentialChange>,
-    /// Nodes listed at the end.
+    /// Nodes listed at the end, and those that took part and left before it (a failover's old
+    /// master), so `nodes_degraded` is never more than this.
     pub nodes_total: usize,
     /// Nodes that were not ok at some time during it.
     pub nodes_degraded: usize,
@@ -569,6 +570,11 @@ impl Open {
             })
             .collect();
         changed.sort_by(|a, b| (&a.login, a.change).cmp(&(&b.login, b.change)));
+        let left = self
+            .nodes
+            .iter()
+            .filter(|(k, t)| t.touched() && observed.node(k).is_none())
+            .count();
         EpisodeSummary {
             episode: self.episode,
             trigger: self.trigger,
@@ -576,7 +582,7 @@ impl Open {
             ended: end,
             outcome,
             changed,
-            nodes_total: observed.nodes().count(),
+            nodes_total: observed.nodes().count() + left,
             nodes_degraded: nodes.iter().filter(|n| n.degraded.is_some()).count(),
             outages: self.nodes.values().filter(|t| t.had_outage()).count(),
             failed_auths: failed,

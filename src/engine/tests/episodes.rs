@@ -153,6 +153,39 @@ async fn a_rotation_is_one_episode_from_the_refusal_to_the_config_catching_up() 
     h.stop().await;
 }
 
+/// Found in the lab: a failover during a rotation replaced a degraded node, and the summary said
+/// "7/6 nodes degraded". A node that took part and left counts in the total.
+#[tokio::test(start_paused = true)]
+async fn a_node_that_leaves_during_an_episode_still_counts_in_its_total() {
+    let fake = cluster();
+    let mut h = Harness::start_following(&fake, alternating("a-1"));
+    h.until("both ok", |s| {
+        s.nodes()
+            .all(|n| n.health == Health::Ok && n.valid_count() == 2)
+    })
+    .await;
+    fake.password("db-a", "app_a", "a-2")
+        .password("db-b", "app_a", "a-2");
+    h.until("both degraded", |s| {
+        s.nodes().all(|n| n.health == Health::Degraded)
+    })
+    .await;
+    // db-b leaves the config while the episode is open; db-a's config catches up.
+    let creds = [("app_a", "a-2"), ("app_b", "b-1")];
+    h.reload(fake::config(
+        fake::topology(vec![fake::node(0, "db-a", &creds)]),
+        settings(),
+    ));
+    let s = h
+        .until("the episode's end", |s| {
+            s.history.latest_episode().is_some()
+        })
+        .await;
+    let e = s.history.latest_episode().unwrap();
+    assert_eq!((e.nodes_total, e.nodes_degraded), (2, 2), "{e:?}");
+    assert!(e.outcome_text().contains("2/2 nodes degraded"), "{e:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_password_rotated_on_a_node_is_an_outage_and_the_episode_times_out() {
     // Given two healthy nodes
