@@ -72,6 +72,8 @@ pub(super) async fn ready_to_revoke(
     let end = Utc::now() + chrono::Duration::from_std(watch_for).unwrap_or(chrono::TimeDelta::MAX);
     let deadline = tokio::time::Instant::now() + watch_for;
     let mut last: Option<LoginUsage> = None;
+    let started = tokio::time::Instant::now();
+    let mut interrupted = None;
     let answer = loop {
         let s = snapshots.borrow_and_update().clone();
         let current = s.usage.iter().find(|l| l.login == login).cloned();
@@ -95,7 +97,10 @@ pub(super) async fn ready_to_revoke(
                 },
             },
             _ = tokio::signal::ctrl_c() => match last.take() {
-                Some(l) => break l,
+                Some(l) => {
+                    interrupted = Some(started.elapsed());
+                    break l;
+                }
                 None => return Err(run_err(anyhow!("interrupted before any probe"))),
             },
         }
@@ -109,7 +114,12 @@ pub(super) async fn ready_to_revoke(
             out.extend_from_slice(crate::text::json_safe(json).as_bytes());
             out.push(b'\n');
         }
-        Format::Table => out.extend_from_slice(verdict_text(&answer, quiet_for).as_bytes()),
+        Format::Table => {
+            out.extend_from_slice(verdict_text(&answer, quiet_for).as_bytes());
+            if let Some(after) = interrupted {
+                out.extend_from_slice(interrupted_text(after, watch_for).as_bytes());
+            }
+        }
     }
     print(&out)?;
     Ok(if answer.safe_to_revoke {
@@ -136,6 +146,17 @@ fn hopeless(
         // Sessions now: the quiet time starts at the earliest with the next probe.
         None => l.nodes_in_use > 0 && s.generated_at + quiet > end,
     }
+}
+
+/// Said after the verdict when Ctrl-C ended the watch: the answer is what was seen so far.
+fn interrupted_text(after: Duration, watch_for: Duration) -> String {
+    use crate::engine::snapshot::span_text;
+    format!(
+        "  note: interrupted after {}: this is what was seen so far (the watch takes up to {} \
+         to answer)\n",
+        span_text(after),
+        span_text(watch_for)
+    )
 }
 
 /// The answer for people: one line, then the reasons.
