@@ -471,7 +471,13 @@ mod tests {
     #[test]
     fn no_key_is_bound_twice_in_one_context() {
         // The lab's keys are tried right after the dashboard's: one mode.
-        let mode = |c: Context| if c == Context::Lab { Context::Normal } else { c };
+        let mode = |c: Context| {
+            if c == Context::Lab {
+                Context::Normal
+            } else {
+                c
+            }
+        };
         for (i, a) in BINDINGS.iter().enumerate() {
             for b in &BINDINGS[i + 1..] {
                 if mode(a.context) != mode(b.context) {

@@ -104,7 +104,9 @@ impl Key {
         let mut chars = rest.chars();
         let code = match (chars.next(), chars.next()) {
             (None, _) => return Err(KeyError::Empty(text.to_owned())),
-            (Some(c), None) if c.is_control() => return Err(KeyError::Unprintable(text.to_owned())),
+            (Some(c), None) if c.is_control() => {
+                return Err(KeyError::Unprintable(text.to_owned()))
+            }
             (Some(c), None) if mods.contains(KeyModifiers::SHIFT) => {
                 if !c.is_alphabetic() {
                     return Err(KeyError::ShiftedSymbol(text.to_owned()));
@@ -121,7 +123,9 @@ impl Key {
     /// A character typed without Ctrl or Alt: text, while a filter is typed.
     pub fn is_plain_char(&self) -> bool {
         matches!(self.code, KeyCode::Char(_))
-            && !self.mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            && !self
+                .mods
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
     }
 
     /// How the screen shows it: `r`, `C-r`, `M-x`, `S-Tab`, `F5`, `PgDn`, `↑`, `space`.
@@ -227,7 +231,13 @@ mod tests {
             ("C-r", k(KeyCode::Char('r'), KeyModifiers::CONTROL)),
             ("alt-x", k(KeyCode::Char('x'), KeyModifiers::ALT)),
             ("M-x", k(KeyCode::Char('x'), KeyModifiers::ALT)),
-            ("ctrl-alt-x", k(KeyCode::Char('x'), KeyModifiers::CONTROL | KeyModifiers::ALT)),
+            (
+                "ctrl-alt-x",
+                k(
+                    KeyCode::Char('x'),
+                    KeyModifiers::CONTROL | KeyModifiers::ALT,
+                ),
+            ),
             ("F5", k(KeyCode::F(5), none)),
             ("f12", k(KeyCode::F(12), none)),
             ("F", k(KeyCode::Char('F'), none)),
@@ -278,7 +288,10 @@ mod tests {
             Key::parse("P").unwrap()
         );
         assert_eq!(
-            ev(KeyCode::Char('R'), KeyModifiers::CONTROL | KeyModifiers::SHIFT),
+            ev(
+                KeyCode::Char('R'),
+                KeyModifiers::CONTROL | KeyModifiers::SHIFT
+            ),
             Key::parse("ctrl-r").unwrap()
         );
         assert_eq!(

@@ -124,7 +124,10 @@ impl fmt::Display for KeymapError {
             KeymapError::UnknownAction { name } => write!(f, "no action is called {name:?}"),
             KeymapError::BadKey { reason, .. } => write!(f, "{reason}"),
             KeymapError::Reserved { key, does, .. } => {
-                write!(f, "{key} always {does}; it cannot be given to another action")
+                write!(
+                    f,
+                    "\"{key}\" always {does}; it cannot be given to another action"
+                )
             }
             KeymapError::Conflict {
                 key,
@@ -142,12 +145,12 @@ impl fmt::Display for KeymapError {
                 if *kept {
                     write!(
                         f,
-                        "{key} always belongs to `{other}` ({help}){place}; choose another key"
+                        "\"{key}\" always belongs to `{other}` ({help}){place}; choose another key"
                     )
                 } else {
                     write!(
                         f,
-                        "{key} is also the key of `{other}` ({help}){place}; give `{other}` \
+                        "\"{key}\" is also the key of `{other}` ({help}){place}; give `{other}` \
                          other keys in [ui.keys] too, or choose another key"
                     )
                 }
@@ -196,9 +199,8 @@ impl Keymap {
     pub fn with_overrides(overrides: &[(String, Vec<String>)]) -> Result<Keymap, KeymapError> {
         let mut parsed: Vec<(&str, Action, Vec<KeyPattern>)> = Vec::new();
         for (name, texts) in overrides {
-            let action = Action::from_name(name).ok_or_else(|| KeymapError::UnknownAction {
-                name: name.clone(),
-            })?;
+            let action = Action::from_name(name)
+                .ok_or_else(|| KeymapError::UnknownAction { name: name.clone() })?;
             let mut keys = Vec::new();
             for text in texts {
                 let key = Key::parse(text).map_err(|reason| KeymapError::BadKey {
@@ -368,7 +370,10 @@ mod tests {
             map.action_for(&press(KeyCode::Char('x')), n),
             Some(Action::Reload)
         );
-        assert_eq!(map.action_for(&press(KeyCode::F(5)), n), Some(Action::Reload));
+        assert_eq!(
+            map.action_for(&press(KeyCode::F(5)), n),
+            Some(Action::Reload)
+        );
         assert_eq!(map.action_for(&press(KeyCode::Char('r')), n), None);
         let row = map.rows_in(n).find(|b| b.action == Action::Reload).unwrap();
         assert_eq!(row.label, "x F5");
@@ -398,7 +403,9 @@ mod tests {
             map.action_for(&press(KeyCode::F(1)), Context::Help),
             Some(Action::ToggleHelp)
         );
-        let quit = map.rows_in(Context::Normal).find(|b| b.action == Action::Quit);
+        let quit = map
+            .rows_in(Context::Normal)
+            .find(|b| b.action == Action::Quit);
         assert_eq!(quit.unwrap().label, "x C-c");
         // The filter's own keys do not move.
         assert_eq!(
@@ -423,21 +430,27 @@ mod tests {
         };
         assert_eq!(
             err(&[("relaod", &["x"])]),
-            ("relaod".to_owned(), "no action is called \"relaod\"".to_owned())
+            (
+                "relaod".to_owned(),
+                "no action is called \"relaod\"".to_owned()
+            )
         );
         let (at, msg) = err(&[("reload", &["x", "ctrl+x"])]);
         assert_eq!(at, "reload");
         assert!(msg.contains("\"ctrl+x\" is not a key"), "{msg}");
         let (at, msg) = err(&[("reload", &["ctrl-c"])]);
         assert_eq!(at, "reload");
-        assert_eq!(msg, "C-c always quits; it cannot be given to another action");
+        assert_eq!(
+            msg,
+            "\"C-c\" always quits; it cannot be given to another action"
+        );
         let (_, msg) = err(&[("quit", &["ctrl-z"])]);
-        assert!(msg.starts_with("C-z always suspends"), "{msg}");
+        assert!(msg.starts_with("\"C-z\" always suspends"), "{msg}");
         // A default still in force.
         let (at, msg) = err(&[("reload", &["p"])]);
         assert_eq!(at, "reload");
         assert!(
-            msg.starts_with("p is also the key of `reprobe` (reprobe the selected node); give `reprobe` other keys"),
+            msg.starts_with("\"p\" is also the key of `reprobe` (reprobe the selected node); give `reprobe` other keys"),
             "{msg}"
         );
         // Two overrides: the later row is blamed, the other named.
@@ -449,13 +462,16 @@ mod tests {
         // The lab keys count.
         let (at, msg) = err(&[("reload", &["R"])]);
         assert_eq!(at, "reload");
-        assert!(msg.contains("`lab_rotate` (lab: rotate a password now)"), "{msg}");
+        assert!(
+            msg.contains("`lab_rotate` (lab: rotate a password now)"),
+            "{msg}"
+        );
         // Esc always closes help.
         let (at, msg) = err(&[("up", &["esc"]), ("back", &["backspace"])]);
         assert_eq!(at, "up");
         assert_eq!(
             msg,
-            "Esc always belongs to `help` (close help) in the help overlay; choose another key"
+            "\"Esc\" always belongs to `help` (close help) in the help overlay; choose another key"
         );
     }
 
