@@ -666,12 +666,16 @@ fn the_example_config_documents_every_key() {
         "theme",
         "mouse",
     ];
+    let tables_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"))
+            .expect("read example");
     let tables = [
         "[probe]",
         "[reload]",
         "[shards]",
         "[state]",
         "[ui]",
+        "[ui.keys]",
         "[usage]",
         "[[secrets]]",
         "[[island]]",
@@ -680,6 +684,31 @@ fn the_example_config_documents_every_key() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(path).expect("read example");
     let mut seen = std::collections::BTreeSet::new();
+    // `[ui.keys]` is keyed by action names: its own list.
+    let (text, keys_table) = text.split_once("[ui.keys]").expect("[ui.keys]");
+    let (keys_table, rest) = keys_table
+        .split_once("\n[")
+        .expect("a table after [ui.keys]");
+    let text = format!("{text}\n[{rest}");
+    for (name, _) in rotascope::ui::keymap::overrides::NAMES {
+        let word =
+            |w: &str| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_') == *name;
+        assert!(
+            keys_table.split_whitespace().any(word),
+            "the example's [ui.keys] does not name the action `{name}`"
+        );
+    }
+    for line in keys_table.lines() {
+        let Some((name, _)) = line.trim_start_matches(['#', ' ']).split_once(" = ") else {
+            continue;
+        };
+        if name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(
+                rotascope::ui::keymap::Action::from_name(name).is_some(),
+                "the example's [ui.keys] sets unknown action `{name}`"
+            );
+        }
+    }
     for line in text.lines() {
         let line = line.trim_start_matches(['#', ' ']);
         let Some((key, _)) = line.split_once('=') else {
@@ -698,7 +727,10 @@ fn the_example_config_documents_every_key() {
         assert!(seen.contains(key), "the example does not document `{key}`");
     }
     for table in tables {
-        assert!(text.contains(table), "the example does not show {table}");
+        assert!(
+            tables_text.contains(table),
+            "the example does not show {table}"
+        );
     }
 }
 
