@@ -630,6 +630,19 @@ fn digest_start() -> Sha256 {
     d
 }
 
+/// The type of a config value, as an error names it.
+fn value_kind(value: &figment::value::Value) -> &'static str {
+    use figment::value::Value;
+    match value {
+        Value::String(..) | Value::Char(..) => "a string",
+        Value::Bool(..) => "a boolean",
+        Value::Num(..) => "a number",
+        Value::Empty(..) => "nothing",
+        Value::Dict(..) => "a table",
+        Value::Array(..) => "a list with a value that is not a string",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,18 +688,5 @@ mod tests {
             resolve_path_in(None, &cwd, Some(xdg), Some(home)).expect("cwd"),
             cwd.join("rotascope.toml")
         );
-    }
-}
-
-/// The type of a config value, as an error names it.
-fn value_kind(value: &figment::value::Value) -> &'static str {
-    use figment::value::Value;
-    match value {
-        Value::String(..) | Value::Char(..) => "a string",
-        Value::Bool(..) => "a boolean",
-        Value::Num(..) => "a number",
-        Value::Empty(..) => "nothing",
-        Value::Dict(..) => "a table",
-        Value::Array(..) => "a list with a value that is not a string",
     }
 }
