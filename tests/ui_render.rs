@@ -206,7 +206,7 @@ fn help_overlay() {
 #[test]
 fn help_overlay_with_key_overrides() {
     let overrides = [
-        ("reload", &["x", "F5"][..]),
+        ("reload", &["x", "F5", "ctrl-r"][..]),
         ("quit", &["ctrl-q"][..]),
         ("help", &["F1"][..]),
         ("reprobe_all", &[][..]),

@@ -6,13 +6,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::format::{fit, wrap};
+use super::format::{fit, width, wrap};
 use crate::engine::snapshot::{CandidateState, Health};
 use crate::ui::keymap::{Bound, Context, KeyPattern};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::ViewState;
 
+/// The keys column: this wide at least, wider for long `[ui.keys]` labels up to the most.
 const KEY_COLS: usize = 8;
+const KEY_COLS_MOST: usize = 16;
 const LEGEND_COLS: usize = 12;
 
 /// Where the overlay goes in `area`: at most 100 columns wide, as tall as its content allows.
@@ -81,10 +83,17 @@ fn content(view: &ViewState, cols: usize) -> Vec<Line<'static>> {
         .collect();
     let half = normal.len().div_ceil(2);
     let column = cols / 2;
+    let key_cols = normal
+        .iter()
+        .map(|b| width(&b.label) + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(KEY_COLS, KEY_COLS_MOST);
     let cell = |b: &Bound, w: usize| {
         [
-            Span::styled(fit(&b.label, KEY_COLS), t.strong()),
-            Span::raw(fit(b.help, w.saturating_sub(KEY_COLS))),
+            // Always a blank after the keys, even when a long label is cut.
+            Span::styled(fit(&b.label, key_cols - 1) + " ", t.strong()),
+            Span::raw(fit(b.help, w.saturating_sub(key_cols))),
         ]
     };
     let mut lines: Vec<Line> = (0..half)
