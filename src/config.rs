@@ -153,7 +153,7 @@ pub enum UiTheme {
 }
 
 /// `[ui]`: how the dashboard looks and listens. Read at start.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UiSettings {
     /// `theme`; unset, the terminal's background decides (`COLORFGBG`), and `NO_COLOR` always
     /// means mono.
@@ -161,6 +161,9 @@ pub struct UiSettings {
     /// `mouse` (default true): wheel and clicks act; false leaves the mouse to the terminal's own
     /// text selection.
     pub mouse: bool,
+    /// `[ui.keys]`: the dashboard's key table, the defaults with the config's overrides applied
+    /// (validated at load: unknown actions, bad keys and clashes are config errors).
+    pub keys: crate::ui::keymap::Keymap,
 }
 
 impl Default for UiSettings {
@@ -168,6 +171,7 @@ impl Default for UiSettings {
         UiSettings {
             theme: None,
             mouse: true,
+            keys: crate::ui::keymap::Keymap::default(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! It knows the engine only through [`Snapshot`](crate::engine::Snapshot) (read from a `watch`)
 //! and [`Command`](crate::engine::Command) (sent on the engine's `mpsc`). Keys become
-//! [`keymap::Action`]s through a data table; [`update::update`] applies an action to the
+//! [`keymap::Action`]s through a data table ([`keymap::Keymap`]: the defaults with the config's
+//! `[ui.keys]`, held in the view state); [`update::update`] applies an action to the
 //! [`view::ViewState`] and may return a command; [`render::render`] is a pure function of
 //! (snapshot, view state, now). [`run::run`] is the loop, generic over the backend and the input
 //! stream so tests drive it without a terminal; [`run::run_terminal`] is the real-terminal entry.

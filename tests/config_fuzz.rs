@@ -488,6 +488,9 @@ impl Gen {
             };
             t += &format!("\n[shards]\npattern = {}\n", Self::quoted(&pattern));
         }
+        if self.chance(15) {
+            t += &self.ui_keys();
+        }
         if !self.pasted_known && self.fault(50) {
             t = self.damage(&t);
             // Damage can strip a password of what marks it as one (`user=app password=X` cut to
@@ -496,6 +499,56 @@ impl Gen {
             let text = t.clone();
             self.markers
                 .retain(|m| !text.contains(m.as_str()) || still_labelled(&text, m));
+        }
+        t
+    }
+
+    /// A `[ui.keys]` table: real and misspelt actions, keys good and bad, clashes, Ctrl-C taken,
+    /// and now and then a password of this config pasted as a key or an action.
+    fn ui_keys(&mut self) -> String {
+        let mut t = "\n[ui.keys]\n".to_owned();
+        let mut used = Vec::new();
+        for _ in 0..self.rng.random_range(1..4) {
+            let action = match self.paste_known(10) {
+                Some(known) => known,
+                None if self.fault(20) => self.pick(&["relaod", "Quit", "suspend", ""]).to_owned(),
+                None => self
+                    .pick(&[
+                        "reload",
+                        "quit",
+                        "zoom",
+                        "help",
+                        "up",
+                        "lab_rotate",
+                        "pause",
+                    ])
+                    .to_owned(),
+            };
+            if used.contains(&action) {
+                continue;
+            }
+            used.push(action.clone());
+            let mut keys = Vec::new();
+            for _ in 0..self.rng.random_range(0..3) {
+                let key = match self.paste_known(20) {
+                    Some(known) => known,
+                    None if self.fault(30) => self
+                        .pick(&[
+                            "ctrl-c", "ctrl-z", "p", "R", "esc", "ctrl-", "F13", "shift-1", "\t",
+                        ])
+                        .to_owned(),
+                    None => self
+                        .pick(&["x", "F5", "ctrl-r", "alt-x", "pgdn", "space", "S-Tab", "-"])
+                        .to_owned(),
+                };
+                keys.push(Self::quoted(&key));
+            }
+            let value = if keys.len() == 1 && self.chance(50) {
+                keys.remove(0)
+            } else {
+                format!("[{}]", keys.join(", "))
+            };
+            t += &format!("{} = {value}\n", Self::quoted(&action));
         }
         t
     }

@@ -426,6 +426,129 @@ async fn ui_settings_theme_and_mouse() {
 }
 
 #[tokio::test]
+async fn ui_keys_override_the_key_table() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use rotascope::ui::keymap::{Action, Context, Keymap};
+    let base = "islands = [[\"postgres://u:pw-123@h/db\"]]\n";
+    let cfg = Case::new(base).ok().await;
+    assert_eq!(cfg.ui.keys, Keymap::default());
+    let cfg = Case::new(&format!(
+        "{base}[ui.keys]\nreload = [\"x\", \"F5\"]\nquit = \"ctrl-q\"\nreprobe_all = []\n"
+    ))
+    .ok()
+    .await;
+    let press = |code, mods| {
+        cfg.ui
+            .keys
+            .action_for(&KeyEvent::new(code, mods), Context::Normal)
+    };
+    let none = KeyModifiers::NONE;
+    assert_eq!(press(KeyCode::Char('x'), none), Some(Action::Reload));
+    assert_eq!(press(KeyCode::F(5), none), Some(Action::Reload));
+    assert_eq!(press(KeyCode::Char('r'), none), None);
+    assert_eq!(
+        press(KeyCode::Char('q'), KeyModifiers::CONTROL),
+        Some(Action::Quit)
+    );
+    assert_eq!(
+        press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+        Some(Action::Quit)
+    );
+    assert_eq!(press(KeyCode::Char('q'), none), None);
+    assert_eq!(press(KeyCode::Char('P'), KeyModifiers::SHIFT), None);
+}
+
+#[tokio::test]
+async fn ui_keys_errors_name_the_entry_and_say_what_is_wrong() {
+    let base = "islands = [[\"postgres://u:pw-123@h/db\"]]\n[ui.keys]\n";
+    let err = |body: &str| {
+        let c = Case::new(&format!("{base}{body}"));
+        async move { c.err().await }
+    };
+    // An unknown action, with the closest name.
+    check(
+        &err("relaod = \"x\"\n").await,
+        &[
+            "rotascope.toml:3:1",
+            "unknown key `ui.keys.relaod`",
+            "did you mean `reload`?",
+        ],
+        &[],
+    );
+    // A name nothing is close to lists them all.
+    check(
+        &err("frobnicate = \"x\"\n").await,
+        &[
+            "`ui.keys.frobnicate`",
+            "expected one of: up, down,",
+            "lab_stop_start",
+        ],
+        &[],
+    );
+    // A key that does not parse.
+    check(
+        &err("reload = [\"x\", \"ctrl+x\"]\n").await,
+        &[
+            "rotascope.toml:3:1",
+            "`ui.keys.reload`",
+            "\"ctrl+x\" is not a key",
+            "ctrl-",
+        ],
+        &[],
+    );
+    // Not a string.
+    check(
+        &err("reload = 5\n").await,
+        &[
+            "`ui.keys.reload`",
+            "expected a key such as",
+            "found a number",
+        ],
+        &[],
+    );
+    // Two actions for one key: both named.
+    check(
+        &err("reload = \"p\"\n").await,
+        &[
+            "`ui.keys.reload`",
+            "\"p\" is also the key of `reprobe`",
+            "give `reprobe` other keys",
+        ],
+        &[],
+    );
+    check(
+        &err("reload = \"x\"\nzoom = \"x\"\n").await,
+        &[
+            "rotascope.toml:4:1",
+            "`ui.keys.zoom`",
+            "\"x\" is also the key of `reload`",
+        ],
+        &[],
+    );
+    // The lab keys count.
+    check(
+        &err("reload = \"R\"\n").await,
+        &["`ui.keys.reload`", "\"R\" is also the key of `lab_rotate`"],
+        &[],
+    );
+    // Ctrl-C stays with quit.
+    check(
+        &err("pause = \"ctrl-c\"\n").await,
+        &[
+            "`ui.keys.pause`",
+            "\"C-c\" always quits; it cannot be given to another action",
+        ],
+        &[],
+    );
+    // A password pasted as a key is not repeated.
+    check(
+        &err("reload = \"pw-123\"\n").await,
+        &["`ui.keys.reload`"],
+        &["pw-123"],
+    );
+}
+
+#[tokio::test]
 async fn settings_from_file_and_environment_overrides() {
     let c = Case::new(
         r#"
@@ -543,12 +666,16 @@ fn the_example_config_documents_every_key() {
         "theme",
         "mouse",
     ];
+    let tables_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"))
+            .expect("read example");
     let tables = [
         "[probe]",
         "[reload]",
         "[shards]",
         "[state]",
         "[ui]",
+        "[ui.keys]",
         "[usage]",
         "[[secrets]]",
         "[[island]]",
@@ -557,6 +684,31 @@ fn the_example_config_documents_every_key() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(path).expect("read example");
     let mut seen = std::collections::BTreeSet::new();
+    // `[ui.keys]` is keyed by action names: its own list.
+    let (text, keys_table) = text.split_once("[ui.keys]").expect("[ui.keys]");
+    let (keys_table, rest) = keys_table
+        .split_once("\n[")
+        .expect("a table after [ui.keys]");
+    let text = format!("{text}\n[{rest}");
+    for (name, _) in rotascope::ui::keymap::overrides::NAMES {
+        let word =
+            |w: &str| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_') == *name;
+        assert!(
+            keys_table.split_whitespace().any(word),
+            "the example's [ui.keys] does not name the action `{name}`"
+        );
+    }
+    for line in keys_table.lines() {
+        let Some((name, _)) = line.trim_start_matches(['#', ' ']).split_once(" = ") else {
+            continue;
+        };
+        if name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(
+                rotascope::ui::keymap::Action::from_name(name).is_some(),
+                "the example's [ui.keys] sets unknown action `{name}`"
+            );
+        }
+    }
     for line in text.lines() {
         let line = line.trim_start_matches(['#', ' ']);
         let Some((key, _)) = line.split_once('=') else {
@@ -575,7 +727,10 @@ fn the_example_config_documents_every_key() {
         assert!(seen.contains(key), "the example does not document `{key}`");
     }
     for table in tables {
-        assert!(text.contains(table), "the example does not show {table}");
+        assert!(
+            tables_text.contains(table),
+            "the example does not show {table}"
+        );
     }
 }
 

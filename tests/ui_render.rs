@@ -201,6 +201,29 @@ fn help_overlay() {
     insta::assert_snapshot!(t.backend());
 }
 
+/// `[ui.keys]` moved reload, quit, help and a lab key, and took reprobe_all's key away: the
+/// overlay, its title and the footer show the keys in force.
+#[test]
+fn help_overlay_with_key_overrides() {
+    let overrides = [
+        ("reload", &["x", "F5", "ctrl-r"][..]),
+        ("quit", &["ctrl-q"][..]),
+        ("help", &["F1"][..]),
+        ("reprobe_all", &[][..]),
+        ("lab_rotate", &["alt-r"][..]),
+    ]
+    .map(|(a, ks)| (a.to_owned(), ks.iter().map(|k| (*k).to_owned()).collect()));
+    let mut v = view(Theme::COLOR);
+    v.keys = rotascope::ui::keymap::Keymap::with_overrides(&overrides).unwrap();
+    v.lab = Some(rotascope::ui::view::LabClock {
+        first: fixtures::now(),
+        every: std::time::Duration::from_secs(20),
+    });
+    v.overlay = Overlay::Help;
+    let t = draw(&fixtures::rotation_in_progress(), &v, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
 #[test]
 fn help_overlay_80x24() {
     let mut v = view(Theme::COLOR);

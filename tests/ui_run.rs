@@ -23,6 +23,7 @@ use rotascope::clock::{Clock, ManualClock, SharedClock};
 use rotascope::engine::snapshot::Snapshot;
 use rotascope::engine::Command;
 use rotascope::ui::fixtures;
+use rotascope::ui::keymap::Keymap;
 use rotascope::ui::{run, run_with, Console, JobControl, JobSignal, Options, Theme, UiError};
 
 use rotascope::ui::fixtures::FrameTap as Tap;
@@ -84,7 +85,18 @@ async fn script_sized(
     snapshot: Snapshot,
     keys: Vec<io::Result<Event>>,
     queue: usize,
+    size: (u16, u16),
+) -> (Result<(), UiError>, Vec<Command>, String) {
+    script_with(snapshot, keys, queue, size, Options::utc(Theme::COLOR)).await
+}
+
+/// [`script_sized`] with these options (a key table from `[ui.keys]`).
+async fn script_with(
+    snapshot: Snapshot,
+    keys: Vec<io::Result<Event>>,
+    queue: usize,
     (width, height): (u16, u16),
+    options: Options,
 ) -> (Result<(), UiError>, Vec<Command>, String) {
     let (_publish, snapshots) = watch::channel(Arc::new(snapshot));
     let (commands, mut sent) = mpsc::channel(queue);
@@ -101,7 +113,7 @@ async fn script_sized(
         clock(),
         futures::stream::iter(keys),
         CancellationToken::new(),
-        Options::utc(Theme::COLOR),
+        options,
     )
     .await;
     let mut out = Vec::new();
@@ -244,6 +256,53 @@ async fn keys_ask_the_engine_for_work() {
         last.contains(&format!("→ audit requested: {}", node(&s, 0))),
         "the footer confirms the last request:\n{last}"
     );
+}
+
+#[tokio::test]
+async fn keys_from_ui_keys_act_and_the_keys_they_replace_do_not() {
+    let overrides = [("reload", &["x", "F5"][..]), ("quit", &["ctrl-q"][..])]
+        .map(|(a, ks)| (a.to_owned(), ks.iter().map(|k| (*k).to_owned()).collect()));
+    let options = Options {
+        keys: Keymap::with_overrides(&overrides).unwrap(),
+        ..Options::utc(Theme::COLOR)
+    };
+    let keys = vec![
+        ch('r'),
+        ch('x'),
+        ch('q'),
+        key(KeyCode::F(5)),
+        Ok(Event::Key(KeyEvent::new(
+            KeyCode::Char('q'),
+            KeyModifiers::CONTROL,
+        ))),
+        // After the quit: never read.
+        ch('x'),
+    ];
+    let (result, commands, last) =
+        script_with(fixtures::all_ok(), keys, 16, (120, 40), options).await;
+    result.unwrap();
+    assert_eq!(
+        commands,
+        [Command::Reload, Command::Reload],
+        "r asks nothing, x and F5 reload, q does not quit, Ctrl-Q does"
+    );
+    let footer = last.lines().last().unwrap();
+    assert!(footer.contains("→ config reload requested"), "{footer}");
+    // Once the confirmation fades, the hints show the keys in force.
+    let (_, _, hints) = script_with(
+        fixtures::all_ok(),
+        vec![],
+        16,
+        (120, 40),
+        Options {
+            keys: Keymap::with_overrides(&overrides).unwrap(),
+            ..Options::utc(Theme::COLOR)
+        },
+    )
+    .await;
+    let footer = hints.lines().last().unwrap();
+    assert!(footer.contains("? help  C-q quit"), "{footer}");
+    assert!(footer.contains("x reload"), "{footer}");
 }
 
 #[tokio::test]

@@ -211,6 +211,17 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// A `[ui.keys]` entry that is not a key, takes Ctrl-C or Ctrl-Z, or gives a key a second
+    /// action.
+    #[error("{at}: `{key}`: {reason}")]
+    BadKeyBinding {
+        /// Where.
+        at: Origin,
+        /// The entry, `ui.keys.<action>`.
+        key: KeyPath,
+        /// What is wrong, naming the other action of a clash.
+        reason: String,
+    },
     /// An `sslmode` libpq does not know.
     #[error("{at}: `{key}`: bad sslmode \"{value}\" (expected disable, allow, prefer, require, verify-ca or verify-full)")]
     BadSslMode {
@@ -524,6 +535,11 @@ impl ConfigError {
                 at: at(o),
                 key: k(key),
                 value: m(value),
+                reason: m(reason),
+            },
+            E::BadKeyBinding { at: o, key, reason } => E::BadKeyBinding {
+                at: at(o),
+                key: k(key),
                 reason: m(reason),
             },
             E::BadSslMode { at: o, key, value } => E::BadSslMode {

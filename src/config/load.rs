@@ -30,13 +30,15 @@
 //! environment is shared by tests running in parallel.
 
 use crate::config::{UiSettings, UiTheme};
+use crate::ui::keymap::overrides::NAMES;
+use crate::ui::keymap::{Keymap, KeymapError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::error::{ConfigError, KeyPath, Origin};
+use super::error::{did_you_mean, ConfigError, KeyPath, Origin};
 use super::files::{read_file, FileError, MAX_FILE_BYTES};
 use super::redact::Redactor;
 use super::source::{Document, EnvSettings, Layers};
@@ -345,7 +347,7 @@ impl<'a> Loader<'a> {
         self.doc.origin(key)
     }
 
-    /// `[ui]`: `theme` one of `dark`, `light`, `mono`.
+    /// `[ui]`: `theme` one of `dark`, `light`, `mono`; `[ui.keys]` applied to the key table.
     fn ui(&self, layers: &Layers) -> Result<UiSettings, ConfigError> {
         let raw = &layers.raw.ui;
         let theme = match raw.theme.as_deref() {
@@ -366,6 +368,56 @@ impl<'a> Loader<'a> {
         Ok(UiSettings {
             theme,
             mouse: raw.mouse.unwrap_or(true),
+            keys: self.keys(layers)?,
+        })
+    }
+
+    /// `[ui.keys]`: each entry an action's name and a key or a list of keys.
+    fn keys(&self, layers: &Layers) -> Result<Keymap, ConfigError> {
+        use figment::value::Value;
+        let at_key = |name: &str| KeyPath::root().key("ui").key("keys").key(name);
+        let origin = |key: &KeyPath| layers.origin(&self.doc, &self.env_settings, key);
+        let mut overrides = Vec::new();
+        for (name, value) in layers.raw.ui.keys.iter().flatten() {
+            let strings = match value {
+                Value::String(_, s) => Some(vec![s.clone()]),
+                Value::Array(_, items) => items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(_, s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            };
+            let Some(strings) = strings else {
+                let key = at_key(name);
+                return Err(ConfigError::InvalidValue {
+                    at: origin(&key),
+                    key,
+                    expected: "a key such as \"x\", \"ctrl-r\" or \"F5\", or a list of keys"
+                        .to_owned(),
+                    found: value_kind(value).to_owned(),
+                });
+            };
+            overrides.push((name.clone(), strings));
+        }
+        Keymap::with_overrides(&overrides).map_err(|e| {
+            let key = at_key(e.action());
+            let at = origin(&key);
+            match e {
+                KeymapError::UnknownAction { name } => ConfigError::UnknownKey {
+                    at,
+                    key,
+                    suggestion: did_you_mean(&name, NAMES.iter().map(|(n, _)| *n)),
+                    expected: NAMES.iter().map(|(n, _)| (*n).to_owned()).collect(),
+                },
+                other => ConfigError::BadKeyBinding {
+                    at,
+                    key,
+                    reason: other.to_string(),
+                },
+            }
         })
     }
 
@@ -576,6 +628,19 @@ fn digest_start() -> Sha256 {
     let mut d = Sha256::new();
     d.update(SALT.get_or_init(rand::random));
     d
+}
+
+/// The type of a config value, as an error names it.
+fn value_kind(value: &figment::value::Value) -> &'static str {
+    use figment::value::Value;
+    match value {
+        Value::String(..) | Value::Char(..) => "a string",
+        Value::Bool(..) => "a boolean",
+        Value::Num(..) => "a number",
+        Value::Empty(..) => "nothing",
+        Value::Dict(..) => "a table",
+        Value::Array(..) => "a list with a value that is not a string",
+    }
 }
 
 #[cfg(test)]

@@ -104,6 +104,9 @@ pub(crate) struct RawState {
 pub(crate) struct RawUi {
     pub theme: Option<String>,
     pub mouse: Option<bool>,
+    /// `[ui.keys]`: action name → a key or a list of keys; checked by the loader, which says
+    /// which entry is wrong and why.
+    pub keys: Option<std::collections::BTreeMap<String, figment::value::Value>>,
 }
 
 /// `[usage]`.

@@ -1,8 +1,18 @@
 //! Key bindings as data: one table maps keys to [`Action`]s, and the same table is what the `?`
 //! help overlay and the footer hints show, so the screen can never document a key that does
 //! something else.
+//!
+//! [`BINDINGS`] is the default table; a [`Keymap`] is the table in force: the defaults with the
+//! `[ui.keys]` overrides of the config applied ([`overrides`]), and every key lookup goes through
+//! it ([`Keymap::action_for`]).
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+mod key;
+pub mod overrides;
+
+pub use key::{Key, KeyError};
+pub use overrides::KeymapError;
 
 /// What a key asks for. [`super::update::update`] turns it into view changes and, for some, a
 /// command to the engine.
@@ -94,14 +104,13 @@ pub enum Context {
 /// A key to match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPattern {
-    /// A key with exactly these modifiers (Shift is ignored for characters: `P` is already upper
-    /// case).
-    Key(KeyCode, KeyModifiers),
+    /// This key (see [`Key`] for how Shift and Ctrl are folded).
+    Key(Key),
     /// Any printable character without Ctrl or Alt; the action receives the character.
     AnyChar,
 }
 
-/// One row of the table.
+/// One row of the default table.
 #[derive(Clone, Copy, Debug)]
 pub struct Binding {
     /// Where it applies.
@@ -117,16 +126,18 @@ pub struct Binding {
 }
 
 const fn key(code: KeyCode) -> KeyPattern {
-    KeyPattern::Key(code, KeyModifiers::NONE)
+    KeyPattern::Key(Key::plain(code))
 }
 
 const fn ch(c: char) -> KeyPattern {
-    KeyPattern::Key(KeyCode::Char(c), KeyModifiers::NONE)
+    KeyPattern::Key(Key::plain(KeyCode::Char(c)))
 }
 
-const CTRL_C: KeyPattern = KeyPattern::Key(KeyCode::Char('c'), KeyModifiers::CONTROL);
-// In raw mode the terminal sends no SIGTSTP for Ctrl-Z: it arrives as this key.
-const CTRL_Z: KeyPattern = KeyPattern::Key(KeyCode::Char('z'), KeyModifiers::CONTROL);
+/// Ctrl-C: quits everywhere, whatever `[ui.keys]` says.
+pub const CTRL_C: KeyPattern = KeyPattern::Key(Key::ctrl('c'));
+/// Ctrl-Z: suspends everywhere, whatever `[ui.keys]` says. In raw mode the terminal sends no
+/// SIGTSTP for Ctrl-Z: it arrives as this key.
+pub const CTRL_Z: KeyPattern = KeyPattern::Key(Key::ctrl('z'));
 
 const N: Context = Context::Normal;
 const F: Context = Context::Filter;
@@ -149,7 +160,7 @@ const fn bind(
     }
 }
 
-/// Every binding. The first match (in table order) wins.
+/// Every default binding. The first match (in table order) wins.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
     bind(N, &[key(KeyCode::Up), ch('k')], "↑ k", Action::Up, "previous node / scroll up"),
@@ -160,7 +171,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[key(KeyCode::End)], "End", Action::End, "last node / bottom"),
     bind(N, &[key(KeyCode::Enter)], "Enter", Action::FocusDetail, "focus the node's detail"),
     bind(N, &[key(KeyCode::Tab)], "Tab", Action::NextPane, "next pane"),
-    bind(N, &[KeyPattern::Key(KeyCode::BackTab, KeyModifiers::SHIFT), key(KeyCode::BackTab)], "S-Tab", Action::PrevPane, "previous pane"),
+    bind(N, &[key(KeyCode::BackTab)], "S-Tab", Action::PrevPane, "previous pane"),
     bind(N, &[key(KeyCode::Esc)], "Esc", Action::Back, "clear filter / back to nodes"),
     bind(N, &[ch('r')], "r", Action::Reload, "reload the config now"),
     bind(N, &[ch('p')], "p", Action::ReprobeSelected, "reprobe the selected node"),
@@ -200,57 +211,136 @@ pub const BINDINGS: &[Binding] = &[
     bind(L, &[ch('S')], "S", Action::LabStopStart, "lab: stop / start the node"),
 ];
 
-/// Short hints for the footer: (keys, what), in the order shown.
-pub const HINTS: &[(&str, &str)] = &[
-    ("?", "help"),
-    ("q", "quit"),
-    ("↑↓", "select"),
-    ("Enter", "detail"),
-    ("Tab", "pane"),
-    ("p/P", "reprobe"),
-    ("a/A", "audit"),
-    ("r", "reload"),
-    ("/", "filter"),
-    ("s", "sort"),
-    ("!", "problems"),
-    ("z", "zoom"),
-    ("space", "pause"),
+/// A footer hint: what it says by default, the actions it stands for, and what they do.
+#[derive(Clone, Copy, Debug)]
+pub struct Hint {
+    /// The keys as shown with the default table.
+    pub label: &'static str,
+    /// The actions whose keys it shows (`p/P`: reprobe one and all).
+    pub actions: &'static [Action],
+    /// What they do, in a word.
+    pub what: &'static str,
+}
+
+const fn hint(label: &'static str, actions: &'static [Action], what: &'static str) -> Hint {
+    Hint {
+        label,
+        actions,
+        what,
+    }
+}
+
+/// Short hints for the footer, in the order shown.
+#[rustfmt::skip]
+pub const HINTS: &[Hint] = &[
+    hint("?", &[Action::ToggleHelp], "help"),
+    hint("q", &[Action::Quit], "quit"),
+    hint("↑↓", &[Action::Up, Action::Down], "select"),
+    hint("Enter", &[Action::FocusDetail], "detail"),
+    hint("Tab", &[Action::NextPane], "pane"),
+    hint("p/P", &[Action::ReprobeSelected, Action::ReprobeAll], "reprobe"),
+    hint("a/A", &[Action::AuditSelected, Action::AuditAll], "audit"),
+    hint("r", &[Action::Reload], "reload"),
+    hint("/", &[Action::StartFilter], "filter"),
+    hint("s", &[Action::CycleSort], "sort"),
+    hint("!", &[Action::ToggleProblems], "problems"),
+    hint("z", &[Action::ToggleZoom], "zoom"),
+    hint("space", &[Action::TogglePause], "pause"),
 ];
 
-/// The action bound to `event` in `context`, if any. Key releases are ignored (some terminals
-/// report them), repeats act like presses.
-pub fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
-    if event.kind == KeyEventKind::Release {
-        return None;
+/// One row of the table in force: a default row, or the same row with its keys from
+/// `[ui.keys]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// Where it applies.
+    pub context: Context,
+    /// The keys.
+    pub keys: Vec<KeyPattern>,
+    /// How help shows the keys: the default row's label, or one made from the keys when they
+    /// come from the config.
+    pub label: String,
+    /// What they do.
+    pub action: Action,
+    /// What help says about it.
+    pub help: &'static str,
+}
+
+/// The key table in force: [`BINDINGS`] with the config's `[ui.keys]` overrides applied
+/// ([`Keymap::with_overrides`]; [`Keymap::default`] has none). The loop looks keys up in it, and
+/// the `?` overlay and the footer show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keymap {
+    rows: Vec<Bound>,
+    /// The footer hints' labels, in [`HINTS`] order (`None`: the hint's actions have no key).
+    hints: Vec<Option<String>>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::with_overrides(&[]).expect("the default table has no conflicts")
     }
-    let mut modifiers = event.modifiers;
-    if matches!(event.code, KeyCode::Char(_)) {
-        modifiers.remove(KeyModifiers::SHIFT);
+}
+
+impl Keymap {
+    /// Every row, in table order.
+    pub fn rows(&self) -> &[Bound] {
+        &self.rows
     }
-    BINDINGS
-        .iter()
-        .filter(|b| b.context == context)
-        .find_map(|b| {
+
+    /// The rows of `context`.
+    pub fn rows_in(&self, context: Context) -> impl Iterator<Item = &Bound> {
+        self.rows.iter().filter(move |b| b.context == context)
+    }
+
+    /// The footer hints as (keys, what), in the order shown; hints whose actions have no key are
+    /// left out.
+    pub fn hints(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        HINTS
+            .iter()
+            .zip(&self.hints)
+            .filter_map(|(h, label)| label.as_deref().map(|l| (l, h.what)))
+    }
+
+    /// How the screen names the first key of `action` in `context` (`?` for the help key), or
+    /// `None` when the action has no key there.
+    pub fn first_key(&self, action: Action, context: Context) -> Option<String> {
+        self.rows_in(context)
+            .filter(|b| b.action == action)
+            .flat_map(|b| &b.keys)
+            .find_map(|k| match k {
+                KeyPattern::Key(key) => Some(key.label()),
+                KeyPattern::AnyChar => None,
+            })
+    }
+
+    /// The action bound to `event` in `context`, if any. Key releases are ignored (some
+    /// terminals report them), repeats act like presses.
+    pub fn action_for(&self, event: &KeyEvent, context: Context) -> Option<Action> {
+        if event.kind == KeyEventKind::Release {
+            return None;
+        }
+        let pressed = Key::from_event(event);
+        self.rows_in(context).find_map(|b| {
             b.keys.iter().find_map(|k| match *k {
-                KeyPattern::Key(code, mods) if code == event.code && mods == modifiers => {
-                    Some(b.action)
-                }
+                KeyPattern::Key(key) if key == pressed => Some(b.action),
                 KeyPattern::AnyChar => match event.code {
-                    KeyCode::Char(c)
-                        if !modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-                    {
-                        Some(Action::FilterChar(c))
-                    }
+                    KeyCode::Char(c) if pressed.is_plain_char() => Some(Action::FilterChar(c)),
                     _ => None,
                 },
                 KeyPattern::Key(..) => None,
             })
         })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
+        Keymap::default().action_for(event, context)
+    }
 
     fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
@@ -380,9 +470,17 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_one_context() {
+        // The lab's keys are tried right after the dashboard's: one mode.
+        let mode = |c: Context| {
+            if c == Context::Lab {
+                Context::Normal
+            } else {
+                c
+            }
+        };
         for (i, a) in BINDINGS.iter().enumerate() {
             for b in &BINDINGS[i + 1..] {
-                if a.context != b.context {
+                if mode(a.context) != mode(b.context) {
                     continue;
                 }
                 for k in a.keys {

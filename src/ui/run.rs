@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::keymap::{action_for, Action, Context};
+use super::keymap::{Action, Context, Keymap};
 use super::render::{self, nodes, timeline};
 use super::terminal::TerminalGuard;
 use super::theme::{Palette, Theme};
@@ -53,7 +53,7 @@ pub enum UiError {
 }
 
 /// Display settings and pacing of the loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Colours or not.
     pub theme: Theme,
@@ -65,6 +65,8 @@ pub struct Options {
     pub lab: Option<LabClock>,
     /// Mouse events act (wheel, clicks); off, the terminal keeps its own text selection.
     pub mouse: bool,
+    /// The key table: the defaults with the config's `[ui.keys]`.
+    pub keys: Keymap,
 }
 
 impl Options {
@@ -86,10 +88,11 @@ impl Options {
             tick: Duration::from_secs(1),
             lab: None,
             mouse: ui.mouse,
+            keys: ui.keys.clone(),
         }
     }
 
-    /// For tests: the given theme, UTC, a 1 s tick.
+    /// For tests: the given theme, UTC, a 1 s tick, the default keys.
     pub fn utc(theme: Theme) -> Options {
         Options {
             theme,
@@ -97,6 +100,7 @@ impl Options {
             tick: Duration::from_secs(1),
             lab: None,
             mouse: true,
+            keys: Keymap::default(),
         }
     }
 }
@@ -215,6 +219,7 @@ where
     } = console;
     let mut view = ViewState::new(options.theme, options.tz);
     view.lab = options.lab;
+    view.keys = options.keys;
     // The snapshot frozen by `space`; the engine's newer ones are read and dropped meanwhile.
     let mut frozen: Option<Arc<Snapshot>> = None;
     let mut ticker = interval(options.tick);
@@ -239,8 +244,11 @@ where
                 Some(Err(e)) => return Err(UiError::Input(e)),
                 Some(Ok(TermEvent::Key(key))) => {
                     let lab_keys = view.lab.is_some() && view.context() == Context::Normal;
-                    let Some(action) = action_for(&key, view.context())
-                        .or_else(|| lab_keys.then(|| action_for(&key, Context::Lab)).flatten())
+                    let Some(action) = view.keys.action_for(&key, view.context()).or_else(|| {
+                        lab_keys
+                            .then(|| view.keys.action_for(&key, Context::Lab))
+                            .flatten()
+                    })
                     else {
                         continue;
                     };

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::keymap::Context;
+use super::keymap::{Context, Keymap};
 use super::order::{self, Row, Sort};
 use super::theme::Theme;
 use crate::engine::snapshot::{NodeView, Snapshot};
@@ -148,10 +148,13 @@ pub struct ViewState {
     /// Whether the last frame drew that panel; the loop sets it from the layout, so `t` can
     /// flip what the screen shows while the mode is [`PanelMode::Auto`].
     pub rotation_drawn: bool,
+    /// The key table in force (the defaults with `[ui.keys]`): keys are looked up in it, and
+    /// help and the footer show it.
+    pub keys: Keymap,
 }
 
 impl ViewState {
-    /// A fresh view: nothing selected yet, nodes focused, nothing filtered.
+    /// A fresh view: nothing selected yet, nodes focused, nothing filtered, the default keys.
     pub fn new(theme: Theme, tz: FixedOffset) -> Self {
         ViewState {
             selected: None,
@@ -176,6 +179,7 @@ impl ViewState {
             tz,
             rotation: PanelMode::Auto,
             rotation_drawn: false,
+            keys: Keymap::default(),
         }
     }
 

@@ -7,7 +7,6 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::format::width;
-use crate::ui::keymap::HINTS;
 use crate::ui::view::{Input, NoticeKind, ViewState};
 
 /// Draws the footer.
@@ -36,12 +35,12 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// As many key hints as fit, in table order.
+/// As many key hints as fit, in table order, with the keys in force.
 fn hints(cols: usize, view: &ViewState) -> Line<'static> {
     let t = view.theme;
     let mut spans = Vec::new();
     let mut used = 0;
-    for (i, (keys, what)) in HINTS.iter().enumerate() {
+    for (i, (keys, what)) in view.keys.hints().enumerate() {
         let w = width(keys) + 1 + width(what) + if i == 0 { 0 } else { 2 };
         if used + w > cols {
             break;
@@ -50,7 +49,7 @@ fn hints(cols: usize, view: &ViewState) -> Line<'static> {
         if i > 0 {
             spans.push(Span::raw("  "));
         }
-        spans.push(Span::styled(*keys, t.strong()));
+        spans.push(Span::styled(keys.to_owned(), t.strong()));
         spans.push(Span::styled(format!(" {what}"), t.dim()));
     }
     Line::from(spans)

@@ -11,6 +11,7 @@ use ratatui::Frame;
 use super::format::{ago, clock, width, wrap};
 use crate::engine::snapshot::{Health, Snapshot};
 use crate::text::{plural, sanitize};
+use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::ViewState;
 
@@ -34,7 +35,7 @@ pub fn render(
     let cols = usize::from(area.width);
     let mut lines = vec![
         fit_segments(status_segments(snapshot, view, now, t), cols),
-        fit_segments(config_segments(snapshot, now, view.interval_set, t), cols),
+        fit_segments(config_segments(snapshot, now, interval_note(view), t), cols),
     ];
     lines.extend(banner(snapshot, now, t, cols));
     frame.render_widget(Paragraph::new(lines), area);
@@ -126,6 +127,20 @@ fn status_segments(
     segs
 }
 
+/// After `+`/`-` changed the interval: says so, with the keys in force (`(set with +/-)`).
+fn interval_note(view: &ViewState) -> Option<String> {
+    if !view.interval_set {
+        return None;
+    }
+    let key = |a| view.keys.first_key(a, Context::Normal);
+    Some(
+        match (key(Action::SlowerProbes), key(Action::FasterProbes)) {
+            (Some(up), Some(down)) => format!(" (set with {up}/{down})"),
+            _ => " (set for this session)".to_owned(),
+        },
+    )
+}
+
 /// `next rotation in 12s` (whole seconds, rounded up: it never says 0 s before it happens).
 pub fn next_rotation(lab: &crate::ui::view::LabClock, now: DateTime<Utc>) -> String {
     let ms = (lab.next_after(now) - now).num_milliseconds().max(0);
@@ -135,7 +150,7 @@ pub fn next_rotation(lab: &crate::ui::view::LabClock, now: DateTime<Utc>) -> Str
 fn config_segments(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
-    interval_set: bool,
+    interval_note: Option<String>,
     t: Theme,
 ) -> Vec<Segment> {
     let c = &snapshot.config;
@@ -167,8 +182,8 @@ fn config_segments(
         Span::styled("probe every ", t.dim()),
         Span::raw(every(snapshot.settings.interval)),
     ];
-    if interval_set {
-        probe.push(Span::styled(" (set with +/-)", t.dim()));
+    if let Some(note) = interval_note {
+        probe.push(Span::styled(note, t.dim()));
     }
     if let Some(b) = &snapshot.behind_schedule {
         // Tenths of a second are all a person needs of the real interval.

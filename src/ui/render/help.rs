@@ -1,18 +1,20 @@
-//! The `?` overlay: the key table (the same data the keys are looked up in) and a legend of the
-//! symbols.
+//! The `?` overlay: the key table in force (the same data the keys are looked up in, `[ui.keys]`
+//! applied) and a legend of the symbols.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::format::{fit, wrap};
+use super::format::{fit, width, wrap};
 use crate::engine::snapshot::{CandidateState, Health};
-use crate::ui::keymap::{Binding, Context, BINDINGS};
+use crate::ui::keymap::{Bound, Context, KeyPattern};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::ViewState;
 
+/// The keys column: this wide at least, wider for long `[ui.keys]` labels up to the most.
 const KEY_COLS: usize = 8;
+const KEY_COLS_MOST: usize = 16;
 const LEGEND_COLS: usize = 12;
 
 /// Where the overlay goes in `area`: at most 100 columns wide, as tall as its content allows.
@@ -50,12 +52,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     let popup = popup(area, lines.len());
     let hidden = hidden_rows(area, view);
     let scroll = view.help_scroll.min(hidden);
-    let title = match (scroll, hidden) {
-        (_, 0) => " keys · ? or Esc closes ".to_owned(),
-        (0, _) => " keys · ? or Esc closes · ↓ more ".to_owned(),
-        (s, h) if s == h => " keys · ? or Esc closes · ↑ more ".to_owned(),
-        _ => " keys · ? or Esc closes · ↑↓ more ".to_owned(),
+    let more = match (scroll, hidden) {
+        (_, 0) => "",
+        (0, _) => " · ↓ more",
+        (s, h) if s == h => " · ↑ more",
+        _ => " · ↑↓ more",
     };
+    let title = format!(" keys · {} closes{more} ", closing_keys(view));
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .border_type(BorderType::Double)
@@ -70,7 +73,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
 /// keys as a sentence, the legend of the symbols.
 fn content(view: &ViewState, cols: usize) -> Vec<Line<'static>> {
     let t = view.theme;
-    let normal: Vec<&Binding> = BINDINGS
+    let normal: Vec<&Bound> = view
+        .keys
+        .rows()
         .iter()
         .filter(|b| {
             b.context == Context::Normal || (view.lab.is_some() && b.context == Context::Lab)
@@ -78,10 +83,17 @@ fn content(view: &ViewState, cols: usize) -> Vec<Line<'static>> {
         .collect();
     let half = normal.len().div_ceil(2);
     let column = cols / 2;
-    let cell = |b: &Binding, w: usize| {
+    let key_cols = normal
+        .iter()
+        .map(|b| width(&b.label) + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(KEY_COLS, KEY_COLS_MOST);
+    let cell = |b: &Bound, w: usize| {
         [
-            Span::styled(fit(b.label, KEY_COLS), t.strong()),
-            Span::raw(fit(b.help, w.saturating_sub(KEY_COLS))),
+            // Always a blank after the keys, even when a long label is cut.
+            Span::styled(fit(&b.label, key_cols - 1) + " ", t.strong()),
+            Span::raw(fit(b.help, w.saturating_sub(key_cols))),
         ]
     };
     let mut lines: Vec<Line> = (0..half)
@@ -94,20 +106,35 @@ fn content(view: &ViewState, cols: usize) -> Vec<Line<'static>> {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.extend(wrap(&filter_text(), cols, 3).into_iter().map(Line::raw));
+    lines.extend(wrap(&filter_text(view), cols, 3).into_iter().map(Line::raw));
     lines.push(Line::raw(""));
     lines.extend(legend(t));
     lines
 }
 
 /// The filter-mode bindings as one sentence.
-fn filter_text() -> String {
-    let parts: Vec<String> = BINDINGS
-        .iter()
-        .filter(|b| b.context == Context::Filter)
+fn filter_text(view: &ViewState) -> String {
+    let parts: Vec<String> = view
+        .keys
+        .rows_in(Context::Filter)
         .map(|b| format!("{} {}", b.label, b.help))
         .collect();
     format!("While typing a filter: {}.", parts.join(" · "))
+}
+
+/// The keys that close the overlay, as the title says them: `? or Esc`.
+fn closing_keys(view: &ViewState) -> String {
+    let keys: Vec<String> = view
+        .keys
+        .rows_in(Context::Help)
+        .filter(|b| b.action == crate::ui::keymap::Action::ToggleHelp)
+        .flat_map(|b| &b.keys)
+        .filter_map(|k| match k {
+            KeyPattern::Key(key) => Some(key.label()),
+            KeyPattern::AnyChar => None,
+        })
+        .collect();
+    keys.join(" or ")
 }
 
 fn legend(t: Theme) -> Vec<Line<'static>> {
