@@ -282,8 +282,11 @@ impl History {
             }
         };
         match self.folded_creds.get(cred) {
-            Some(lazy) => paint(&mut seen, lazy.get_or_init(|| self.fold_credential(cred))),
-            None => paint(&mut seen, &self.fold_credential(cred)),
+            Some(lazy) => paint(
+                &mut seen,
+                &lazy.get(grid.from, |s| self.fold_credential(cred, s)),
+            ),
+            None => paint(&mut seen, &self.fold_credential(cred, grid.from)),
         }
         self.paint_gaps(&grid, &mut seen);
         seen.into_iter().map(Seen::cell).collect()
@@ -302,11 +305,11 @@ impl History {
             n,
         };
         let mut cells = vec![ClusterCell::default(); n];
-        let fold = self.folded_cluster.get_or_init(|| ClusterFold {
-            health: folded::fold(self.nodes.values().map(|n| &n.health), |h| {
+        let fold = self.folded_cluster.get(grid.from, |since| ClusterFold {
+            health: folded::fold(self.nodes.values().map(|n| &n.health), since, |h| {
                 u8::from(matches!(h, Some(Health::Degraded | Health::Down)))
             }),
-            access: folded::fold(self.nodes.values().map(|n| &n.access), |a| match a {
+            access: folded::fold(self.nodes.values().map(|n| &n.access), since, |a| match a {
                 Some(Access::LockedOut) => 1,
                 Some(Access::Unreachable) => 2,
                 _ => 0,
@@ -404,17 +407,21 @@ impl History {
 
     /// The first time any node's track of `cred` starts (listed or not), if one has.
     pub fn credential_first_at(&self, cred: &CredKey) -> Option<DateTime<Utc>> {
+        // Any fold knows it: the first point of each track is read whatever the fold's start.
         let first = match self.folded_creds.get(cred) {
-            Some(lazy) => lazy.get_or_init(|| self.fold_credential(cred)).first_at,
-            None => self.fold_credential(cred).first_at,
+            Some(lazy) => {
+                lazy.get(Millis::MAX, |s| self.fold_credential(cred, s))
+                    .first_at
+            }
+            None => self.fold_credential(cred, Millis::MAX).first_at,
         };
         first.map(time)
     }
 
-    fn fold_credential(&self, cred: &CredKey) -> folded::Credential {
+    fn fold_credential(&self, cred: &CredKey, since: Millis) -> folded::Credential {
         let tracks = || self.nodes.values().filter_map(|n| n.candidates.get(cred));
         folded::Credential {
-            points: folded::fold(tracks(), |s| s.map_or(0, |s| Seen::of(s).0)),
+            points: folded::fold(tracks(), since, |s| s.map_or(0, |s| Seen::of(s).0)),
             first_at: tracks().filter_map(|t| t.first_at()).min(),
         }
     }

@@ -8,21 +8,37 @@
 //! cell, and the fold's stretches cover exactly the times some node was), so what is drawn does
 //! not change; only the work does.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::track::{Millis, Track};
 
 /// Union of bits over time: `(at, bits)` change points, sorted, consecutive bits differing.
 pub(crate) type Points = Vec<(Millis, u8)>;
 
-/// A lazily computed value shared between clones; replaced (never cleared in place) when what it
-/// folds changes, so a clone published earlier keeps the fold of its own version.
+/// Folds start on a whole hour at or before the time asked for, so a window sliding forward
+/// reuses one fold for an hour and a fold never walks more than an hour and a window of points.
+const SINCE_STEP: Millis = 60 * 60 * 1000;
+
+/// A fold from some time on, made when first read and shared between clones; replaced (never
+/// changed in place) when what it folds changes, so a clone published earlier keeps the fold of
+/// its own version. Asked for an earlier time than it holds, it is made again from then.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Lazy<T>(Arc<OnceLock<T>>);
+pub(crate) struct Lazy<T>(Arc<Mutex<Option<(Millis, Arc<T>)>>>);
 
 impl<T> Lazy<T> {
-    pub(crate) fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
-        self.0.get_or_init(f)
+    /// The fold covering `from` on: the one held, or `make(since)` for a `since` at or before
+    /// `from`.
+    pub(crate) fn get(&self, from: Millis, make: impl FnOnce(Millis) -> T) -> Arc<T> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*held {
+            Some((since, fold)) if *since <= from => Arc::clone(fold),
+            _ => {
+                let since = from - from.rem_euclid(SINCE_STEP);
+                let fold = Arc::new(make(since));
+                *held = Some((since, Arc::clone(&fold)));
+                fold
+            }
+        }
     }
 }
 
@@ -33,9 +49,11 @@ pub(crate) struct Credential {
     pub(crate) first_at: Option<Millis>,
 }
 
-/// Folds tracks into the union of `bits(value)` over time; `bits` of 0 means "nothing".
+/// Folds tracks into the union of `bits(value)` over time, exact from `since` on; `bits` of 0
+/// means "nothing".
 pub(crate) fn fold<'a, T: Clone + PartialEq + 'a>(
     tracks: impl Iterator<Item = &'a Track<T>>,
+    since: Millis,
     bits: impl Fn(&T) -> u8,
 ) -> Points {
     // Sweep: for every stretch of a node's value, +1 on each of its bits at its start and -1 at
@@ -43,7 +61,7 @@ pub(crate) fn fold<'a, T: Clone + PartialEq + 'a>(
     let mut edges: Vec<(Millis, u8, i32)> = Vec::new();
     for track in tracks {
         let mut current: Option<(Millis, u8)> = None;
-        for p in track.iter() {
+        for p in track.iter_from(since) {
             if let Some((at, b)) = current.take() {
                 if b != 0 && p.at > at {
                     edges.push((at, b, 1));
@@ -116,7 +134,7 @@ mod tests {
         let mut b = Track::default();
         b.push(15, 2u8);
         b.push(30, 1);
-        let f = fold([&a, &b].into_iter(), |v| *v);
+        let f = fold([&a, &b].into_iter(), 0, |v| *v);
         assert_eq!(f, [(10, 1), (15, 3), (20, 2), (30, 1)]);
         let s: Vec<_> = stretches(&f, 12, 25).collect();
         assert_eq!(s, [(12, 15, 1), (15, 20, 3), (20, 25, 2)]);
