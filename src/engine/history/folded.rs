@@ -23,7 +23,10 @@ const SINCE_STEP: Millis = 60 * 60 * 1000;
 /// changed in place) when what it folds changes, so a clone published earlier keeps the fold of
 /// its own version. Asked for an earlier time than it holds, it is made again from then.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Lazy<T>(Arc<Mutex<Option<(Millis, Arc<T>)>>>);
+pub(crate) struct Lazy<T>(Arc<Mutex<Option<Held<T>>>>);
+
+/// A fold and the time it is exact from.
+type Held<T> = (Millis, Arc<T>);
 
 impl<T> Lazy<T> {
     /// The fold covering `from` on: the one held, or `make(since)` for a `since` at or before
