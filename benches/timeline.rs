@@ -6,9 +6,11 @@
 //! 20 minutes for 24 hours (72 rotations, so 74 credentials seen, about three in any 17-minute
 //! window): on every node the old password refused, the winner switched, the node degraded, and
 //! 5 s later the old password left the config, the new one arrived and was valid, the node ok
-//! (432,000 events through `History::from_events`, as the engine records them). Measured: the
-//! panel's layout height and drawing (what a frame pays for it; the loop asks for the layout
-//! twice) at 120 and 200 columns, median and p95 of many.
+//! (432,000 events through `History::from_events`, as the engine records them; built by
+//! `fixtures::history`, which `benches/render` uses too). Measured: the
+//! panel's layout height and drawing (what a frame pays for it) at 120 and 200 columns, median
+//! and p95 of many, and the first of each (the first height makes the history's folds, which the
+//! next frames reuse while the history is unchanged).
 //!
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs a tiny case to prove the
 //! bench works; it measures nothing then.
@@ -21,135 +23,22 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use rotascope::config::ProbeSettings;
-use rotascope::engine::event::{CandidateRef, Event, EventKind};
 use rotascope::engine::history::History;
-use rotascope::engine::snapshot::{CandidateState, Health, Snapshot};
-use rotascope::secret::Fingerprint;
-use rotascope::topology::IslandNo;
+use rotascope::engine::snapshot::Snapshot;
+use rotascope::topology::{IslandNo, NodeKey};
+use rotascope::ui::fixtures;
 use rotascope::ui::render::rotation;
 use rotascope::ui::view::{PanelMode, ViewState};
 use rotascope::ui::Theme;
 
-fn cand(login: &str, generation: usize) -> CandidateRef {
-    CandidateRef {
-        index: 0,
-        login: login.into(),
-        label: None,
-        fingerprint: Fingerprint::with_key(b"bench", &format!("{login}-{generation}")),
-    }
-}
-
 fn history(nodes: usize, rotations: usize, start: DateTime<Utc>) -> History {
-    let mut events = Vec::new();
-    let push = |events: &mut Vec<Event>, at: DateTime<Utc>, kind| events.push(Event { at, kind });
-    let name = |i: usize| format!("postgres://db-{i:04}.prod.example.internal:5432/app");
-    let mut current = [cand("app_a", 0), cand("app_b", 0)];
-    let mut winner = vec![0usize; nodes];
-    for (i, w) in winner.iter().enumerate() {
-        let at = start + chrono::Duration::seconds(1);
-        for c in &current {
-            push(
-                &mut events,
-                at,
-                EventKind::CandidateChanged {
-                    island: IslandNo(0),
-                    node: name(i),
-                    candidate: c.clone(),
-                    from: CandidateState::Untested,
-                    to: CandidateState::Valid,
-                    error: None,
-                },
-            );
-        }
-        push(
-            &mut events,
-            at,
-            EventKind::WinnerChanged {
-                island: IslandNo(0),
-                node: name(i),
-                from: None,
-                to: Some(current[*w].clone()),
-            },
-        );
-    }
-    for r in 1..=rotations {
-        let at = start + chrono::Duration::minutes(20 * r as i64);
-        let slot = r % 2;
-        let old = current[slot].clone();
-        let new = cand(&old.login, r);
-        for (i, w) in winner.iter_mut().enumerate() {
-            let node = name(i);
-            let island = IslandNo(0);
-            push(
-                &mut events,
-                at,
-                EventKind::CandidateChanged {
-                    island,
-                    node: node.clone(),
-                    candidate: old.clone(),
-                    from: CandidateState::Valid,
-                    to: CandidateState::Invalid,
-                    error: None,
-                },
-            );
-            if *w == slot {
-                *w = 1 - slot;
-                push(
-                    &mut events,
-                    at,
-                    EventKind::WinnerChanged {
-                        island,
-                        node: node.clone(),
-                        from: Some(old.clone()),
-                        to: Some(current[*w].clone()),
-                    },
-                );
-            }
-            let later = at + chrono::Duration::seconds(5);
-            push(
-                &mut events,
-                at,
-                EventKind::HealthChanged {
-                    island,
-                    node: node.clone(),
-                    from: Health::Ok,
-                    to: Health::Degraded,
-                    cause: None,
-                },
-            );
-            for kind in [
-                EventKind::CandidateRemoved {
-                    island,
-                    node: node.clone(),
-                    candidate: old.clone(),
-                },
-                EventKind::CandidateAdded {
-                    island,
-                    node: node.clone(),
-                    candidate: new.clone(),
-                },
-                EventKind::CandidateChanged {
-                    island,
-                    node: node.clone(),
-                    candidate: new.clone(),
-                    from: CandidateState::Untested,
-                    to: CandidateState::Valid,
-                    error: None,
-                },
-                EventKind::HealthChanged {
-                    island,
-                    node,
-                    from: Health::Degraded,
-                    to: Health::Ok,
-                    cause: None,
-                },
-            ] {
-                push(&mut events, later, kind);
-            }
-        }
-        current[slot] = new;
-    }
-    History::from_events(start, &events)
+    let keys: Vec<NodeKey> = (0..nodes)
+        .map(|i| NodeKey {
+            island: IslandNo(0),
+            name: format!("postgres://db-{i:04}.prod.example.internal:5432/app").into(),
+        })
+        .collect();
+    fixtures::history::rotations(&keys, rotations, start)
 }
 
 fn quantiles(mut v: Vec<Duration>) -> (Duration, Duration) {
@@ -193,10 +82,12 @@ fn main() {
                 .expect("a frame");
             draw.push(t.elapsed());
         }
+        let (l0, d0) = (layout[0], draw[0]);
         let (l50, l95) = quantiles(layout);
         let (d50, d95) = quantiles(draw);
         println!(
-            "{width} columns: layout height p50 {l50:.2?} p95 {l95:.2?}; draw p50 {d50:.2?} p95 {d95:.2?}"
+            "{width} columns: layout height p50 {l50:.2?} p95 {l95:.2?} (first {l0:.2?}); \
+             draw p50 {d50:.2?} p95 {d95:.2?} (first {d0:.2?})"
         );
     }
 }

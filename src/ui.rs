@@ -17,6 +17,7 @@ pub mod mouse;
 pub mod order;
 pub mod render;
 pub mod run;
+pub mod table_names;
 pub mod terminal;
 pub mod theme;
 pub mod update;

@@ -398,3 +398,29 @@ fn every_key_in_the_table_is_in_the_help_overlay() {
         }
     }
 }
+
+/// The hints inside panes name the keys in force: with `[ui.keys]` moving `back`, `problems` and
+/// `quit`, the empty table and the "too small" notice say the new keys.
+#[test]
+fn pane_hints_name_the_keys_from_ui_keys() {
+    // P is `reprobe_all`'s by default: it moves too.
+    let overrides = [
+        ("back", "ctrl-x"),
+        ("problems", "P"),
+        ("quit", "ctrl-q"),
+        ("reprobe_all", "ctrl-p"),
+    ]
+    .map(|(a, k)| (a.to_owned(), vec![k.to_owned()]));
+    let mut v = view(Theme::COLOR);
+    v.keys = rotascope::ui::keymap::Keymap::with_overrides(&overrides).unwrap();
+    v.filter = "nothing-like-this".into();
+    let s = fixtures::all_ok();
+    let text = fixtures::screen_text(draw(&s, &v, 120, 40).backend().buffer());
+    assert!(text.contains("(C-x clears)"), "{text}");
+    v.filter.clear();
+    v.problems_only = true;
+    let text = fixtures::screen_text(draw(&s, &v, 120, 40).backend().buffer());
+    assert!(text.contains("(P shows all)"), "{text}");
+    let text = fixtures::screen_text(draw(&s, &v, 39, 5).backend().buffer());
+    assert!(text.contains("C-q quits"), "{text}");
+}

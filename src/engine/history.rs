@@ -46,6 +46,7 @@ use crate::secret::Fingerprint;
 use crate::topology::NodeKey;
 
 pub mod cells;
+mod folded;
 mod observed;
 pub mod saved;
 pub mod track;
@@ -169,6 +170,21 @@ pub struct History {
     runs: Arc<Vec<Run>>,
     /// Time before which something was dropped (the horizon or the memory bound).
     kept_from: Option<Millis>,
+    /// Tracks of every node (the point cap is shared by them), kept as they are added.
+    tracks: usize,
+    /// Each credential folded across the nodes, made when first read and replaced when one of
+    /// its tracks changes (see [`folded`]).
+    folded_creds: Arc<BTreeMap<CredKey, folded::Lazy<folded::Credential>>>,
+    /// Health and access folded across the nodes, likewise.
+    folded_cluster: folded::Lazy<ClusterFold>,
+}
+
+/// [`History::cluster_cells`]'s folds: health (bit 1: degraded or down) and access (bit 1: locked
+/// out, bit 2: unreachable).
+#[derive(Clone, Debug, Default)]
+struct ClusterFold {
+    health: folded::Points,
+    access: folded::Points,
 }
 
 impl Default for History {
@@ -189,6 +205,9 @@ impl History {
             open: None,
             runs: Arc::default(),
             kept_from: None,
+            tracks: 0,
+            folded_creds: Arc::default(),
+            folded_cluster: folded::Lazy::default(),
         }
     }
 
@@ -255,14 +274,19 @@ impl History {
             n,
         };
         let mut seen = vec![Seen::default(); n];
-        for node in self.nodes.values() {
-            if let Some(track) = node.candidates.get(cred) {
-                for s in track.spans(grid.from, grid.to) {
-                    if let Some(state) = s.value {
-                        grid.paint(&mut seen, s.from, s.to, Seen::of(state));
-                    }
+        let paint = |seen: &mut [Seen], c: &folded::Credential| {
+            for (a, b, bits) in folded::stretches(&c.points, grid.from, grid.to) {
+                if bits != 0 {
+                    grid.paint(seen, a, b, Seen(bits));
                 }
             }
+        };
+        match self.folded_creds.get(cred) {
+            Some(lazy) => paint(
+                &mut seen,
+                &lazy.get(grid.from, |s| self.fold_credential(cred, s)),
+            ),
+            None => paint(&mut seen, &self.fold_credential(cred, grid.from)),
         }
         self.paint_gaps(&grid, &mut seen);
         seen.into_iter().map(Seen::cell).collect()
@@ -281,22 +305,27 @@ impl History {
             n,
         };
         let mut cells = vec![ClusterCell::default(); n];
-        for node in self.nodes.values() {
-            for s in node.health.spans(grid.from, grid.to) {
-                if matches!(s.value, Some(Health::Degraded | Health::Down)) {
-                    for c in &mut cells[grid.cells(s.from, s.to)] {
-                        c.degraded = true;
-                    }
+        let fold = self.folded_cluster.get(grid.from, |since| ClusterFold {
+            health: folded::fold(self.nodes.values().map(|n| &n.health), since, |h| {
+                u8::from(matches!(h, Some(Health::Degraded | Health::Down)))
+            }),
+            access: folded::fold(self.nodes.values().map(|n| &n.access), since, |a| match a {
+                Some(Access::LockedOut) => 1,
+                Some(Access::Unreachable) => 2,
+                _ => 0,
+            }),
+        });
+        for (a, b, bits) in folded::stretches(&fold.health, grid.from, grid.to) {
+            if bits != 0 {
+                for c in &mut cells[grid.cells(a, b)] {
+                    c.degraded = true;
                 }
             }
-            for s in node.access.spans(grid.from, grid.to) {
-                for c in &mut cells[grid.cells(s.from, s.to)] {
-                    match s.value {
-                        Some(Access::LockedOut) => c.locked_out = true,
-                        Some(Access::Unreachable) => c.unreachable = true,
-                        _ => {}
-                    }
-                }
+        }
+        for (a, b, bits) in folded::stretches(&fold.access, grid.from, grid.to) {
+            for c in &mut cells[grid.cells(a, b)] {
+                c.locked_out |= bits & 1 != 0;
+                c.unreachable |= bits & 2 != 0;
             }
         }
         let mut gaps = vec![Seen::default(); n];
@@ -376,6 +405,38 @@ impl History {
         }
     }
 
+    /// The first time any node's track of `cred` starts (listed or not), if one has.
+    pub fn credential_first_at(&self, cred: &CredKey) -> Option<DateTime<Utc>> {
+        // Any fold knows it: the first point of each track is read whatever the fold's start.
+        let first = match self.folded_creds.get(cred) {
+            Some(lazy) => {
+                lazy.get(Millis::MAX, |s| self.fold_credential(cred, s))
+                    .first_at
+            }
+            None => self.fold_credential(cred, Millis::MAX).first_at,
+        };
+        first.map(time)
+    }
+
+    fn fold_credential(&self, cred: &CredKey, since: Millis) -> folded::Credential {
+        let tracks = || self.nodes.values().filter_map(|n| n.candidates.get(cred));
+        folded::Credential {
+            points: folded::fold(tracks(), since, |s| s.map_or(0, |s| Seen::of(s).0)),
+            first_at: tracks().filter_map(|t| t.first_at()).min(),
+        }
+    }
+
+    /// Forgets every fold (each is made again when next read): after a change to every track.
+    fn refold_all(&mut self) {
+        let keys = self
+            .nodes
+            .values()
+            .flat_map(|n| n.candidates.keys())
+            .chain(self.credentials.keys());
+        self.folded_creds = Arc::new(keys.map(|k| (k.clone(), Default::default())).collect());
+        self.folded_cluster = Default::default();
+    }
+
     /// The monitor stopped at `at`: every value becomes unknown from then on.
     pub fn end_run(&mut self, at: DateTime<Utc>) {
         if let Some(last) = Arc::make_mut(&mut self.runs).last_mut() {
@@ -392,6 +453,7 @@ impl History {
                 t.push(at, None);
             }
         }
+        self.refold_all();
     }
 
     /// Records one change seen at `at`.
@@ -417,8 +479,20 @@ impl History {
                 Arc::make_mut(&mut self.credentials).insert(cred.clone(), label.clone());
             }
         }
+        match change {
+            Change::Candidate { cred, .. } => {
+                Arc::make_mut(&mut self.folded_creds).insert(cred.clone(), Default::default());
+            }
+            Change::Listed { .. } | Change::Health { .. } | Change::Access { .. } => {
+                self.folded_cluster = Default::default();
+            }
+            Change::Winner { .. } => {}
+        }
         let nodes = Arc::make_mut(&mut self.nodes);
-        let node = Arc::make_mut(nodes.entry(node_key.clone()).or_default());
+        let node = Arc::make_mut(nodes.entry(node_key.clone()).or_insert_with(|| {
+            self.tracks += 3;
+            Arc::default()
+        }));
         // The oldest point left in a track that lost some.
         let trimmed = |t: &mut dyn Trim| {
             (t.trim_to(keep_from, cap) > 0)
@@ -435,7 +509,10 @@ impl History {
                 trimmed(&mut node.health).max(trimmed(&mut node.access))
             }
             Change::Candidate { cred, to, .. } => {
-                let t = node.candidates.entry(cred.clone()).or_default();
+                let t = node.candidates.entry(cred.clone()).or_insert_with(|| {
+                    self.tracks += 1;
+                    Track::default()
+                });
                 t.push(ms, *to);
                 trimmed(t)
             }
@@ -497,8 +574,7 @@ impl History {
     /// The per-track point cap: [`MAX_POINTS`] shared by every track, at least
     /// [`MIN_TRACK_POINTS`].
     fn track_cap(&self) -> usize {
-        let tracks: usize = self.nodes.values().map(|n| n.tracks()).sum();
-        (self.max_points / tracks.max(1)).max(MIN_TRACK_POINTS)
+        (self.max_points / self.tracks.max(1)).max(MIN_TRACK_POINTS)
     }
 }
 

@@ -42,6 +42,7 @@ pub const PASSWORDS: [&str; 7] = [
 
 const FINGERPRINT_KEY: &[u8] = b"rotascope ui fixtures";
 
+pub mod history;
 pub mod rotation;
 
 /// A drawn screen as plain text, one line per row: what a person reads, for tests to search.

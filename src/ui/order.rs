@@ -6,7 +6,9 @@
 
 use std::cmp::Reverse;
 
-use super::render::names::Shortener;
+use std::rc::Rc;
+
+use super::table_names::Names;
 use crate::engine::snapshot::{Health, IslandView, NodeView, Snapshot};
 
 /// The order of the nodes table; `s` cycles through them.
@@ -60,6 +62,28 @@ pub enum Row<'a> {
     Node(&'a NodeView),
 }
 
+/// The nodes table of one frame: its rows, the nodes among them and the effective selection.
+/// Made once a frame ([`ViewState::table`](super::view::ViewState::table)) and read by every pane
+/// and the layout, so the filter and the sort run once.
+#[derive(Clone, Debug)]
+pub struct Table<'a> {
+    /// The rows, in order ([`rows`]).
+    pub rows: Vec<Row<'a>>,
+    /// The node rows alone, in order.
+    pub nodes: Vec<&'a NodeView>,
+    /// Position in `nodes` of the effective selection.
+    pub selected: Option<usize>,
+    /// The names as the table shows them.
+    pub names: Rc<Names>,
+}
+
+impl<'a> Table<'a> {
+    /// The effective selection: the selected node if shown, else the first shown.
+    pub fn selected_node(&self) -> Option<&'a NodeView> {
+        self.selected.map(|i| self.nodes[i])
+    }
+}
+
 /// How urgent a node's health is: lower first.
 fn rank(health: Health) -> u8 {
     match health {
@@ -79,6 +103,7 @@ pub fn is_problem(island: &IslandView, node: &NodeView) -> bool {
 /// headings when the sort groups by island.
 pub fn rows<'a>(
     snapshot: &'a Snapshot,
+    names: &Names,
     sort: Sort,
     problems_only: bool,
     keep: impl Fn(&NodeView) -> bool,
@@ -120,17 +145,22 @@ pub fn rows<'a>(
         }
         return rows;
     }
-    let mut nodes: Vec<&NodeView> = snapshot.islands.iter().flat_map(shown).collect();
+    // Each node with its place in snapshot order, which `names` ranks.
+    let mut nodes: Vec<(usize, &NodeView)> = snapshot
+        .islands
+        .iter()
+        .flat_map(|island| island.nodes.iter().map(move |n| (island, n)))
+        .enumerate()
+        .filter(|(_, (island, n))| keep(n) && (!problems_only || is_problem(island, n)))
+        .map(|(i, (_, n))| (i, n))
+        .collect();
     match sort {
-        Sort::Name => {
-            // By the name as shown, so the order reads alphabetically on screen.
-            let names = Shortener::new(snapshot);
-            nodes.sort_by_cached_key(|n| (names.short(&n.key.name).into_owned(), n.key.island));
-        }
-        Sort::Latency => nodes.sort_by_key(|n| Reverse(n.latency.last().map(|s| s.latency))),
+        // By the name as shown, so the order reads alphabetically on screen.
+        Sort::Name => nodes.sort_by_key(|(i, _)| names.rank(*i)),
+        Sort::Latency => nodes.sort_by_key(|(_, n)| Reverse(n.latency.last().map(|s| s.latency))),
         Sort::Health | Sort::Island => {}
     }
-    nodes.into_iter().map(Row::Node).collect()
+    nodes.into_iter().map(|(_, n)| Row::Node(n)).collect()
 }
 
 #[cfg(test)]
@@ -150,19 +180,40 @@ mod tests {
     #[test]
     fn health_puts_the_island_with_the_down_node_first_and_the_node_first_in_it() {
         let s = fixtures::node_down();
-        let got = names(&rows(&s, Sort::Health, false, |_| true, false));
+        let got = names(&rows(
+            &s,
+            &Names::of(&s),
+            Sort::Health,
+            false,
+            |_| true,
+            false,
+        ));
         assert_eq!(got[0], "island 1 (2)");
         assert_eq!(got[1], "1/db-b2");
         assert_eq!(got[2], "1/db-b1");
         assert_eq!(got[3], "island 0 (2)");
-        let island = names(&rows(&s, Sort::Island, false, |_| true, false));
+        let island = names(&rows(
+            &s,
+            &Names::of(&s),
+            Sort::Island,
+            false,
+            |_| true,
+            false,
+        ));
         assert_eq!(island[0], "island 0 (2)");
     }
 
     #[test]
     fn problems_only_keeps_unhealthy_nodes_and_islands_with_warnings() {
         let s = fixtures::failover_no_master();
-        let got = names(&rows(&s, Sort::Health, true, |_| true, false));
+        let got = names(&rows(
+            &s,
+            &Names::of(&s),
+            Sort::Health,
+            true,
+            |_| true,
+            false,
+        ));
         assert_eq!(
             got,
             [
@@ -172,17 +223,32 @@ mod tests {
             ],
             "the replica is ok, but its island has no master"
         );
-        assert!(rows(&fixtures::all_ok(), Sort::Health, true, |_| true, false).is_empty());
+        assert!(rows(
+            &fixtures::all_ok(),
+            &Names::of(&fixtures::all_ok()),
+            Sort::Health,
+            true,
+            |_| true,
+            false
+        )
+        .is_empty());
     }
 
     #[test]
     fn flat_sorts_have_no_island_rows() {
         let s = fixtures::rotation_in_progress();
-        let by_name = names(&rows(&s, Sort::Name, false, |_| true, false));
+        let by_name = names(&rows(
+            &s,
+            &Names::of(&s),
+            Sort::Name,
+            false,
+            |_| true,
+            false,
+        ));
         assert_eq!(by_name.len(), 4);
         assert_eq!(by_name[0], "0/postgres://127.0.0.1:54320/app");
         assert_eq!(by_name[3], "1/db-b2");
-        let by_latency = rows(&s, Sort::Latency, false, |_| true, false);
+        let by_latency = rows(&s, &Names::of(&s), Sort::Latency, false, |_| true, false);
         let lat: Vec<_> = by_latency
             .iter()
             .map(|r| match r {

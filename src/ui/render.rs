@@ -7,6 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use ratatui::Frame;
 
+use super::order::Table;
 use super::theme::Theme;
 use super::view::{Focus, Overlay, ViewState};
 use crate::engine::snapshot::Snapshot;
@@ -64,6 +65,17 @@ pub fn layout(
     view: &ViewState,
     now: DateTime<Utc>,
 ) -> Option<Areas> {
+    layout_with(area, snapshot, view, &view.table(snapshot), now)
+}
+
+/// [`layout`] with the frame's table already made ([`ViewState::table`]).
+pub fn layout_with(
+    area: Rect,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Option<Areas> {
     if area.width < TINY_WIDTH || area.height < TINY_HEIGHT {
         return None;
     }
@@ -73,8 +85,8 @@ pub fn layout(
     }
     let header_h = header::height(snapshot, now, area.width);
     let body = area.height - header_h - 1;
-    let nodes_need = nodes::height(snapshot, view);
-    let detail_need = detail::height(snapshot, view, area.width);
+    let nodes_need = nodes::height(table);
+    let detail_need = detail::height(snapshot, table.selected_node(), area.width);
     let (nodes_cap, detail_cap) = match view.focus {
         Focus::Nodes => (body * 45 / 100, body * 35 / 100),
         Focus::Detail => ((body / 4).max(5), body * 55 / 100),
@@ -84,7 +96,7 @@ pub fn layout(
     let detail_h = detail_need.min(detail_cap).max(3);
     // The credential timeline takes what it needs from the events pane's share.
     let rest = body.saturating_sub(nodes_h + detail_h);
-    let rotation_h = rotation::height(snapshot, view, area, rest, now);
+    let rotation_h = rotation::height_for(snapshot, view, table.selected_node(), area, rest, now);
     let [header, nodes, detail, rotation, timeline, footer] = Layout::vertical([
         Constraint::Length(header_h),
         Constraint::Length(nodes_h),
@@ -163,22 +175,39 @@ fn one_pane(area: Rect, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc
 /// pane) and the footer; below 10 lines the nodes alone; below 40×4 a "terminal too small" notice.
 /// The `?` overlay draws over the middle.
 pub fn render(frame: &mut Frame, snapshot: &Snapshot, view: &ViewState, now: DateTime<Utc>) {
+    let table = view.table(snapshot);
+    let areas = layout_with(frame.area(), snapshot, view, &table, now);
+    render_with(frame, areas, snapshot, view, &table, now);
+}
+
+/// [`render`] with the frame's table and layout already made ([`ViewState::table`],
+/// [`layout_with`] for this frame's area), so the loop that needs the layout too does not make
+/// them twice.
+pub fn render_with(
+    frame: &mut Frame,
+    areas: Option<Areas>,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    table: &Table,
+    now: DateTime<Utc>,
+) {
     let area = frame.area();
-    let Some(areas) = layout(area, snapshot, view, now) else {
-        too_small(frame, area, view.theme);
+    let Some(areas) = areas else {
+        too_small(frame, area, view);
         return;
     };
     if areas.header.height > 0 {
         header::render(frame, areas.header, snapshot, view, now);
     }
     if areas.nodes.height > 0 {
-        nodes::render(frame, areas.nodes, snapshot, view, now);
+        nodes::render(frame, areas.nodes, snapshot, view, table, now);
     }
     if areas.detail.height > 0 {
-        detail::render(frame, areas.detail, snapshot, view, now);
+        detail::render(frame, areas.detail, view, table.selected_node(), now);
     }
     if areas.rotation.height > 0 {
-        rotation::render(frame, areas.rotation, snapshot, view, now);
+        let selected = table.selected_node();
+        rotation::draw(frame, areas.rotation, snapshot, view, selected, now);
     }
     if areas.timeline.height > 0 {
         timeline::render(frame, areas.timeline, snapshot, view);
@@ -209,14 +238,20 @@ pub(crate) fn pane(frame: &mut Frame, area: Rect, title: &str, focused: bool, t:
     inner
 }
 
-fn too_small(frame: &mut Frame, area: Rect, t: Theme) {
+fn too_small(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let t = view.theme;
+    // Ctrl-C always quits, whatever [ui.keys] says of `q`.
+    let quit = view
+        .keys
+        .first_key(super::keymap::Action::Quit, super::keymap::Context::Normal)
+        .unwrap_or_else(|| "C-c".to_owned());
     let lines = vec![
         Line::styled("terminal too small", t.strong()),
         Line::raw(format!(
             "{}×{}, rotascope needs at least {TINY_WIDTH}×{TINY_HEIGHT}",
             area.width, area.height
         )),
-        Line::styled("enlarge the window, or q quits", t.dim()),
+        Line::styled(format!("enlarge the window, or {quit} quits"), t.dim()),
     ];
     let top = area.height.saturating_sub(lines.len() as u16) / 2;
     let [_, middle] = Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(area);

@@ -312,14 +312,28 @@ where
     let boxed = |e: B::Error| UiError::Draw(Box::new(e));
     let size = terminal.size().map_err(boxed)?;
     let area = Rect::new(0, 0, size.width, size.height);
-    if let Some(areas) = render::layout(area, snapshot, view, now) {
+    // One table and one layout a frame: the page sizes below depend on neither, so the layout
+    // made before setting them is the one drawn.
+    let table = view.table(snapshot);
+    let areas = render::layout_with(area, snapshot, view, &table, now);
+    if let Some(areas) = areas {
         view.page = nodes::page_rows(areas.nodes.height);
         view.timeline_page = timeline::page_rows(areas.timeline.height);
         view.rotation_drawn = render::rotation::is_panel(areas.rotation);
     }
     view.help_hidden = render::help::hidden_rows(area, view);
+    let view = &*view;
     terminal
-        .draw(|frame| render::render(frame, snapshot, view, now))
+        .draw(|frame| {
+            // The terminal's size was read above; a resize in between is drawn by the next frame
+            // (ratatui resizes its buffer to the same size it reported).
+            let areas = if frame.area() == area {
+                areas
+            } else {
+                render::layout_with(frame.area(), snapshot, view, &table, now)
+            };
+            render::render_with(frame, areas, snapshot, view, &table, now)
+        })
         .map_err(boxed)?;
     Ok(())
 }

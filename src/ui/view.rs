@@ -7,7 +7,8 @@
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::keymap::{Context, Keymap};
-use super::order::{self, Row, Sort};
+use super::order::{self, Row, Sort, Table};
+use super::table_names::Names;
 use super::theme::Theme;
 use crate::engine::snapshot::{NodeView, Snapshot};
 use crate::topology::NodeKey;
@@ -223,13 +224,38 @@ impl ViewState {
 
     /// The rows of the nodes table: filtered, "problems only" applied, sorted.
     pub fn rows<'a>(&self, snapshot: &'a Snapshot) -> Vec<Row<'a>> {
+        self.rows_named(snapshot, &Names::of(snapshot))
+    }
+
+    fn rows_named<'a>(&self, snapshot: &'a Snapshot, names: &Names) -> Vec<Row<'a>> {
         order::rows(
             snapshot,
+            names,
             self.sort,
             self.problems_only,
             |n| self.matches(n),
             !self.filter.trim().is_empty(),
         )
+    }
+
+    /// The table of a frame: rows, shown nodes and the effective selection, computed once.
+    pub fn table<'a>(&self, snapshot: &'a Snapshot) -> Table<'a> {
+        let names = Names::of(snapshot);
+        let rows = self.rows_named(snapshot, &names);
+        let nodes: Vec<&NodeView> = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Node(n) => Some(*n),
+                Row::Island(..) => None,
+            })
+            .collect();
+        let selected = self.selected_index(&nodes);
+        Table {
+            rows,
+            nodes,
+            selected,
+            names,
+        }
     }
 
     /// The nodes the table shows, in its order.

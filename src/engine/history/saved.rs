@@ -195,6 +195,8 @@ impl History {
             );
         }
         h.nodes = Arc::new(nodes);
+        h.tracks = h.nodes.values().map(|n| n.tracks()).sum();
+        h.refold_all();
         h.episodes = Arc::new(saved.episodes.into_iter().map(Arc::new).collect());
         Ok(h)
     }

@@ -119,3 +119,89 @@ fn the_horizon_and_the_point_budget_bound_a_track() {
     );
     assert!(h.kept_from().unwrap() > at(9_000), "{:?}", h.kept_from());
 }
+
+/// What every node's spans paint, node by node: the folds must paint the same cells.
+fn naive_cells(h: &History, cred: &CredKey, grid: Grid) -> Vec<Cell> {
+    let mut seen = vec![Seen::default(); grid.n];
+    for node in h.nodes.values() {
+        if let Some(track) = node.candidates.get(cred) {
+            for s in track.spans(grid.from, grid.to) {
+                if let Some(state) = s.value {
+                    grid.paint(&mut seen, s.from, s.to, Seen::of(state));
+                }
+            }
+        }
+    }
+    h.paint_gaps(&grid, &mut seen);
+    seen.into_iter().map(Seen::cell).collect()
+}
+
+fn naive_cluster(h: &History, grid: Grid) -> Vec<(bool, bool, bool)> {
+    let mut cells = vec![(false, false, false); grid.n];
+    for node in h.nodes.values() {
+        for s in node.health.spans(grid.from, grid.to) {
+            if matches!(s.value, Some(Health::Degraded | Health::Down)) {
+                cells[grid.cells(s.from, s.to)]
+                    .iter_mut()
+                    .for_each(|c| c.0 = true);
+            }
+        }
+        for s in node.access.spans(grid.from, grid.to) {
+            for c in &mut cells[grid.cells(s.from, s.to)] {
+                c.1 |= s.value == Some(Access::LockedOut);
+                c.2 |= s.value == Some(Access::Unreachable);
+            }
+        }
+    }
+    cells
+}
+
+#[test]
+fn folded_cells_equal_every_node_painted_one_by_one_in_any_window_and_version() {
+    let keys: Vec<NodeKey> = (0..5)
+        .map(|i| NodeKey {
+            island: IslandNo(i % 2),
+            name: format!("db-{i}").into(),
+        })
+        .collect();
+    let start = at(0);
+    let mut h = crate::ui::fixtures::history::rotations(&keys, 12, start);
+    // An older window first, then later ones (the folds start over for an earlier time), across
+    // a new version of the history (a change after the folds were made) and a clone made before.
+    let before = h.clone();
+    for round in 0..2 {
+        for (from_s, len_s, n) in [(3_600, 1_200, 37), (0, 14_400, 90), (7_000, 900, 90)] {
+            let grid = Grid {
+                from: millis(at(from_s)),
+                to: millis(at(from_s + len_s)),
+                n,
+            };
+            for (cred, _) in h.credentials() {
+                let got = h.credential_cells(cred, time(grid.from), time(grid.to), n);
+                assert_eq!(
+                    got,
+                    naive_cells(&h, cred, grid),
+                    "{cred:?} {from_s}+{len_s}"
+                );
+            }
+            let got: Vec<_> = h
+                .cluster_cells(time(grid.from), time(grid.to), n)
+                .iter()
+                .map(|c| (c.degraded, c.locked_out, c.unreachable))
+                .collect();
+            assert_eq!(got, naive_cluster(&h, grid), "{from_s}+{len_s}");
+        }
+        if round == 0 {
+            h.end_run(at(3_000));
+            h.start_run(at(3_100));
+        }
+    }
+    let (cred, _) = before.credentials().next().expect("a credential");
+    let grid = Grid {
+        from: millis(at(2_900)),
+        to: millis(at(3_300)),
+        n: 40,
+    };
+    let got = before.credential_cells(cred, time(grid.from), time(grid.to), 40);
+    assert_eq!(got, naive_cells(&before, cred, grid));
+}

@@ -113,6 +113,18 @@ impl<T: Clone + PartialEq> Track<T> {
             .chain(self.open.iter())
     }
 
+    /// The points from the one in effect at `at` on (and a few before it): the chunks that end
+    /// before it are skipped without being read.
+    pub fn iter_from(&self, at: Millis) -> impl Iterator<Item = &Point<T>> {
+        let ended = self
+            .sealed
+            .partition_point(|c| c.last().is_some_and(|p| p.at <= at));
+        self.sealed[ended.saturating_sub(1)..]
+            .iter()
+            .flat_map(|c| c.iter())
+            .chain(self.open.iter())
+    }
+
     /// How many points it holds.
     pub fn len(&self) -> usize {
         self.sealed.len() * CHUNK + self.open.len()

@@ -42,8 +42,8 @@ pub fn line_count(node: &NodeView) -> usize {
 }
 
 /// Lines the pane would like for the current selection (title included).
-pub fn height(snapshot: &Snapshot, view: &ViewState, width: u16) -> u16 {
-    let content = view.selected_node(snapshot).map_or(1, |n| {
+pub fn height(snapshot: &Snapshot, selected: Option<&NodeView>, width: u16) -> u16 {
+    let content = selected.map_or(1, |n| {
         let utc = FixedOffset::east_opt(0).expect("zero offset");
         lines(
             n,
@@ -61,12 +61,11 @@ pub fn height(snapshot: &Snapshot, view: &ViewState, width: u16) -> u16 {
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    snapshot: &Snapshot,
     view: &ViewState,
+    node: Option<&NodeView>,
     now: DateTime<Utc>,
 ) {
     let t = view.theme;
-    let node = view.selected_node(snapshot);
     let title = match node {
         Some(n) => format!(
             "node {} · {} winner {} remembered best",

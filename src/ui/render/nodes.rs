@@ -14,7 +14,9 @@ use crate::engine::probe::Role;
 use crate::engine::snapshot::{Health, IslandView, LatencyHistory, NodeView, Snapshot};
 use crate::text::{plural, sanitize};
 use crate::topology::NodeKey;
-use crate::ui::order::Row;
+use crate::ui::keymap::{Action, Context};
+use crate::ui::order::{Row, Table};
+use crate::ui::table_names::island_prefix;
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{Focus, Input, ViewState};
 
@@ -84,8 +86,8 @@ impl Cols {
 }
 
 /// Lines the table would like: title, column header and one per row.
-pub fn height(snapshot: &Snapshot, view: &ViewState) -> u16 {
-    2 + view.rows(snapshot).len().max(1) as u16
+pub fn height(table: &Table) -> u16 {
+    2 + table.rows.len().max(1) as u16
 }
 
 /// Rows a page key should move in an area of this height.
@@ -99,20 +101,14 @@ pub fn render(
     area: Rect,
     snapshot: &Snapshot,
     view: &ViewState,
+    table: &Table,
     now: DateTime<Utc>,
 ) {
     let t = view.theme;
-    let rows = view.rows(snapshot);
-    let visible: Vec<&NodeView> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::Node(n) => Some(*n),
-            Row::Island(..) => None,
-        })
-        .collect();
+    let (rows, visible) = (&table.rows, &table.nodes);
     let total = snapshot.nodes().count();
-    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
-    let (skip, body) = window(&rows, selected, area);
+    let selected = table.selected_node().map(|n| &n.key);
+    let (skip, body) = window(rows, selected, area);
     let window = &rows[skip.min(rows.len())..(skip + body).min(rows.len())];
     let before = rows[..skip.min(rows.len())]
         .iter()
@@ -135,22 +131,25 @@ pub fn render(
         frame.render_widget(Paragraph::new(lines), inner);
         return;
     }
-    let names = Shortener::new(snapshot);
+    let names = &table.names.shortener;
     let flat = !view.sort.grouped();
-    let longest = snapshot
-        .nodes()
-        .map(|n| {
-            let island = if flat { island_prefix(n).len() } else { 0 };
-            island + super::format::width(&names.short(&n.key.name))
-        })
-        .max()
-        .unwrap_or(0);
+    let longest = table.names.longest(flat);
     let cols = Cols::new(width, longest);
     lines.push(header_line(&cols, t));
     if visible.is_empty() {
+        // The keys in force ([ui.keys] may move them).
+        let key = |a| view.keys.first_key(a, Context::Normal);
+        let how = |a, what: &str| key(a).map_or(String::new(), |k| format!(" ({k} {what})"));
         let why = match (view.filter.is_empty(), view.problems_only) {
-            (true, true) => "  no problems: every node is ok (! shows all)".to_owned(),
-            (false, _) => format!("  no node matches “{}” (Esc clears)", view.filter),
+            (true, true) => format!(
+                "  no problems: every node is ok{}",
+                how(Action::ToggleProblems, "shows all")
+            ),
+            (false, _) => format!(
+                "  no node matches “{}”{}",
+                view.filter,
+                how(Action::Back, "clears")
+            ),
             (true, false) => "  no nodes".to_owned(),
         };
         lines.push(Line::styled(why, t.dim()));
@@ -160,7 +159,7 @@ pub fn render(
             Row::Island(island, shown) => island_line(island, *shown, width, t),
             Row::Node(node) => {
                 let is_selected = Some(&node.key) == selected;
-                node_line(node, &names, flat, &cols, is_selected, now, t)
+                node_line(node, names, flat, &cols, is_selected, now, t)
             }
         });
     }
@@ -181,16 +180,10 @@ fn window(rows: &[Row], selected: Option<&NodeKey>, area: Rect) -> (usize, usize
 /// The node drawn on screen line `y` of a table drawn in `area`, if a node is there (for clicks).
 pub fn node_at(area: Rect, snapshot: &Snapshot, view: &ViewState, y: u16) -> Option<NodeKey> {
     let line = usize::from(y.checked_sub(area.y + 2)?);
-    let rows = view.rows(snapshot);
-    let visible: Vec<&NodeView> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::Node(n) => Some(*n),
-            Row::Island(..) => None,
-        })
-        .collect();
-    let selected = view.selected_index(&visible).map(|i| &visible[i].key);
-    let (skip, body) = window(&rows, selected, area);
+    let table = view.table(snapshot);
+    let rows = &table.rows;
+    let selected = table.selected_node().map(|n| &n.key);
+    let (skip, body) = window(rows, selected, area);
     if line >= body {
         return None;
     }
@@ -198,11 +191,6 @@ pub fn node_at(area: Rect, snapshot: &Snapshot, view: &ViewState, y: u16) -> Opt
         Row::Node(n) => Some(n.key.clone()),
         Row::Island(..) => None,
     }
-}
-
-/// `3/`: the island a node belongs to, shown before its name when islands are mixed.
-fn island_prefix(n: &NodeView) -> String {
-    format!("{}/", n.key.island)
 }
 
 /// `islands & nodes · by health · problems only · filter “x” · 12–31 of 480`.
@@ -316,7 +304,7 @@ fn node_line(
         " ".repeat(MARK)
     }));
     let name = if flat {
-        let island = island_prefix(n);
+        let island = island_prefix(&n.key);
         let room = cols.name.saturating_sub(island.len());
         fit(&(island + &names.fit(&n.key.name, room)), cols.name)
     } else {

@@ -37,7 +37,7 @@ use super::format::{self, clock, fit, login_label, short_name, truncate};
 use super::pane;
 use crate::engine::episodes::{EpisodeSummary, Outcome};
 use crate::engine::history::{millis, time, Cell, ClusterCell, CredKey, Grid, History};
-use crate::engine::snapshot::{span_text, Health, Snapshot};
+use crate::engine::snapshot::{span_text, Health, NodeView, Snapshot};
 use crate::ui::theme::{self, Theme};
 use crate::ui::view::{PanelMode, ViewState};
 
@@ -144,6 +144,25 @@ pub fn height(
     rest: u16,
     now: DateTime<Utc>,
 ) -> u16 {
+    height_for(
+        snapshot,
+        view,
+        view.selected_node(snapshot),
+        screen,
+        rest,
+        now,
+    )
+}
+
+/// [`height`] with the selected node already found (the frame's [`Table`](crate::ui::order::Table) knows it).
+pub(crate) fn height_for(
+    snapshot: &Snapshot,
+    view: &ViewState,
+    selected: Option<&NodeView>,
+    screen: Rect,
+    rest: u16,
+    now: DateTime<Utc>,
+) -> u16 {
     let summary = u16::from(episode(&snapshot.history).is_some());
     let keep = if view.rotation == PanelMode::Shown {
         1
@@ -152,7 +171,7 @@ pub fn height(
     };
     let room = rest.saturating_sub(keep);
     if wanted(snapshot, view, screen.height) {
-        let panel = Panel::new(snapshot, view, usize::from(screen.width), now);
+        let panel = Panel::new(snapshot, selected, usize::from(screen.width), now);
         let want = panel.lines() + summary;
         let h = want.min(room);
         if h >= MIN_PANEL + summary {
@@ -182,7 +201,12 @@ struct Panel {
 }
 
 impl Panel {
-    fn new(snapshot: &Snapshot, view: &ViewState, width: usize, now: DateTime<Utc>) -> Panel {
+    fn new(
+        snapshot: &Snapshot,
+        selected: Option<&NodeView>,
+        width: usize,
+        now: DateTime<Utc>,
+    ) -> Panel {
         let h = &snapshot.history;
         let creds: Vec<(&CredKey, Option<&str>)> = h.credentials().collect();
         let longest = creds
@@ -215,11 +239,7 @@ impl Panel {
             if !cells.iter().any(|c| !matches!(c, Cell::Absent | Cell::Gap)) {
                 continue;
             }
-            let first = h
-                .nodes()
-                .filter_map(|(_, node)| node.candidates.get(*cred)?.first_at())
-                .min()
-                .unwrap_or(0);
+            let first = h.credential_first_at(cred).map_or(0, millis);
             let name = login_label(&cred.login, *label);
             names.insert((*cred).clone(), name.clone());
             rows.push((
@@ -249,7 +269,7 @@ impl Panel {
         } else {
             h.cluster_cells(from, to, n)
         };
-        let winner = view.selected_node(snapshot).filter(|_| n > 0).map(|node| {
+        let winner = selected.filter(|_| n > 0).map(|node| {
             let grid = Grid {
                 from: millis(from),
                 to: to_ms,
@@ -501,6 +521,25 @@ pub fn render(
     view: &ViewState,
     now: DateTime<Utc>,
 ) {
+    draw(
+        frame,
+        area,
+        snapshot,
+        view,
+        view.selected_node(snapshot),
+        now,
+    );
+}
+
+/// [`render`] with the selected node already found (the frame's [`Table`](crate::ui::order::Table) knows it).
+pub(crate) fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: &Snapshot,
+    view: &ViewState,
+    selected: Option<&NodeView>,
+    now: DateTime<Utc>,
+) {
     if area.height == 0 {
         return;
     }
@@ -517,7 +556,7 @@ pub fn render(
         }
         return;
     }
-    let panel = Panel::new(snapshot, view, w, now);
+    let panel = Panel::new(snapshot, selected, w, now);
     // Lines inside the title rule: the summary first, then one credential and the axis, then
     // `nodes`, then the winner, then more credentials (the rest counted in the title).
     let summary_h = usize::from(summary_line.is_some());
@@ -569,7 +608,7 @@ mod tests {
         let s = story::after();
         let view = ViewState::new(Theme::PLAIN, FixedOffset::east_opt(0).unwrap());
         for width in 40..=220 {
-            let panel = Panel::new(&s, &view, width, fixtures::now());
+            let panel = Panel::new(&s, None, width, fixtures::now());
             let axis: String = panel
                 .axis_line(&view, width, Theme::PLAIN)
                 .spans
