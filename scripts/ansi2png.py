@@ -101,6 +101,17 @@ def main():
     rows = parse(lines)
     regular = ImageFont.truetype(FONT_DIR + "DejaVuSansMono.ttf", SIZE)
     bold_font = ImageFont.truetype(FONT_DIR + "DejaVuSansMono-Bold.ttf", SIZE)
+    # DejaVu Sans Mono lacks a few glyphs the dashboard uses (⟳): those come from DejaVu Sans.
+    fallback = ImageFont.truetype(FONT_DIR + "DejaVuSans.ttf", SIZE)
+    missing = bytes(regular.getmask("\uffff"))
+    lacks = {}
+
+    def font_for(c, bold):
+        if c not in lacks:
+            lacks[c] = bytes(regular.getmask(c)) == missing
+        if lacks[c]:
+            return fallback
+        return bold_font if bold else regular
     cw = int(round(regular.getlength("M")))
     ch = SIZE + 4
     cols = max(len(r) for r in rows)
@@ -122,7 +133,7 @@ def main():
                 h = ch * (BLOCKS.index(c) + 1) // 8
                 draw.rectangle([px, py + ch - h, px + cw - 1, py + ch - 1], fill=f)
             elif c != " ":
-                draw.text((px, py + 1), c, font=bold_font if bold else regular, fill=f)
+                draw.text((px, py + 1), c, font=font_for(c, bold), fill=f)
     img.save(dst)
 
 
