@@ -204,7 +204,7 @@ pub enum EventKind {
         /// The login.
         login: String,
         /// Since when it has had no session anywhere.
-        #[serde(serialize_with = "super::usage::opt_rfc3339")]
+        #[serde(serialize_with = "opt_rfc3339")]
         idle_since: Option<DateTime<Utc>>,
         /// Nodes that list it.
         nodes: usize,
@@ -283,6 +283,17 @@ fn ok_str<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
 /// RFC 3339 with milliseconds and `Z`, the one timestamp format of every output.
 pub fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// [`rfc3339`] for an optional time.
+pub fn opt_rfc3339<S: serde::Serializer>(
+    at: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Milliseconds as a float with microsecond precision, the one latency format of every output.

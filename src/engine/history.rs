@@ -127,22 +127,11 @@ pub struct Run {
     pub start: DateTime<Utc>,
     /// When it ended; `None` while running.
     #[serde(
-        serialize_with = "crate::engine::history::opt_rfc3339",
+        serialize_with = "crate::engine::event::opt_rfc3339",
         skip_serializing_if = "Option::is_none",
         default
     )]
     pub end: Option<DateTime<Utc>>,
-}
-
-/// [`rfc3339`] for an optional time.
-pub fn opt_rfc3339<S: serde::Serializer>(
-    at: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => rfc3339(at, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// Per cell of a window: what the cluster's nodes went through (the shading behind the rows).

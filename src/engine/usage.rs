@@ -28,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::rfc3339;
+use super::event::opt_rfc3339;
 use super::probe::Route;
 use super::snapshot::{CandidateState, IslandView};
 use crate::secret::Fingerprint;
@@ -82,16 +82,6 @@ pub struct LoginSessions {
     /// Oldest start and client addresses, when the probing role may see every one of the
     /// login's session rows; `None` (unknown) otherwise.
     pub detail: Option<SessionDetail>,
-}
-
-pub(crate) fn opt_rfc3339<S: serde::Serializer>(
-    at: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => rfc3339(at, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// How many (login, application name) groups the query returns, biggest first: the totals per

@@ -252,10 +252,10 @@ pub struct Proof {
     /// The exit code.
     pub exit: u8,
     /// First time seen.
-    #[serde(serialize_with = "opt_time")]
+    #[serde(serialize_with = "crate::engine::event::opt_rfc3339")]
     pub from: Option<DateTime<Utc>>,
     /// Last time seen.
-    #[serde(serialize_with = "opt_time")]
+    #[serde(serialize_with = "crate::engine::event::opt_rfc3339")]
     pub to: Option<DateTime<Utc>>,
     /// Time covered by monitoring (the span less the gaps).
     pub monitored_ms: u64,
@@ -282,10 +282,6 @@ pub struct Proof {
     pub chart_gaps: Vec<bool>,
     /// What was read.
     pub input: InputStats,
-}
-
-fn opt_time<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    crate::engine::history::opt_rfc3339(at, s)
 }
 
 /// One node while folding.
