@@ -219,6 +219,25 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The node whose state this event changes (listed, a candidate, the winner, role or health),
+    /// as island and name; `None` for cluster-wide events and for episodes (a `rotation_started`
+    /// names the node that triggered it, but changes nothing of it).
+    pub fn node(&self) -> Option<(IslandNo, &str)> {
+        match self {
+            EventKind::NodeAdded { island, node }
+            | EventKind::NodeRemoved { island, node }
+            | EventKind::CandidateAdded { island, node, .. }
+            | EventKind::CandidateRemoved { island, node, .. }
+            | EventKind::WinnerChanged { island, node, .. }
+            | EventKind::CandidateChanged { island, node, .. }
+            | EventKind::RoleChanged { island, node, .. }
+            | EventKind::HealthChanged { island, node, .. } => Some((*island, node.as_str())),
+            _ => None,
+        }
+    }
+}
+
 /// One probe attempt, for `watch --probes`: streamed, never kept in the snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProbeRecord {

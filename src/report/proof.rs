@@ -589,7 +589,11 @@ impl Builder {
     }
 
     fn event(&mut self, event: &Event, at: DateTime<Utc>) {
-        if let Some(k) = node_of(&event.kind) {
+        if let Some((island, name)) = event.kind.node() {
+            let k = NodeKey {
+                island,
+                name: name.into(),
+            };
             if !self.nodes.contains_key(&k) && self.nodes.len() >= MAX_NODES {
                 self.stats.skipped += 1;
                 return;
@@ -733,25 +737,6 @@ fn node_window(node: &NodeKey, from: DateTime<Utc>, to: DateTime<Utc>) -> NodeWi
             ongoing: false,
         },
     }
-}
-
-/// The node an event is about, if any.
-fn node_of(kind: &EventKind) -> Option<NodeKey> {
-    let (island, node) = match kind {
-        EventKind::NodeAdded { island, node }
-        | EventKind::NodeRemoved { island, node }
-        | EventKind::CandidateAdded { island, node, .. }
-        | EventKind::CandidateRemoved { island, node, .. }
-        | EventKind::WinnerChanged { island, node, .. }
-        | EventKind::CandidateChanged { island, node, .. }
-        | EventKind::RoleChanged { island, node, .. }
-        | EventKind::HealthChanged { island, node, .. } => (island, node),
-        _ => return None,
-    };
-    Some(NodeKey {
-        island: *island,
-        name: node.as_str().into(),
-    })
 }
 
 fn ms(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {

@@ -36,19 +36,12 @@ enum Item<'a> {
     },
 }
 
-/// The node an event is about, if it is about one.
+/// The node an event is about, if it is about one: the node it changes, or the node whose
+/// refusal started a rotation.
 fn node_of(kind: &EventKind) -> Option<(IslandNo, &str)> {
     match kind {
-        EventKind::NodeAdded { island, node }
-        | EventKind::NodeRemoved { island, node }
-        | EventKind::CandidateAdded { island, node, .. }
-        | EventKind::CandidateRemoved { island, node, .. }
-        | EventKind::WinnerChanged { island, node, .. }
-        | EventKind::CandidateChanged { island, node, .. }
-        | EventKind::RoleChanged { island, node, .. }
-        | EventKind::HealthChanged { island, node, .. }
-        | EventKind::RotationStarted { island, node, .. } => Some((*island, node.as_str())),
-        _ => None,
+        EventKind::RotationStarted { island, node, .. } => Some((*island, node.as_str())),
+        other => other.node(),
     }
 }
 
