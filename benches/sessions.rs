@@ -21,7 +21,7 @@ use rotascope::engine::pg::PgProber;
 use rotascope::engine::probe::{ProbeRequest, Prober, TimeoutOrigin};
 use rotascope::lab::{Lab, Server, ServerOptions};
 use rotascope::topology::{Candidate, SslMode};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const PW_A: &str = "bench-app-a-Pa55word";
 const PW_B: &str = "bench-app-b-Pa55word";
@@ -65,26 +65,15 @@ async fn run(sessions: usize, rounds: usize) -> Result<(), Error> {
 
 /// Opens `n` idle sessions (32 logins at a time), alternately as app_a and app_b.
 async fn open(pg: &Server, n: usize) -> Result<Vec<Client>, Error> {
-    let port = pg.port();
-    let clients: Vec<Result<Client, tokio_postgres::Error>> = futures::stream::iter(0..n)
+    let clients: Vec<Result<Client, _>> = futures::stream::iter(0..n)
         .map(|i| async move {
             let (login, password) = if i % 2 == 0 {
                 ("app_a", PW_A)
             } else {
                 ("app_b", PW_B)
             };
-            let (client, connection) = tokio_postgres::Config::new()
-                .host("127.0.0.1")
-                .port(port)
-                .user(login)
-                .password(password)
-                .dbname("postgres")
-                .application_name(format!("app-{}", i % 7))
-                .ssl_mode(tokio_postgres::config::SslMode::Disable)
-                .connect(NoTls)
-                .await?;
-            tokio::spawn(connection);
-            Ok(client)
+            pg.connect_as_app(login, password, "postgres", &format!("app-{}", i % 7))
+                .await
         })
         .buffer_unordered(32)
         .collect()

@@ -14,7 +14,7 @@ use rotascope::engine::Snapshot;
 use rotascope::engine::{EventKind, Feed};
 use rotascope::lab::ServerOptions;
 use support::{assert_no_secret, lab_server, node, secret, ConfigFile, Running, Settings};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const PW_A: &str = "usage-app-a-Qe7r2t";
 const PW_B: &str = "usage-app-b-Zx4c9v";
@@ -32,21 +32,10 @@ fn config(url: &str, quiet_for: &str) -> String {
 }
 
 /// A client session as `login`, calling itself `app` (dropped: closed).
-async fn session(port: u16, login: &str, password: &str, app: &str) -> Client {
-    let (client, connection) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(port)
-        .user(login)
-        .password(password)
-        .dbname("postgres")
-        .application_name(app)
-        .connect(NoTls)
+async fn session(pg: &rotascope::lab::Server, login: &str, password: &str, app: &str) -> Client {
+    pg.connect_as_app(login, password, "postgres", app)
         .await
-        .unwrap_or_else(|e| panic!("session as {login}: {e}"));
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
+        .unwrap_or_else(|e| panic!("session as {login}: {e}"))
 }
 
 /// The usage of `login` on the only node.
@@ -114,13 +103,13 @@ async fn sessions_per_login_and_readiness_to_revoke() {
     let name = url.as_str();
 
     // Three sessions as app_a, one as app_b, each application its own name.
-    let a1 = session(pg.port(), "app_a", PW_A, "billing").await;
-    let a2 = session(pg.port(), "app_a", PW_A, "billing").await;
-    let a3 = session(pg.port(), "app_a", PW_A, "cron").await;
-    let b1 = session(pg.port(), "app_b", PW_B, "reports").await;
+    let a1 = session(&pg, "app_a", PW_A, "billing").await;
+    let a2 = session(&pg, "app_a", PW_A, "billing").await;
+    let a3 = session(&pg, "app_a", PW_A, "cron").await;
+    let b1 = session(&pg, "app_b", PW_B, "reports").await;
     // What another rotascope's probe looks like to the server, held for the whole test: never
     // counted (the probe's own backend is left out by its process id too).
-    let _other_rotascope = session(pg.port(), "app_a", PW_A, "rotascope").await;
+    let _other_rotascope = session(&pg, "app_a", PW_A, "rotascope").await;
 
     let mut running = Running::start(&file).await;
     let s = running

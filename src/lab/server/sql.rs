@@ -9,14 +9,14 @@ use super::Server;
 use crate::secret::{redact_all, Password};
 
 impl Server {
-    fn config(&self, login: &str, password: &str, db: &str) -> tokio_postgres::Config {
+    fn config(&self, login: &str, password: &str, db: &str, app: &str) -> tokio_postgres::Config {
         let mut pg = tokio_postgres::Config::new();
         pg.host("127.0.0.1")
             .port(self.port())
             .user(login)
             .password(password)
             .dbname(db)
-            .application_name("rotascope-lab")
+            .application_name(app)
             .connect_timeout(Duration::from_secs(10))
             .ssl_mode(tokio_postgres::config::SslMode::Disable);
         pg
@@ -25,9 +25,22 @@ impl Server {
     /// Opens a connection as `login` (no TLS); its driver task runs on the current runtime and
     /// ends when the client is dropped. Useful to hold connection slots.
     pub async fn connect(&self, login: &str, password: &str, db: &str) -> Result<Client, LabError> {
+        self.connect_as_app(login, password, db, "rotascope-lab")
+            .await
+    }
+
+    /// [`Server::connect`] with this `application_name`: a session as an application would hold
+    /// it, to be counted in `pg_stat_activity`.
+    pub async fn connect_as_app(
+        &self,
+        login: &str,
+        password: &str,
+        db: &str,
+        app: &str,
+    ) -> Result<Client, LabError> {
         let secret = Password::new(password);
         let (client, connection) = self
-            .config(login, password, db)
+            .config(login, password, db, app)
             .connect(NoTls)
             .await
             .map_err(|e| {
