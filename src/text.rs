@@ -78,7 +78,7 @@ pub fn json_safe(json: String) -> String {
 }
 
 /// True for the characters [`sanitize`] escapes.
-fn needs_escape(c: char) -> bool {
+pub fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

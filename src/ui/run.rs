@@ -321,7 +321,12 @@ where
         view.timeline_page = timeline::page_rows(areas.timeline.height);
         view.rotation_drawn = render::rotation::is_panel(areas.rotation);
     }
-    view.help_hidden = render::help::hidden_rows(area, view);
+    // Only an open overlay is measured: its lines are built for nothing otherwise.
+    view.help_hidden = if view.overlay == super::view::Overlay::Help {
+        render::help::hidden_rows(area, view)
+    } else {
+        0
+    };
     let view = &*view;
     terminal
         .draw(|frame| {

@@ -104,7 +104,7 @@ impl Key {
         let mut chars = rest.chars();
         let code = match (chars.next(), chars.next()) {
             (None, _) => return Err(KeyError::Empty(text.to_owned())),
-            (Some(c), None) if c.is_control() => {
+            (Some(c), None) if crate::text::needs_escape(c) => {
                 return Err(KeyError::Unprintable(text.to_owned()))
             }
             (Some(c), None) if mods.contains(KeyModifiers::SHIFT) => {
@@ -273,10 +273,14 @@ mod tests {
             ("rr", "is not a key"),
             ("shift-1", "write the shifted character itself"),
             ("\u{1b}", "not a printable character"),
+            // A bidi override would turn the help overlay's text around.
+            ("\u{202e}", "not a printable character"),
+            ("ctrl-\u{200b}", "not a printable character"),
         ];
         for (text, why) in cases {
             let err = Key::parse(text).expect_err(text).to_string();
             assert!(err.contains(why), "{text:?}: {err}");
+            assert!(!err.chars().any(crate::text::needs_escape), "{err:?}");
         }
     }
 

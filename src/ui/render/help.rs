@@ -39,7 +39,11 @@ fn inner_width(area: Rect) -> usize {
 
 /// Lines of the overlay the terminal `area` cannot show at once: how far `↓` scrolls it.
 pub fn hidden_rows(area: Rect, view: &ViewState) -> u16 {
-    let content = content(view, inner_width(area)).len();
+    hidden(area, content(view, inner_width(area)).len())
+}
+
+/// Of `content` lines, how many the overlay in `area` cannot show.
+fn hidden(area: Rect, content: usize) -> u16 {
     let shown = usize::from(popup(area, content).height.saturating_sub(2));
     u16::try_from(content.saturating_sub(shown)).unwrap_or(u16::MAX)
 }
@@ -50,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState) {
     let t = view.theme;
     let lines = content(view, inner_width(area));
     let popup = popup(area, lines.len());
-    let hidden = hidden_rows(area, view);
+    let hidden = hidden(area, lines.len());
     let scroll = view.help_scroll.min(hidden);
     let more = match (scroll, hidden) {
         (_, 0) => "",
