@@ -13,6 +13,8 @@ const WITHIN: Duration = Duration::from_secs(40);
 
 struct Tmux {
     session: String,
+    /// The lab's log (its notes and the engine's messages), shown when a wait fails.
+    log: std::path::PathBuf,
 }
 
 impl Tmux {
@@ -46,7 +48,8 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "no {text:?} on screen:\n{screen}"
+                "no {text:?} on screen:\n{screen}\nthe lab's log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -81,11 +84,13 @@ fn the_lab_dashboard_shows_its_own_actions_and_takes_lab_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let err = tmp.path().join("stderr");
+    let log = tmp.path().join("log");
     let session = format!("rotascope-lab-tui-{}", std::process::id());
     // A long period: the only rotation in this test is the one `R` asks for.
     let command = format!(
-        "{} lab --dir {} --rotate-every 600s --config-lag 1s 2>{}",
+        "{} -v --log-file {} lab --dir {} --rotate-every 600s --config-lag 1s 2>{}",
         env!("CARGO_BIN_EXE_rotascope"),
+        log.display(),
         dir.display(),
         err.display()
     );
@@ -100,7 +105,7 @@ fn the_lab_dashboard_shows_its_own_actions_and_takes_lab_keys() {
         "50",
         &command,
     ]);
-    let tmux = Tmux { session };
+    let tmux = Tmux { session, log };
 
     // The header counts down to the scheduled rotation.
     let screen = tmux.wait_for("next rotation in", START_WITHIN);
@@ -124,7 +129,14 @@ fn the_lab_dashboard_shows_its_own_actions_and_takes_lab_keys() {
     assert!(screen.contains("follows in 1s"), "{screen}");
     tmux.wait_for("» lab: rotation 1: secrets.json now lists", WITHIN);
 
-    // `S` on the selected node (the first: island 0's master) stops it, `S` again starts it.
+    // Config order, so the first row (the selection, not moved) is island 0's master whatever
+    // the nodes' health: sorted by health the rows move as the rotation goes on.
+    for _ in 0..3 {
+        tmux.keys("s");
+    }
+    tmux.wait_for("by island", WITHIN);
+
+    // `S` on the selected node stops it, `S` again starts it.
     tmux.keys("S");
     tmux.wait_for("» lab: stopping 0.0", WITHIN);
     tmux.wait_for("» lab: 0.0 stopped", WITHIN);

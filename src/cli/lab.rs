@@ -19,7 +19,6 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 use anyhow::{anyhow, Context as _};
 use tokio::sync::mpsc;
@@ -81,18 +80,16 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
         shape_text(settings.shape),
         dir.display()
     );
-    // Once the dashboard's engine runs, the lab's notes become its `lab_action` events.
-    let engine: Arc<OnceLock<mpsc::Sender<Command>>> = Arc::default();
+    // Once the dashboard's engine runs, the lab's notes become its `lab_action` events: queued
+    // without a bound (a lab makes a few a minute) so none is lost to a busy engine, in order.
+    let (note_tx, note_rx) = mpsc::unbounded_channel::<String>();
     let notes: Notes = if args.no_tui {
         Box::new(print_note)
     } else {
-        let engine = engine.clone();
         // The TUI owns the terminal: notes go to the log too (`-v --log-file FILE` keeps them).
         Box::new(move |line| {
             tracing::info!(target: "rotascope::lab", "{line}");
-            if let Some(commands) = engine.get() {
-                let _ = commands.try_send(Command::Note(line.to_owned()));
-            }
+            let _ = note_tx.send(line.to_owned());
         })
     };
     let driver = tokio::select! {
@@ -130,7 +127,7 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
                     let lab = LabFront {
                         schedule,
                         requests: commands,
-                        engine,
+                        notes: note_rx,
                     };
                     lab_dashboard(config, shutdown.clone(), lab).await
                 }
@@ -168,11 +165,11 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
 }
 
 /// What the dashboard needs of the lab: its schedule for the header, where the lab keys'
-/// requests go, and the slot where the notes find the engine.
+/// requests go, and the driver's notes on their way to the engine.
 struct LabFront {
     schedule: LabClock,
     requests: mpsc::Sender<LabCommand>,
-    engine: Arc<OnceLock<mpsc::Sender<Command>>>,
+    notes: mpsc::UnboundedReceiver<String>,
 }
 
 /// The dashboard of `rotascope lab`: the plain one, with the lab between it and the engine. Its
@@ -186,7 +183,15 @@ async fn lab_dashboard(
     let ui_settings = config.ui.clone();
     let running = Running::start(config, Hangup::Stop, shutdown, Shard::ALL).await?;
     let engine = running.engine.commands.clone();
-    let _ = lab.engine.set(engine.clone());
+    let mut notes = lab.notes;
+    let to_engine = engine.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(line) = notes.recv().await {
+            if to_engine.send(Command::Note(line)).await.is_err() {
+                break;
+            }
+        }
+    });
     let (ui, mut from_ui) = mpsc::channel(crate::engine::COMMAND_QUEUE);
     let requests = lab.requests;
     let forward = tokio::spawn(async move {
@@ -213,6 +218,7 @@ async fn lab_dashboard(
     )
     .await;
     forward.abort();
+    relay.abort();
     let stopped = running.stop().await;
     shown.map_err(|e| Failure::Run(e.into()))?;
     stopped.map(|()| Exit::Ok)

@@ -68,20 +68,17 @@ fn items<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Item<'a>> {
     let mut out: Vec<Item> = Vec::new();
     let mut run: Vec<&Event> = Vec::new();
     for e in snapshot.events.iter().filter(|e| keep(e)) {
-        let secret = matches!(
+        // One reload's secret events come together, after its `config_applied`, each stamped
+        // when it was emitted: a run of them is that reload.
+        if matches!(
             e.kind,
             EventKind::CandidateAdded { .. } | EventKind::CandidateRemoved { .. }
-        );
-        if secret && run.first().is_none_or(|f| f.at == e.at) {
+        ) {
             run.push(e);
             continue;
         }
         fold(&mut out, std::mem::take(&mut run));
-        if secret {
-            run.push(e);
-        } else {
-            out.push(Item::Event(e));
-        }
+        out.push(Item::Event(e));
     }
     fold(&mut out, run);
     out
@@ -494,6 +491,8 @@ mod tests {
         let at = crate::ui::fixtures::now() - chrono::Duration::seconds(5);
         let (old, new) = (cand("app_b", "old"), cand("app_b", "new"));
         let keys: Vec<_> = s.nodes().map(|n| n.key.clone()).collect();
+        // Stamped as the engine stamps them: each a little later than the one before.
+        let mut at = at;
         for key in keys {
             for kind in [
                 EventKind::CandidateRemoved {
@@ -508,6 +507,7 @@ mod tests {
                 },
             ] {
                 s.events.push_back(Event { at, kind });
+                at += chrono::Duration::microseconds(3);
             }
         }
         (s, old.fingerprint.to_string(), new.fingerprint.to_string())
@@ -531,6 +531,26 @@ mod tests {
         let line = format!("10:14:55 ± secrets: app_b {old} → {new} on 4 nodes");
         assert!(screen.contains(&line), "{screen}");
         assert!(!screen.contains("left the config"), "{screen}");
+    }
+
+    #[test]
+    fn two_reloads_are_two_lines() {
+        let (mut s, _, _) = after_a_secret_change();
+        let second: Vec<Event> = s.events.iter().rev().take(8).rev().cloned().collect();
+        let at = second[0].at;
+        s.events.push_back(Event {
+            at,
+            kind: EventKind::ConfigApplied {
+                path: "rotascope.toml".into(),
+                generation: 3,
+                islands: 2,
+                nodes: 4,
+                candidates: 8,
+            },
+        });
+        s.events.extend(second);
+        let screen = drawn(&s, &view());
+        assert_eq!(screen.matches("± secrets: app_b").count(), 2, "{screen}");
     }
 
     #[test]
