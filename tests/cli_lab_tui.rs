@@ -102,7 +102,8 @@ fn the_lab_dashboard_shows_its_own_actions_and_takes_lab_keys() {
         "-x",
         "160",
         "-y",
-        "50",
+        // Tall: the lab's notes stay in the events pane while a rotation's events pile on top.
+        "90",
         &command,
     ]);
     let tmux = Tmux { session, log };
