@@ -546,7 +546,7 @@ impl Open {
             Change::Access { node, to, .. } => {
                 self.nodes.entry(node.clone()).or_default().access(at, *to);
             }
-            Change::Listed { .. } | Change::Winner { .. } => {}
+            Change::Listed { .. } | Change::Winner { .. } | Change::Relabeled { .. } => {}
         }
     }
 

@@ -104,6 +104,19 @@ pub enum EventKind {
         /// The candidate that left.
         candidate: CandidateRef,
     },
+    /// A reload gave a candidate of a node that stays another label, with the same login and
+    /// password (`current` became `previous`): the same credential under a new name. `candidate`
+    /// is as the new config names it.
+    CandidateRelabeled {
+        /// Island.
+        island: IslandNo,
+        /// Node name.
+        node: String,
+        /// The candidate, with its new label.
+        candidate: CandidateRef,
+        /// Its label before.
+        from_label: Option<String>,
+    },
     /// A chain probe's winner differs from the previous winner.
     WinnerChanged {
         /// Island.
@@ -229,6 +242,7 @@ impl EventKind {
             | EventKind::NodeRemoved { island, node }
             | EventKind::CandidateAdded { island, node, .. }
             | EventKind::CandidateRemoved { island, node, .. }
+            | EventKind::CandidateRelabeled { island, node, .. }
             | EventKind::WinnerChanged { island, node, .. }
             | EventKind::CandidateChanged { island, node, .. }
             | EventKind::RoleChanged { island, node, .. }

@@ -453,6 +453,7 @@ impl History {
         let node_key = match change {
             Change::Listed { node, .. }
             | Change::Candidate { node, .. }
+            | Change::Relabeled { node, .. }
             | Change::Health { node, .. }
             | Change::Winner { node, .. }
             | Change::Access { node, .. } => node,
@@ -462,7 +463,8 @@ impl History {
             label,
             to: Some(_),
             ..
-        } = change
+        }
+        | Change::Relabeled { cred, label, .. } = change
         {
             if self.credentials.get(cred) != Some(label) {
                 Arc::make_mut(&mut self.credentials).insert(cred.clone(), label.clone());
@@ -475,7 +477,7 @@ impl History {
             Change::Listed { .. } | Change::Health { .. } | Change::Access { .. } => {
                 self.folded_cluster = Default::default();
             }
-            Change::Winner { .. } => {}
+            Change::Winner { .. } | Change::Relabeled { .. } => {}
         }
         let nodes = Arc::make_mut(&mut self.nodes);
         let node = Arc::make_mut(nodes.entry(node_key.clone()).or_insert_with(|| {
@@ -523,6 +525,8 @@ impl History {
                 node.access.push(ms, Some(*to));
                 trimmed(&mut node.access)
             }
+            // The credential's label, recorded above, is all it changes.
+            Change::Relabeled { .. } => None,
         };
         if let Some(at) = oldest {
             self.kept_from = Some(self.kept_from.map_or(at, |k| k.max(at)));

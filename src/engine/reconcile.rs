@@ -182,8 +182,8 @@ impl<P: Prober> Core<P> {
     }
 }
 
-/// `candidate_removed` and `candidate_added` events for the nodes both topologies share, each
-/// candidate named by its position in the topology it belongs to.
+/// `candidate_removed`, `candidate_added` and `candidate_relabeled` events for the nodes both
+/// topologies share, each candidate named by its position in the topology it belongs to.
 fn candidate_changes(old: &Topology, new: &Topology) -> Vec<EventKind> {
     let named = |node: &Node, index: usize| {
         let c = &node.candidates[index];
@@ -210,12 +210,19 @@ fn candidate_changes(old: &Topology, new: &Topology) -> Vec<EventKind> {
             }
         }
         for (index, c) in node.candidates.iter().enumerate() {
-            if !listed(before, &c.id) {
-                events.push(EventKind::CandidateAdded {
+            match before.candidates.iter().find(|b| b.id == c.id) {
+                None => events.push(EventKind::CandidateAdded {
                     island: node.key.island,
                     node: node.key.name.to_string(),
                     candidate: named(node, index),
-                });
+                }),
+                Some(b) if b.label != c.label => events.push(EventKind::CandidateRelabeled {
+                    island: node.key.island,
+                    node: node.key.name.to_string(),
+                    candidate: named(node, index),
+                    from_label: b.label.clone(),
+                }),
+                Some(_) => {}
             }
         }
     }

@@ -722,6 +722,11 @@ impl Builder {
                     _ => {}
                 }
             }
+            Change::Relabeled { cred, label, .. } => {
+                if self.chart.row(cred) {
+                    self.labels.insert(cred.clone(), label.clone());
+                }
+            }
             Change::Winner { .. } => {}
         }
     }

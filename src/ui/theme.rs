@@ -248,7 +248,8 @@ impl Theme {
             EventKind::NodeAdded { .. }
             | EventKind::NodeRemoved { .. }
             | EventKind::CandidateAdded { .. }
-            | EventKind::CandidateRemoved { .. } => self.fg(Color::Blue),
+            | EventKind::CandidateRemoved { .. }
+            | EventKind::CandidateRelabeled { .. } => self.fg(Color::Blue),
             EventKind::WinnerChanged { to: None, .. } => self.bad(),
             EventKind::WinnerChanged { .. } | EventKind::RoleChanged { .. } => {
                 self.fg(Color::Magenta)

@@ -144,6 +144,15 @@ pub enum Change {
         /// True when a reload added or removed it (the secret set changed).
         by_reload: bool,
     },
+    /// A candidate got another label; its state is unchanged.
+    Relabeled {
+        /// The node.
+        node: NodeKey,
+        /// The credential.
+        cred: CredKey,
+        /// Its new label.
+        label: Option<String>,
+    },
     /// A node's health changed.
     Health {
         /// The node.
@@ -222,6 +231,24 @@ impl Observed {
             } => {
                 let k = key(*island, node);
                 self.set_candidate(&k, candidate, None, true, out);
+            }
+            EventKind::CandidateRelabeled {
+                island,
+                node,
+                candidate,
+                ..
+            } => {
+                let k = key(*island, node);
+                let n = self.touch(&k, out);
+                let cred = CredKey::of(candidate);
+                if let Some(i) = n.position(&cred) {
+                    n.candidates[i].label.clone_from(&candidate.label);
+                    out.push(Change::Relabeled {
+                        node: k,
+                        cred,
+                        label: candidate.label.clone(),
+                    });
+                }
             }
             EventKind::CandidateChanged {
                 island,

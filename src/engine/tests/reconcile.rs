@@ -318,3 +318,71 @@ async fn the_last_chain_keeps_naming_its_candidates_after_a_reload_reorders_them
     assert_eq!(chain_of(n), [(1, Failed(ErrorKind::AuthFailed)), (0, Won)]);
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_only_relabels_says_so_and_the_history_takes_the_new_label() {
+    // Given app_a labelled current and app_b previous, both working
+    let fake = fake_with("db-a", &[("app_a", "a-1"), ("app_b", "b-1")]);
+    let labelled = |labels: [&str; 2]| {
+        let mut n = fake::node(0, "db-a", &[("app_a", "a-1"), ("app_b", "b-1")]);
+        for (c, l) in n.candidates.iter_mut().zip(labels) {
+            c.label = Some(l.to_owned());
+        }
+        fake::topology(vec![n])
+    };
+    let mut h = Harness::start(&fake, labelled(["current", "previous"]), settings());
+    let label_of = |s: &Snapshot, login: &str| {
+        s.history
+            .credentials()
+            .find(|(k, _)| &*k.login == login)
+            .and_then(|(_, l)| l.map(str::to_owned))
+    };
+    h.until("app_a known to the history", |s| {
+        label_of(s, "app_a").is_some()
+    })
+    .await;
+    h.drain();
+
+    // When a reload swaps the labels and nothing else
+    h.reload(fake::config(labelled(["previous", "current"]), settings()));
+    let s = h
+        .until("the history's new label", |s| {
+            label_of(s, "app_a").as_deref() == Some("previous")
+        })
+        .await;
+
+    // Then each candidate says it was relabeled (nothing left or came), and the history agrees
+    assert_eq!(label_of(&s, "app_b").as_deref(), Some("current"));
+    let secret_events: Vec<EventKind> = h
+        .events()
+        .into_iter()
+        .filter(|k| {
+            matches!(
+                k,
+                EventKind::CandidateAdded { .. }
+                    | EventKind::CandidateRemoved { .. }
+                    | EventKind::CandidateRelabeled { .. }
+            )
+        })
+        .collect();
+    let relabeled =
+        |login: &str, password: &str, index, from: &str, to: &str| EventKind::CandidateRelabeled {
+            island: IslandNo(0),
+            node: "db-a".into(),
+            candidate: crate::engine::event::CandidateRef {
+                index,
+                login: login.into(),
+                label: Some(to.into()),
+                fingerprint: crate::secret::Password::new(password).fingerprint(),
+            },
+            from_label: Some(from.into()),
+        };
+    assert_eq!(
+        secret_events,
+        [
+            relabeled("app_a", "a-1", 0, "current", "previous"),
+            relabeled("app_b", "b-1", 1, "previous", "current"),
+        ]
+    );
+    h.stop().await;
+}

@@ -26,12 +26,11 @@ pub fn page_rows(area_height: u16) -> usize {
 enum Item<'a> {
     Event(&'a Event),
     /// `secrets: app_b 840b4720 → 6ec50bea on 4 nodes`: a reload's `candidate_removed` and
-    /// `candidate_added` events of one login (and label), all at the same moment.
+    /// `candidate_added` events of one login (and label), or its `candidate_relabeled` events of
+    /// one credential (`app_a 840b4720 current → previous`).
     Secrets {
         at: chrono::DateTime<chrono::Utc>,
-        login: String,
-        removed: Vec<String>,
-        added: Vec<String>,
+        change: String,
         nodes: usize,
     },
 }
@@ -72,7 +71,9 @@ fn items<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Item<'a>> {
         // when it was emitted: a run of them is that reload.
         if matches!(
             e.kind,
-            EventKind::CandidateAdded { .. } | EventKind::CandidateRemoved { .. }
+            EventKind::CandidateAdded { .. }
+                | EventKind::CandidateRemoved { .. }
+                | EventKind::CandidateRelabeled { .. }
         ) {
             run.push(e);
             continue;
@@ -84,22 +85,30 @@ fn items<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Item<'a>> {
     out
 }
 
-/// Folds one reload's secret events: a login touched on two nodes or more becomes one line.
+/// Folds one reload's secret events: a login touched on two nodes or more becomes one line, and
+/// so does a credential relabeled on two nodes or more.
 fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
-    let login = |e: &Event| match &e.kind {
+    // What a line is about: a login with its label (added, removed), or one credential's
+    // relabeling.
+    let group = |e: &Event| match &e.kind {
         EventKind::CandidateAdded { candidate, .. }
         | EventKind::CandidateRemoved { candidate, .. } => candidate_login(candidate),
+        EventKind::CandidateRelabeled {
+            candidate,
+            from_label,
+            ..
+        } => relabeling(candidate, from_label.as_deref()),
         _ => String::new(),
     };
-    let mut logins: Vec<String> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
     for e in &run {
-        let l = login(e);
-        if !logins.contains(&l) {
-            logins.push(l);
+        let g = group(e);
+        if !groups.contains(&g) {
+            groups.push(g);
         }
     }
-    for l in logins {
-        let events: Vec<&Event> = run.iter().copied().filter(|e| login(e) == l).collect();
+    for g in groups {
+        let events: Vec<&Event> = run.iter().copied().filter(|e| group(e) == g).collect();
         let mut nodes: Vec<(IslandNo, &str)> =
             events.iter().filter_map(|e| node_of(&e.kind)).collect();
         nodes.sort_unstable();
@@ -120,14 +129,31 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
                 list.push(fp);
             }
         }
+        let change = match (removed.is_empty(), added.is_empty()) {
+            (false, false) => format!("{g} {} → {}", removed.join(" "), added.join(" ")),
+            (true, false) => format!("{g} {} added", added.join(" ")),
+            (false, true) => format!("{g} {} left", removed.join(" ")),
+            // Relabelings only: the group says it all.
+            (true, true) => g,
+        };
         out.push(Item::Secrets {
             at: events[0].at,
-            login: l,
-            removed,
-            added,
+            change,
             nodes: nodes.len(),
         });
     }
+}
+
+/// `app_a 840b4720 current → previous`: a credential's new label.
+fn relabeling(candidate: &CandidateRef, from: Option<&str>) -> String {
+    let label = |l: Option<&str>| l.unwrap_or("no label").to_owned();
+    format!(
+        "{} {} {} → {}",
+        candidate.login,
+        candidate.fingerprint,
+        label(from),
+        label(candidate.label.as_deref())
+    )
 }
 
 /// Draws the pane.
@@ -172,38 +198,25 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &ViewSta
         .take(usize::from(inner.height))
         .map(|item| match item {
             Item::Event(e) => event_line(e, view, t, width),
-            Item::Secrets {
-                at,
-                login,
-                removed,
-                added,
-                nodes,
-            } => secrets_line(*at, login, removed, added, *nodes, view, t, width),
+            Item::Secrets { at, change, nodes } => {
+                secrets_line(*at, change, *nodes, view, t, width)
+            }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn secrets_line(
     at: chrono::DateTime<chrono::Utc>,
-    login: &str,
-    removed: &[String],
-    added: &[String],
+    change: &str,
     nodes: usize,
     view: &ViewState,
     t: Theme,
     width: usize,
 ) -> Line<'static> {
-    let change = match (removed.is_empty(), added.is_empty()) {
-        (false, false) => format!("{} → {}", removed.join(" "), added.join(" ")),
-        (true, false) => format!("{} added", added.join(" ")),
-        (false, true) => format!("{} left", removed.join(" ")),
-        (true, true) => String::new(),
-    };
     let time = format!("{} ", clock(at, view.tz));
     let room = width.saturating_sub(time.len());
-    let text = format!("± secrets: {login} {change} on {nodes} nodes");
+    let text = format!("± secrets: {change} on {nodes} nodes");
     Line::from(vec![
         Span::styled(time, t.dim()),
         Span::styled(truncate(&sanitize(&text), room), t.busy()),
@@ -277,6 +290,20 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 node(*island, n),
                 candidate_ref(candidate),
                 candidate.fingerprint
+            ),
+        ),
+        EventKind::CandidateRelabeled {
+            island,
+            node: n,
+            candidate,
+            from_label,
+        } => (
+            "~",
+            format!(
+                "{} #{} {} relabeled",
+                node(*island, n),
+                candidate.index,
+                relabeling(candidate, from_label.as_deref())
             ),
         ),
         EventKind::WinnerChanged {
@@ -531,6 +558,38 @@ mod tests {
         let line = format!("10:14:55 ± secrets: app_b {old} → {new} on 4 nodes");
         assert!(screen.contains(&line), "{screen}");
         assert!(!screen.contains("left the config"), "{screen}");
+    }
+
+    #[test]
+    fn a_relabeling_on_many_nodes_is_one_line_and_on_one_node_names_it() {
+        let mut s = crate::ui::fixtures::all_ok();
+        let mut at = crate::ui::fixtures::now() - chrono::Duration::seconds(5);
+        let mut a = cand("app_a", "a");
+        a.label = Some("previous".into());
+        let keys: Vec<_> = s.nodes().map(|n| n.key.clone()).collect();
+        for key in &keys {
+            s.events.push_back(Event {
+                at,
+                kind: EventKind::CandidateRelabeled {
+                    island: key.island,
+                    node: key.name.to_string(),
+                    candidate: a.clone(),
+                    from_label: Some("current".into()),
+                },
+            });
+            at += chrono::Duration::microseconds(3);
+        }
+        let fp = a.fingerprint;
+        let screen = drawn(&s, &view());
+        let line = format!("± secrets: app_a {fp} current → previous on 4 nodes");
+        assert!(screen.contains(&line), "{screen}");
+
+        // One node only: its own line.
+        let mut v = view();
+        v.filter = "db-b1".into();
+        let screen = drawn(&s, &v);
+        let line = format!("~ 1/db-b1 #0 app_a {fp} current → previous relabeled");
+        assert!(screen.contains(&line), "{screen}");
     }
 
     #[test]
