@@ -29,6 +29,7 @@ const EVENT_TYPES: &[&str] = &[
     "node_removed",
     "candidate_added",
     "candidate_removed",
+    "candidate_relabeled",
     "winner_changed",
     "candidate_changed",
     "role_changed",

@@ -336,3 +336,45 @@ fn json_has_the_contract_fields() {
     assert_eq!(v["degraded"]["items"][0]["ongoing"], true);
     assert_eq!(v["degraded"]["items"][0]["node"], "db");
 }
+
+#[test]
+fn a_relabeled_credential_is_reported_under_its_new_label() {
+    use crate::engine::event::{CandidateRef, Event, EventKind};
+    use crate::engine::snapshot::CandidateState;
+    let at = |s: &str| -> DateTime<Utc> { format!("2026-11-28T{s}Z").parse().unwrap() };
+    let app = |label: &str| CandidateRef {
+        index: 0,
+        login: "app".into(),
+        label: Some(label.into()),
+        fingerprint: crate::secret::Password::new("p").fingerprint(),
+    };
+    let line = |at, kind| serde_json::to_string(&Event { at, kind }).unwrap();
+    let lines = [
+        APPLIED.to_owned(),
+        line(
+            at("10:00:00.500"),
+            EventKind::CandidateChanged {
+                island: IslandNo(0),
+                node: "db".into(),
+                candidate: app("current"),
+                from: CandidateState::Untested,
+                to: CandidateState::Valid,
+                error: None,
+            },
+        ),
+        beat("10:00:01.000"),
+        line(
+            at("10:00:01.500"),
+            EventKind::CandidateRelabeled {
+                island: IslandNo(0),
+                node: "db".into(),
+                candidate: app("previous"),
+                from_label: Some("current".into()),
+            },
+        ),
+        beat("10:00:02.000"),
+    ];
+    let p = proof_of(&(lines.join("\n") + "\n"));
+    let labels: Vec<Option<&str>> = p.credentials.iter().map(|c| c.label.as_deref()).collect();
+    assert_eq!(labels, [Some("previous")]);
+}
