@@ -1470,6 +1470,38 @@ async fn a_node_name_carrying_a_password_is_refused() {
 }
 
 #[tokio::test]
+async fn a_password_pasted_into_a_login_label_or_name_names_that_key_and_line() {
+    let cases = [
+        (
+            "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"pasted-pw-77\"\n\
+             [[secrets]]\nlogin = \"pasted-pw-77\"\npassword = \"other-pw-88\"\n",
+            "rotascope.toml:6:",
+            "`secrets[1].login`",
+        ),
+        (
+            "islands = [[\"postgres://h/db\"]]\n[[secrets]]\nlogin = \"app\"\npassword = \"pasted-pw-77\"\n\
+             label = \"x pasted-pw-77\"\n",
+            "rotascope.toml:5:",
+            "`secrets[0].label`",
+        ),
+        (
+            "[[island]]\nno = 0\n[[island.node]]\nname = \"pasted-pw-77\"\nurl = \"postgres://db/app\"\n\
+             login = \"app\"\npassword = \"pasted-pw-77\"\n",
+            "rotascope.toml:4:",
+            "`island[0].node[0].name`",
+        ),
+    ];
+    for (text, line, key) in cases {
+        let err = Case::new(text).err().await;
+        check(
+            &err,
+            &[line, key, "without a password", "(not shown)"],
+            &["pasted-pw-77", "other-pw-88", "island 0, node #0"],
+        );
+    }
+}
+
+#[tokio::test]
 async fn settings_out_of_bounds_name_the_key() {
     let base = "islands = [[\"postgres://u:pw-1234@h/db\"]]\n";
     let file_cases = [

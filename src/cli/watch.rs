@@ -71,14 +71,7 @@ pub async fn stream<W: Write>(
             r = feed.recv() => r,
             _ = ticker.tick(), if beat.is_some() => {
                 let Some(beat) = &beat else { continue };
-                let snapshot = beat.snapshots.borrow().clone();
-                let written = writer.write_heartbeat(
-                    clock.now(),
-                    beat.every,
-                    &snapshot.summary(),
-                    snapshot.config.generation,
-                );
-                match written {
+                match heartbeat(writer, clock, beat) {
                     Ok(()) => continue,
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                         return Ok(StreamEnd::OutputClosed)
@@ -107,7 +100,30 @@ pub async fn stream<W: Write>(
             return Ok(end);
         }
     }
+    // The last word: the monitor ran until now. Without it a recording ends at the previous
+    // heartbeat, and `report` would lose up to a period of what was watched (an outage included).
+    if let Some(beat) = &beat {
+        match heartbeat(writer, clock, beat) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(StreamEnd::OutputClosed),
+            written => written?,
+        }
+    }
     Ok(StreamEnd::Shutdown)
+}
+
+/// A `heartbeat` line: the time, the period and the latest snapshot's counts.
+fn heartbeat<W: Write>(
+    writer: &mut NdjsonWriter<W>,
+    clock: &dyn Clock,
+    beat: &Beat,
+) -> io::Result<()> {
+    let snapshot = beat.snapshots.borrow().clone();
+    writer.write_heartbeat(
+        clock.now(),
+        beat.every,
+        &snapshot.summary(),
+        snapshot.config.generation,
+    )
 }
 
 #[cfg(test)]
@@ -136,6 +152,33 @@ mod tests {
             .unwrap();
         assert_eq!(end, StreamEnd::Shutdown);
         assert_eq!(types(&w), fixtures::FEED_TYPES);
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_with_a_heartbeat_at_the_time_of_the_stop() {
+        let (tx, mut rx) = broadcast::channel(16);
+        for f in fixtures::feed() {
+            tx.send(f).unwrap();
+        }
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let mut w = NdjsonWriter::new(Vec::new(), true, None);
+        let clock = ManualClock::new(fixtures::at(7));
+        let (_, snapshots) = watch::channel(Arc::new(crate::ui::fixtures::all_ok()));
+        let beat = Beat {
+            every: Duration::from_secs(10),
+            snapshots,
+        };
+        let end = stream(&mut rx, &mut w, &clock, &shutdown, Some(beat))
+            .await
+            .unwrap();
+        assert_eq!(end, StreamEnd::Shutdown);
+        let mut expected: Vec<&str> = fixtures::FEED_TYPES.to_vec();
+        expected.push("heartbeat");
+        assert_eq!(types(&w), expected);
+        let text = std::str::from_utf8(w.output()).unwrap();
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["at"], "2026-11-28T10:00:07.000Z");
     }
 
     #[tokio::test]

@@ -285,7 +285,7 @@ impl<'a> Loader<'a> {
         let (probe, reload, shards) = self.settings(layers)?;
         let topology = self.topology(raw, &secrets).await?;
         self.pattern_holds_no_password(layers, &shards)?;
-        self.shown_fields_hold_no_password(&topology)?;
+        self.shown_fields_hold_no_password(layers, &topology)?;
         Ok((probe, reload, shards, topology))
     }
 
@@ -523,14 +523,56 @@ impl<'a> Loader<'a> {
     }
 
     /// Node names, logins and labels are shown everywhere: one that holds a password of the
-    /// config is a paste in the wrong place, refused without repeating it.
+    /// config is a paste in the wrong place, refused without repeating it. The config's own
+    /// fields are named by their key; what came from elsewhere (a secrets file or command, a
+    /// connection string's user) by its island and node.
     fn shown_fields_hold_no_password(
         &self,
+        layers: &Layers,
         topology: &crate::topology::Topology,
     ) -> Result<(), ConfigError> {
         // One automaton over every password: a check per field stays linear with 10⁵ secrets.
         let matcher = self.redactor.matcher();
         let holds = |text: &str| matcher.holds(text);
+        let refused = |key: KeyPath, expected: String| ConfigError::InvalidValue {
+            at: layers.origin(&self.doc, &self.env_settings, &key),
+            key,
+            expected,
+            found: "a value that holds a password of this config (not shown)".into(),
+        };
+        let raw = &layers.raw;
+        for (i, secret) in raw.secrets.iter().enumerate() {
+            let key = KeyPath::root().key("secrets").index(i);
+            if holds(&secret.login) {
+                return Err(refused(
+                    key.key("login"),
+                    "a login without a password".into(),
+                ));
+            }
+            if secret.label.as_deref().is_some_and(holds) {
+                return Err(refused(
+                    key.key("label"),
+                    "a label without a password".into(),
+                ));
+            }
+        }
+        for (i, island) in raw.island.iter().enumerate() {
+            for (j, node) in island.node.iter().enumerate() {
+                let key = KeyPath::root().key("island").index(i).key("node").index(j);
+                for (field, value) in [
+                    ("name", &node.name),
+                    ("login", &node.login),
+                    ("label", &node.label),
+                ] {
+                    if value.as_deref().is_some_and(holds) {
+                        return Err(refused(
+                            key.key(field),
+                            format!("a {field} without a password"),
+                        ));
+                    }
+                }
+            }
+        }
         for node in topology.nodes() {
             let what = if holds(&node.key.name) {
                 Some("the name of a node")
@@ -550,7 +592,8 @@ impl<'a> Loader<'a> {
                     at: Origin::file(&self.doc.path),
                     key: KeyPath::root(),
                     expected: format!(
-                        "{what} without a password (island {}, node #{} of it)",
+                        "{what} without a password (island {}, node #{} of it; from the secrets \
+                         file or command, or a connection string)",
                         node.key.island,
                         topology
                             .islands

@@ -491,10 +491,18 @@ impl Loader<'_> {
     /// password would leave a tail no mask matches.
     fn shown_stderr(&mut self, stderr: &str) -> String {
         if looks_like_credentials(stderr) {
+            let lines = stderr.lines().count();
             return format!(
-                "(withheld: {} that look like they carry a credential; run the command by hand \
-                 to read them)",
-                crate::text::plural(stderr.lines().count(), "line")
+                "(withheld: {} that {} like {} a credential; run the command by hand \
+                 to read {})",
+                crate::text::plural(lines, "line"),
+                if lines == 1 { "looks" } else { "look" },
+                if lines == 1 {
+                    "it carries"
+                } else {
+                    "they carry"
+                },
+                if lines == 1 { "it" } else { "them" },
             );
         }
         self.redactor.harvest_text(stderr);

@@ -223,17 +223,12 @@ impl EpisodeSummary {
             format!("{} changed", logins.join(", "))
         };
         format!(
-            "{what}, {}/{} nodes degraded {}, {} {}, {} failed auths{}",
+            "{what}, {}/{} nodes degraded {}, {}, {}{}",
             self.nodes_degraded,
             self.nodes_total,
             super::snapshot::span_text(self.longest_degraded()),
-            self.outages,
-            if self.outages == 1 {
-                "outage"
-            } else {
-                "outages"
-            },
-            self.failed_auths.total(),
+            crate::text::plural(self.outages, "outage"),
+            crate::text::plural(self.failed_auths.total() as usize, "failed auth"),
             match self.outcome {
                 Outcome::Completed => "",
                 Outcome::TimedOut => " (timed out)",

@@ -135,8 +135,8 @@ fn write_summary<W: Write>(out: &mut W, s: &EpisodeSummary) -> io::Result<()> {
         }
         if n.failed_auths.total() > 0 {
             parts.push(format!(
-                "{} failed auths (chain {}, audit {})",
-                n.failed_auths.total(),
+                "{} (chain {}, audit {})",
+                plural(n.failed_auths.total() as usize, "failed auth"),
                 n.failed_auths.chain,
                 n.failed_auths.audit
             ));
@@ -189,11 +189,11 @@ pub fn write_text<W: Write>(out: &mut W, p: &Proof) -> io::Result<()> {
     let i = &p.input;
     writeln!(
         out,
-        "input: {} ({} events, {} heartbeats, {} probes), {}{}{}",
+        "input: {} ({}, {}, {}), {}{}{}",
         plural(i.lines as usize, "line"),
-        i.events,
-        i.heartbeats,
-        i.probes,
+        plural(i.events as usize, "event"),
+        plural(i.heartbeats as usize, "heartbeat"),
+        plural(i.probes as usize, "probe"),
         plural(i.runs as usize, "run"),
         if i.missed > 0 {
             format!(", {} lines lost by the recorder", i.missed)
