@@ -99,10 +99,11 @@ pub enum Command {
     ///
     /// Needs the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup). Every server it
     /// started is removed on exit (q, Ctrl-C, SIGTERM). With --dir, rotascope.toml and
-    /// secrets.json stay in DIR afterwards; without it, the whole temp dir goes.
+    /// secrets.json (with --pooler: rotascope.toml alone, passwords inline) stay in DIR
+    /// afterwards; without it, the whole temp dir goes.
     #[command(
         after_help = "With --no-tui, these commands are read on stdin, one per line:\n  \
-                            rotate | stop I.N | start I.N | promote I.N | failover I | status | help\n\
+                            rotate | stop I.N | start I.N | toggle I.N | promote I.N | failover I | status | help\n\
                             (I.N = island.index: `stop 0.0` stops island 0's first node, its master)."
     )]
     Lab(LabArgs),

@@ -287,6 +287,12 @@ fn stdin_commands_fail_a_master_over_and_rotate_on_demand() {
     lab.expect("the password owed", WITHIN, |l| {
         l.contains("rotation 2: island 0 has no master; app_a's new password is set there")
     });
+    // Another one before it is paid: the lab does what a careless rotation tool does, and says
+    // what that risks.
+    lab.send("rotate");
+    lab.expect("the warning", WITHIN, |l| {
+        l.contains("rotation 3: island 0 still waits for an earlier new password")
+    });
     lab.send("promote 0.1");
     lab.expect("0.1 promoted", WITHIN, |l| l.ends_with(" 0.1 promoted"));
     lab.expect("the password paid", WITHIN, |l| {

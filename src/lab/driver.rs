@@ -298,10 +298,28 @@ impl Driver {
             .into_iter()
             .partition(|(_, a)| matches!(a, Action::Rotation { .. }));
         self.queue = rest;
+        let no = self.rotation.count() + 1;
+        if !pending.is_empty() {
+            self.note(&format!(
+                "rotation {no} asked for: rotation {}'s remaining steps are done now",
+                no - 1
+            ));
+        }
         for (_, action) in pending {
             self.perform(action).await;
         }
-        let no = self.rotation.count() + 1;
+        if !self.owed.is_empty() {
+            let mut islands: Vec<usize> = self.owed.iter().map(|o| o.island).collect();
+            islands.sort_unstable();
+            islands.dedup();
+            // What a careless rotation tool does; the lab does it too, and says so.
+            self.note(&format!(
+                "rotation {no}: island {} still waits for an earlier new password (no master to \
+                 set it on): its nodes may be left with no password the secrets list, an outage \
+                 a rotation pipeline avoids by waiting for `rotascope check --ready-to-revoke`",
+                perform::list(&islands)
+            ));
+        }
         let now = Instant::now();
         let steps = self
             .rotation

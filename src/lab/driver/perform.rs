@@ -160,7 +160,7 @@ impl Driver {
 }
 
 /// `0, 1`.
-fn list(islands: &[usize]) -> String {
+pub(super) fn list(islands: &[usize]) -> String {
     islands
         .iter()
         .map(ToString::to_string)
