@@ -156,7 +156,13 @@ impl Shortener {
         if width(&short) <= cols {
             return short.into_owned();
         }
-        let kept = self.without_common_words(&short);
+        // An address's octets are no words: `127.0.0.1:5433` less `127`, `0` and `0` would read
+        // `1:5433`, as if island 1.
+        let kept = if starts_with_ipv4(&short) {
+            String::new()
+        } else {
+            self.without_common_words(&short)
+        };
         if kept.is_empty() {
             return elide(&short, cols);
         }
@@ -201,6 +207,14 @@ impl Shortener {
         };
         Cow::Owned(sanitize(&format!("{}{host}{port}{tail}", p.userinfo)).into_owned())
     }
+}
+
+/// True when `s` starts with a dotted IPv4 address (`10.0.3.7`, `127.0.0.1:5432`).
+fn starts_with_ipv4(s: &str) -> bool {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    s[..end].parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 /// `s` in at most `max` columns: cut in the middle with `…`, the end kept (a bit more of the end
@@ -354,6 +368,19 @@ mod tests {
         assert_eq!(s.fit(names[0], 20), "1a-0000-primary");
         assert_eq!(s.fit(names[1], 20), "1b-0008-replica-01");
         assert_eq!(s.fit(names[1], 12), "1b-0…lica-01");
+    }
+
+    #[test]
+    fn an_ip_address_loses_no_octet_as_a_word() {
+        let names = ["127.0.0.1:37613", "127.0.0.1:40507", "10.0.3.7:5432"];
+        let s = Shortener::for_names(names[..2].iter().copied());
+        assert_eq!(s.fit(names[0], 12), "127.…1:37613");
+        assert!(starts_with_ipv4(names[2]));
+        assert!(!starts_with_ipv4("10.0-db.example.com"));
+        // A host name still loses the words every name has.
+        let hosts = ["pg-prod-a1.example.com", "pg-prod-b1.example.com"];
+        let s = Shortener::for_names(hosts.iter().copied());
+        assert_eq!(s.fit(hosts[0], 5), "a1");
     }
 
     #[test]
