@@ -251,3 +251,69 @@ async fn a_fresh_state_file_carries_the_quiet_time_on() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("safe to revoke"), "{out}");
 }
+
+/// Ctrl-C while `check --ready-to-revoke` watches for `quiet_for` (an hour: it must wait): it
+/// ends at once with exit 1, what was seen so far and a note that it was interrupted — never a
+/// "safe" verdict, never a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_readiness_watch_with_a_note() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let pg = lab_server(ServerOptions::default()).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    let file = ConfigFile::new(&config(&url, "1h"));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rotascope"))
+        .args(["--config", file.path().to_str().expect("utf-8 path")])
+        .args(["check", "--ready-to-revoke", "app_a"])
+        .current_dir(file.dir())
+        .env("XDG_CONFIG_HOME", file.dir().join("xdg"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run rotascope");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+
+    // Watching: it says so on stderr once the engine runs and the answer is not known.
+    let mut seen = String::new();
+    let watching = async {
+        loop {
+            let mut line = String::new();
+            let n = stderr.read_line(&mut line).await.expect("read stderr");
+            assert!(n > 0, "stderr closed before it said it watches: {seen}");
+            seen.push_str(&line);
+            if line.contains("app_a: watching up to") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(support::PATIENCE, watching)
+        .await
+        .expect("it says it watches");
+    assert!(seen.contains("Ctrl-C ends the watch early"), "{seen}");
+
+    let pid = libc::pid_t::try_from(child.id().expect("running")).expect("pid");
+    // SAFETY: kill only sends a signal, to the child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::time::timeout(support::PATIENCE, child.wait())
+        .await
+        .expect("it exits promptly after Ctrl-C")
+        .expect("wait");
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).await.expect("read stdout");
+    stderr.read_to_string(&mut seen).await.expect("read stderr");
+    assert_no_secret("stdout", &out, &ALL);
+    assert_no_secret("stderr", &seen, &ALL);
+
+    assert_eq!(status.code(), Some(1), "stdout: {out}\nstderr: {seen}");
+    assert!(out.starts_with("app_a: not safe to revoke"), "{out}");
+    assert!(!out.contains("app_a: safe to revoke"), "{out}");
+    assert!(out.contains("note: interrupted after"), "{out}");
+    assert!(out.contains("what was seen so far"), "{out}");
+}
