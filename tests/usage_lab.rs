@@ -317,3 +317,113 @@ async fn ctrl_c_ends_the_readiness_watch_with_a_note() {
     assert!(out.contains("note: interrupted after"), "{out}");
     assert!(out.contains("what was seen so far"), "{out}");
 }
+
+/// `config` with `[usage] enabled` set.
+fn config_counting(url: &str, quiet_for: &str, enabled: bool) -> String {
+    config(url, quiet_for).replace("[usage]\n", &format!("[usage]\nenabled = {enabled}\n"))
+}
+
+/// The server log from byte `from` on.
+fn server_log(pg: &rotascope::lab::Server, from: usize) -> String {
+    let log = std::fs::read(pg.log_path()).expect("server log");
+    String::from_utf8_lossy(log.get(from..).unwrap_or_default()).into_owned()
+}
+
+/// `[usage] enabled = false`: the chain probes still work, but their query never reads the
+/// server's activity (the server logs every statement: no `pg_stat_get_activity`), no session
+/// count is reported anywhere, and `--ready-to-revoke` refuses with exit 3. A hot reload turns
+/// counting on (the counts come back, and the statement with them: the log check can fail) and
+/// off again (a login that was safe is said to be no longer, because nothing is counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counting_off_reads_no_activity_and_reload_switches_it() {
+    const ACTIVITY: &str = "pg_stat_get_activity";
+    const PROBE: &str = "pg_is_in_recovery()";
+    let pg = lab_server(ServerOptions::default().setting("log_statement", "'all'")).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    let name = url.as_str();
+    let a1 = session(&pg, "app_a", PW_A, "billing").await;
+    let file = ConfigFile::new(&config_counting(&url, "1s", false));
+
+    // Off: probes work, nothing is counted, and the views say so.
+    let mut running = Running::start(&file).await;
+    let mark = running.feed.mark();
+    running.feed.chains(mark, 3, name).await;
+    let s = running.snapshot();
+    assert!(!s.usage_enabled);
+    assert_eq!(node(&s, name).health, rotascope::engine::Health::Ok);
+    assert!(
+        node(&s, name).usage.is_empty(),
+        "no login listed as unknown"
+    );
+    assert!(s.usage.is_empty());
+    let log = server_log(&pg, 0);
+    assert!(log.contains(PROBE), "the server logs the probes: {log}");
+    assert!(
+        !log.contains(ACTIVITY),
+        "the probe read the activity: {log}"
+    );
+    let json = serde_json::to_value(rotascope::report::check_report(&s)).expect("json");
+    assert_eq!(json["usage_enabled"], false);
+
+    // Readiness needs the counts: refused, nothing checked.
+    let (code, out) = ready(&file, "app_a").await;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("config error") && out.contains("`usage.enabled`"),
+        "{out}"
+    );
+    assert!(!out.contains("safe to revoke:"), "{out}");
+
+    // On by a reload: counted again, by the query that reads the activity.
+    file.replace(&config_counting(&url, "1s", true));
+    let s = running
+        .wait("app_a counted", |s| {
+            s.usage_enabled && usage(s, name, "app_a").sessions() == Some(1)
+        })
+        .await;
+    assert_eq!(apps(usage(&s, name, "app_a")), [("billing".to_owned(), 1)]);
+    assert!(server_log(&pg, 0).contains(ACTIVITY));
+
+    // Quiet, then safe; then off again: no longer safe, since nothing is counted.
+    drop(a1);
+    server_shows_none(&pg, "app_a").await;
+    running
+        .wait("app_a safe to revoke", |s| {
+            s.usage
+                .iter()
+                .any(|l| l.login == "app_a" && l.safe_to_revoke)
+        })
+        .await;
+    let mark = running.feed.mark();
+    file.replace(&config_counting(&url, "1s", false));
+    let at = running
+        .feed
+        .find_event(
+            mark,
+            "no_longer_safe_to_revoke of app_a",
+            |e| matches!(e, EventKind::NoLongerSafeToRevoke { login, .. } if login == "app_a"),
+        )
+        .await;
+    let Feed::Event(e) = &running.feed.items()[at] else {
+        unreachable!("find_event finds events")
+    };
+    let line = serde_json::to_value(e).expect("event JSON");
+    assert!(
+        line["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("enabled = false")),
+        "{line}"
+    );
+    let s = running.wait("counting off", |s| !s.usage_enabled).await;
+    assert!(s.usage.is_empty() && node(&s, name).usage.is_empty());
+    // A chain in flight at the reload may still have asked; the ones after it do not.
+    let (_, after) = running.feed.chains(at, 2, name).await;
+    let from = std::fs::metadata(pg.log_path()).expect("log").len() as usize;
+    running.feed.chains(after, 3, name).await;
+    let log = server_log(&pg, from);
+    assert!(log.contains(PROBE), "{log}");
+    assert!(!log.contains(ACTIVITY), "{log}");
+    running.assert_no_leak(&ALL);
+}

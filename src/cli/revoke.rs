@@ -42,6 +42,14 @@ pub(super) async fn ready_to_revoke(
     login: &str,
 ) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
+    if !config.usage.enabled {
+        // Readiness is made of session counts: without them any answer would be a guess.
+        return Err(Failure::Config(anyhow!(
+            "{}: `usage.enabled` is false: `check --ready-to-revoke` needs session counts; \
+             set `[usage] enabled = true` (or leave it out)",
+            sanitize(&config.path.display().to_string())
+        )));
+    }
     let config = args.shard.unwrap_or_default().apply(config);
     if !config
         .topology
