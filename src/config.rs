@@ -179,6 +179,9 @@ impl Default for UiSettings {
 /// `[usage]`: when a credential nobody uses any more is safe to revoke.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UsageSettings {
+    /// Count sessions per login at all (`enabled`, default true). Off: the probe query does not
+    /// read the server's activity, views say counting is off, `--ready-to-revoke` refuses.
+    pub enabled: bool,
     /// How long a login must have had no session on any node, its replacement valid everywhere,
     /// before it is called safe to revoke (`quiet_for`, default 10 min).
     pub quiet_for: Duration,
@@ -187,6 +190,7 @@ pub struct UsageSettings {
 impl Default for UsageSettings {
     fn default() -> Self {
         UsageSettings {
+            enabled: true,
             quiet_for: Duration::from_secs(600),
         }
     }

@@ -634,6 +634,7 @@ async fn the_example_config_loads() {
     assert_eq!(cfg.probe, rotascope::config::ProbeSettings::default());
     assert_eq!(cfg.reload, rotascope::config::ReloadSettings::default());
     assert_eq!(cfg.usage.quiet_for, Duration::from_secs(600));
+    assert!(cfg.usage.enabled, "session counting is on by default");
 }
 
 /// Every key the loader knows is documented in the example (set or commented out), and the
@@ -650,6 +651,7 @@ fn the_example_config_documents_every_key() {
         "watch",
         "pattern",
         "file",
+        "enabled",
         "quiet_for",
         "islands",
         "secrets_file",
@@ -1592,6 +1594,44 @@ async fn settings_out_of_bounds_name_the_key() {
         .ok()
         .await;
     assert_eq!(cfg.usage.quiet_for, Duration::from_secs(2));
+}
+
+/// `[usage] enabled`: on by default, off when false (in the file or the environment), and
+/// anything but a boolean is an error naming the file and the key.
+#[tokio::test]
+async fn usage_enabled_switches_session_counting() {
+    let base = "islands = [[\"postgres://u:pw-1234@h/db\"]]\n";
+    assert!(Case::new(base).ok().await.usage.enabled);
+    for (text, on) in [("true", true), ("false", false)] {
+        let cfg = Case::new(&format!("{base}[usage]\nenabled = {text}\n"))
+            .ok()
+            .await;
+        assert_eq!(cfg.usage.enabled, on, "enabled = {text}");
+    }
+    let c = Case::new(base);
+    let cfg = c
+        .load_env(&[("ROTASCOPE_USAGE__ENABLED", "false")])
+        .await
+        .expect("env override");
+    assert!(!cfg.usage.enabled);
+    for wrong in ["\"no\"", "0", "\"pw-1234\""] {
+        let e = Case::new(&format!("{base}[usage]\nenabled = {wrong}\n"))
+            .err()
+            .await;
+        check(
+            &e,
+            &["rotascope.toml:3:1", "`usage.enabled`", "boolean"],
+            &["pw-1234"],
+        );
+    }
+    let e = Case::new(&format!("{base}[usage]\nenable = false\n"))
+        .err()
+        .await;
+    check(
+        &e,
+        &["rotascope.toml:3:1", "enable", "enabled"],
+        &["pw-1234"],
+    );
 }
 
 #[tokio::test]

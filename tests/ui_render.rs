@@ -259,6 +259,19 @@ fn detail_focus() {
     insta::assert_snapshot!(t.backend());
 }
 
+/// `[usage] enabled = false`: the detail pane says sessions are not counted (one line, where
+/// the sessions per login would be).
+#[test]
+fn detail_with_session_counting_off() {
+    let mut s = fixtures::rotation_in_progress();
+    s.usage_enabled = false;
+    let mut v = view(Theme::COLOR);
+    v.focus = Focus::Detail;
+    v.selected = Some(s.islands[0].nodes[1].key.clone());
+    let t = draw(&s, &v, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
 #[test]
 fn paused_with_a_notice() {
     let mut v = view(Theme::COLOR);

@@ -251,3 +251,179 @@ async fn a_fresh_state_file_carries_the_quiet_time_on() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("safe to revoke"), "{out}");
 }
+
+/// Ctrl-C while `check --ready-to-revoke` watches for `quiet_for` (an hour: it must wait): it
+/// ends at once with exit 1, what was seen so far and a note that it was interrupted — never a
+/// "safe" verdict, never a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_readiness_watch_with_a_note() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let pg = lab_server(ServerOptions::default()).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    let file = ConfigFile::new(&config(&url, "1h"));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rotascope"))
+        .args(["--config", file.path().to_str().expect("utf-8 path")])
+        .args(["check", "--ready-to-revoke", "app_a"])
+        .current_dir(file.dir())
+        .env("XDG_CONFIG_HOME", file.dir().join("xdg"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run rotascope");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+
+    // Watching: it says so on stderr once the engine runs and the answer is not known.
+    let mut seen = String::new();
+    let watching = async {
+        loop {
+            let mut line = String::new();
+            let n = stderr.read_line(&mut line).await.expect("read stderr");
+            assert!(n > 0, "stderr closed before it said it watches: {seen}");
+            seen.push_str(&line);
+            if line.contains("app_a: watching up to") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(support::PATIENCE, watching)
+        .await
+        .expect("it says it watches");
+    assert!(seen.contains("Ctrl-C ends the watch early"), "{seen}");
+
+    let pid = libc::pid_t::try_from(child.id().expect("running")).expect("pid");
+    // SAFETY: kill only sends a signal, to the child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::time::timeout(support::PATIENCE, child.wait())
+        .await
+        .expect("it exits promptly after Ctrl-C")
+        .expect("wait");
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).await.expect("read stdout");
+    stderr.read_to_string(&mut seen).await.expect("read stderr");
+    assert_no_secret("stdout", &out, &ALL);
+    assert_no_secret("stderr", &seen, &ALL);
+
+    assert_eq!(status.code(), Some(1), "stdout: {out}\nstderr: {seen}");
+    assert!(out.starts_with("app_a: not safe to revoke"), "{out}");
+    assert!(!out.contains("app_a: safe to revoke"), "{out}");
+    assert!(out.contains("note: interrupted after"), "{out}");
+    assert!(out.contains("what was seen so far"), "{out}");
+}
+
+/// `config` with `[usage] enabled` set.
+fn config_counting(url: &str, quiet_for: &str, enabled: bool) -> String {
+    config(url, quiet_for).replace("[usage]\n", &format!("[usage]\nenabled = {enabled}\n"))
+}
+
+/// The server log from byte `from` on.
+fn server_log(pg: &rotascope::lab::Server, from: usize) -> String {
+    let log = std::fs::read(pg.log_path()).expect("server log");
+    String::from_utf8_lossy(log.get(from..).unwrap_or_default()).into_owned()
+}
+
+/// `[usage] enabled = false`: the chain probes still work, but their query never reads the
+/// server's activity (the server logs every statement: no `pg_stat_get_activity`), no session
+/// count is reported anywhere, and `--ready-to-revoke` refuses with exit 3. A hot reload turns
+/// counting on (the counts come back, and the statement with them: the log check can fail) and
+/// off again (a login that was safe is said to be no longer, because nothing is counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counting_off_reads_no_activity_and_reload_switches_it() {
+    const ACTIVITY: &str = "pg_stat_get_activity";
+    const PROBE: &str = "pg_is_in_recovery()";
+    let pg = lab_server(ServerOptions::default().setting("log_statement", "'all'")).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    let name = url.as_str();
+    let a1 = session(&pg, "app_a", PW_A, "billing").await;
+    let file = ConfigFile::new(&config_counting(&url, "1s", false));
+
+    // Off: probes work, nothing is counted, and the views say so.
+    let mut running = Running::start(&file).await;
+    let mark = running.feed.mark();
+    running.feed.chains(mark, 3, name).await;
+    let s = running.snapshot();
+    assert!(!s.usage_enabled);
+    assert_eq!(node(&s, name).health, rotascope::engine::Health::Ok);
+    assert!(
+        node(&s, name).usage.is_empty(),
+        "no login listed as unknown"
+    );
+    assert!(s.usage.is_empty());
+    let log = server_log(&pg, 0);
+    assert!(log.contains(PROBE), "the server logs the probes: {log}");
+    assert!(
+        !log.contains(ACTIVITY),
+        "the probe read the activity: {log}"
+    );
+    let json = serde_json::to_value(rotascope::report::check_report(&s)).expect("json");
+    assert_eq!(json["usage_enabled"], false);
+
+    // Readiness needs the counts: refused, nothing checked.
+    let (code, out) = ready(&file, "app_a").await;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("config error") && out.contains("`usage.enabled`"),
+        "{out}"
+    );
+    assert!(!out.contains("safe to revoke:"), "{out}");
+
+    // On by a reload: counted again, by the query that reads the activity.
+    file.replace(&config_counting(&url, "1s", true));
+    let s = running
+        .wait("app_a counted", |s| {
+            s.usage_enabled && usage(s, name, "app_a").sessions() == Some(1)
+        })
+        .await;
+    assert_eq!(apps(usage(&s, name, "app_a")), [("billing".to_owned(), 1)]);
+    assert!(server_log(&pg, 0).contains(ACTIVITY));
+
+    // Quiet, then safe; then off again: no longer safe, since nothing is counted.
+    drop(a1);
+    server_shows_none(&pg, "app_a").await;
+    running
+        .wait("app_a safe to revoke", |s| {
+            s.usage
+                .iter()
+                .any(|l| l.login == "app_a" && l.safe_to_revoke)
+        })
+        .await;
+    let mark = running.feed.mark();
+    file.replace(&config_counting(&url, "1s", false));
+    let at = running
+        .feed
+        .find_event(
+            mark,
+            "no_longer_safe_to_revoke of app_a",
+            |e| matches!(e, EventKind::NoLongerSafeToRevoke { login, .. } if login == "app_a"),
+        )
+        .await;
+    let Feed::Event(e) = &running.feed.items()[at] else {
+        unreachable!("find_event finds events")
+    };
+    let line = serde_json::to_value(e).expect("event JSON");
+    assert!(
+        line["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("enabled = false")),
+        "{line}"
+    );
+    let s = running.wait("counting off", |s| !s.usage_enabled).await;
+    assert!(s.usage.is_empty() && node(&s, name).usage.is_empty());
+    // A chain in flight at the reload may still have asked; the ones after it do not.
+    let (_, after) = running.feed.chains(at, 2, name).await;
+    let from = std::fs::metadata(pg.log_path()).expect("log").len() as usize;
+    running.feed.chains(after, 3, name).await;
+    let log = server_log(&pg, from);
+    assert!(log.contains(PROBE), "{log}");
+    assert!(!log.contains(ACTIVITY), "{log}");
+    running.assert_no_leak(&ALL);
+}

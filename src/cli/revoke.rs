@@ -12,6 +12,10 @@
 //!   `quiet_for` from now), or when the watch ends.
 //!
 //! The `[state]` file is read, never written: a `serve` or `watch` beside it owns it.
+//!
+//! While it watches, one line on stderr says so (scripts and people see why it has not answered
+//! yet). Signal handlers are registered before anything starts, so a Ctrl-C (or SIGTERM) at any
+//! moment ends the watch with what was seen so far and a note that it was interrupted.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{load_config, print, run_err, with_state, Failure};
+use super::signals::Signals;
 use super::{CheckArgs, Format};
 use crate::clock::{SharedClock, SystemClock};
 use crate::engine::pg::PgProber;
@@ -37,6 +42,14 @@ pub(super) async fn ready_to_revoke(
     login: &str,
 ) -> Result<Exit, Failure> {
     let config = load_config(path).await.map_err(Failure::Config)?;
+    if !config.usage.enabled {
+        // Readiness is made of session counts: without them any answer would be a guess.
+        return Err(Failure::Config(anyhow!(
+            "{}: `usage.enabled` is false: `check --ready-to-revoke` needs session counts; \
+             set `[usage] enabled = true` (or leave it out)",
+            sanitize(&config.path.display().to_string())
+        )));
+    }
     let config = args.shard.unwrap_or_default().apply(config);
     if !config
         .topology
@@ -51,6 +64,11 @@ pub(super) async fn ready_to_revoke(
             sanitize(login)
         )));
     }
+    // From here on a signal ends the watch (cancels `interrupt`) instead of killing the process.
+    let interrupt = CancellationToken::new();
+    let signal_task = Signals::register()
+        .map_err(|e| run_err(anyhow!(e).context("signal handlers")))?
+        .spawn(None, interrupt.clone());
     let (config, state) = with_state(config).await?;
     let quiet_for = config.usage.quiet_for;
     let watch_for = quiet_for + 2 * config.probe.interval + config.probe.timeout;
@@ -74,6 +92,7 @@ pub(super) async fn ready_to_revoke(
     let mut last: Option<LoginUsage> = None;
     let started = tokio::time::Instant::now();
     let mut interrupted = None;
+    let mut said_watching = false;
     let answer = loop {
         let s = snapshots.borrow_and_update().clone();
         let current = s.usage.iter().find(|l| l.login == login).cloned();
@@ -86,6 +105,10 @@ pub(super) async fn ready_to_revoke(
             }
         }
         last = current.or(last);
+        if last.is_some() && !said_watching {
+            said_watching = true;
+            eprintln!("{}", watching_text(login, watch_for));
+        }
         let wait = tokio::time::timeout_at(deadline, snapshots.changed());
         tokio::select! {
             r = wait => match r {
@@ -96,7 +119,7 @@ pub(super) async fn ready_to_revoke(
                     None => return Err(run_err(anyhow!("no snapshot names {login:?}"))),
                 },
             },
-            _ = tokio::signal::ctrl_c() => match last.take() {
+            _ = interrupt.cancelled() => match last.take() {
                 Some(l) => {
                     interrupted = Some(started.elapsed());
                     break l;
@@ -106,13 +129,19 @@ pub(super) async fn ready_to_revoke(
         }
     };
     shutdown.cancel();
+    interrupt.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), signal_task).await;
     let mut out = Vec::new();
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&answer).map_err(run_err)?;
             out.extend_from_slice(crate::text::json_safe(json).as_bytes());
             out.push(b'\n');
+            // The document stays the login's entry; the note goes where people look.
+            if let Some(after) = interrupted {
+                eprint!("{}", interrupted_text(after, watch_for));
+            }
         }
         Format::Table => {
             out.extend_from_slice(verdict_text(&answer, quiet_for).as_bytes());
@@ -146,6 +175,15 @@ fn hopeless(
         // Sessions now: the quiet time starts at the earliest with the next probe.
         None => l.nodes_in_use > 0 && s.generated_at + quiet > end,
     }
+}
+
+/// Said on stderr once the first snapshot is in and the answer is not known yet.
+fn watching_text(login: &str, watch_for: Duration) -> String {
+    format!(
+        "rotascope: {}: watching up to {} for the answer (Ctrl-C ends the watch early)",
+        sanitize(login),
+        crate::engine::snapshot::span_text(watch_for)
+    )
 }
 
 /// Said after the verdict when Ctrl-C ended the watch: the answer is what was seen so far.

@@ -252,6 +252,11 @@ impl<'a> Loader<'a> {
             },
             ui: self.ui(&layers)?,
             usage: UsageSettings {
+                enabled: layers
+                    .raw
+                    .usage
+                    .enabled
+                    .unwrap_or(UsageSettings::default().enabled),
                 quiet_for: self.duration(
                     &layers,
                     &KeyPath::root().key("usage").key("quiet_for"),

@@ -113,6 +113,7 @@ pub(crate) struct RawUi {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawUsage {
+    pub enabled: Option<bool>,
     pub quiet_for: Option<String>,
 }
 

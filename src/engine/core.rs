@@ -127,6 +127,11 @@ impl<P: Prober> Core<P> {
     pub(crate) fn on_config(&mut self, state: &ConfigState) {
         if state.generation != self.status.generation {
             self.apply_config(state);
+            if !self.config.usage.enabled {
+                // Counting turned off: what was counted goes stale at once; turned on again, the
+                // quiet times start over (sessions came and went unseen meanwhile).
+                self.forget_usage();
+            }
         }
         // One event per distinct failure: a reload retried on its interval with the same error
         // updates the status (and its time) without repeating the event.
@@ -224,6 +229,7 @@ impl<P: Prober> Core<P> {
                 }
             }
         }
+        let counting = self.config.usage.enabled;
         let (islands, mut cx) = self.split(Instant::now());
         let st = &mut islands[i].nodes[n];
         let before = islands::NodeInputs::of(st);
@@ -256,8 +262,9 @@ impl<P: Prober> Core<P> {
             }
         }
         health::refresh(st, &mut cx);
-        if st.health == super::Health::Down {
-            // Unreachable: sessions may come and go unseen, the quiet time starts over.
+        if st.health == super::Health::Down || !counting {
+            // Unreachable: sessions may come and go unseen, the quiet time starts over. (Counting
+            // off: a chain started before the switch may still have brought counts.)
             st.usage.forget();
         }
         if new_shards || islands::NodeInputs::of(st) != before {
@@ -360,8 +367,12 @@ impl<P: Prober> Core<P> {
         }
     }
 
-    /// Carries on the quiet times of a `[state]` file (see [`NodeUsage::restore`](super::usage::NodeUsage::restore)).
+    /// Carries on the quiet times of a `[state]` file (see [`NodeUsage::restore`](super::usage::NodeUsage::restore)),
+    /// unless counting is off (nothing would confirm them).
     pub(crate) fn restore_usage(&mut self, saved: &[SavedQuiet]) {
+        if !self.config.usage.enabled {
+            return;
+        }
         for q in saved {
             let key = NodeKey {
                 island: q.island,
@@ -370,6 +381,13 @@ impl<P: Prober> Core<P> {
             if let Some(st) = self.node_mut(&key) {
                 st.usage.restore(&q.login, q.zero_since);
             }
+        }
+    }
+
+    /// Forgets every node's session counts and quiet times (counting was turned off).
+    fn forget_usage(&mut self) {
+        for st in self.islands.iter_mut().flat_map(|i| i.nodes.iter_mut()) {
+            st.usage.forget();
         }
     }
 
@@ -456,12 +474,12 @@ impl<P: Prober> Core<P> {
             timeout: settings.timeout,
             shard_pattern: self.config.shards.pattern.clone(),
             // Sessions are counted by chain probes only (`engine/attempt.rs`): audits skip the
-            // cost.
+            // cost. Counting off: the query does not read the server's activity at all.
             usage_logins: match mode {
-                ProbeMode::Chain => {
+                ProbeMode::Chain if self.config.usage.enabled => {
                     usage::logins_of(st.node.candidates.iter().map(|c| c.login.as_str()))
                 }
-                ProbeMode::Audit => Vec::new(),
+                ProbeMode::Chain | ProbeMode::Audit => Vec::new(),
             },
         };
         let plan = job.plan.iter().map(|c| c.id.clone()).collect();

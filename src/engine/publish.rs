@@ -18,6 +18,7 @@ impl<P: Prober> Core<P> {
         self.dirty = false;
         let now = Instant::now();
         let at = self.log.now();
+        let counting = self.config.usage.enabled;
         let islands = self
             .islands
             .iter()
@@ -28,7 +29,7 @@ impl<P: Prober> Core<P> {
                     nodes: island
                         .nodes
                         .iter()
-                        .map(|st| node_view(st, master, now, at))
+                        .map(|st| node_view(st, master, now, at, counting))
                         .collect(),
                     shards: island.shards.clone(),
                     warnings: island.warnings.clone(),
@@ -44,7 +45,7 @@ impl<P: Prober> Core<P> {
         {
             u.safe_to_revoke = usage.iter().any(|l| l.login == u.login && l.safe_to_revoke);
         }
-        self.note_readiness(&usage);
+        self.note_readiness(&usage, counting);
         Snapshot {
             generated_at: at,
             config: self.status.clone(),
@@ -54,12 +55,25 @@ impl<P: Prober> Core<P> {
             behind_schedule: self.pace.current(),
             history: self.log.history(),
             usage,
+            usage_enabled: counting,
         }
     }
 
     /// Emits `safe_to_revoke` / `no_longer_safe_to_revoke` when a login's readiness changed
-    /// since the last snapshot.
-    fn note_readiness(&mut self, usage: &[LoginUsage]) {
+    /// since the last snapshot. Counting turned off ends every "safe" with a reason that says so.
+    fn note_readiness(&mut self, usage: &[LoginUsage], counting: bool) {
+        if !counting {
+            let mut was_safe: Vec<String> =
+                std::mem::take(&mut self.safe_logins).into_iter().collect();
+            was_safe.sort();
+            for login in was_safe {
+                self.log.emit(EventKind::NoLongerSafeToRevoke {
+                    login,
+                    reasons: vec![COUNTING_OFF.into()],
+                });
+            }
+            return;
+        }
         for l in usage {
             let was = self.safe_logins.contains(&l.login);
             if l.safe_to_revoke && !was {
@@ -83,8 +97,18 @@ impl<P: Prober> Core<P> {
     }
 }
 
-/// One node's view; `master` is its island master's current WAL position, for replica lag.
-fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc>) -> NodeView {
+/// Why no login is safe to revoke while sessions are not counted.
+pub const COUNTING_OFF: &str = "sessions are not counted ([usage] enabled = false)";
+
+/// One node's view; `master` is its island master's current WAL position, for replica lag;
+/// without `counting`, no usage at all (not even logins "unknown").
+fn node_view(
+    st: &NodeState,
+    master: Option<Lsn>,
+    now: Instant,
+    at: DateTime<Utc>,
+    counting: bool,
+) -> NodeView {
     let replication = st.wal.map(|wal| Replication {
         wal,
         lag_bytes: match (st.role, master, wal.replay) {
@@ -129,11 +153,15 @@ fn node_view(st: &NodeState, master: Option<Lsn>, now: Instant, at: DateTime<Utc
                 route: s.route,
             })
             .collect(),
-        usage: st.usage.view(
-            st.node
-                .candidates
-                .iter()
-                .map(|c| (c.login.as_str(), c.id.fingerprint)),
-        ),
+        usage: if counting {
+            st.usage.view(
+                st.node
+                    .candidates
+                    .iter()
+                    .map(|c| (c.login.as_str(), c.id.fingerprint)),
+            )
+        } else {
+            Vec::new()
+        },
     }
 }

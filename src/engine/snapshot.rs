@@ -40,8 +40,10 @@ pub struct Snapshot {
     /// (shared with the engine and every other snapshot; see [`History`] for how to read it).
     pub history: History,
     /// Every login over the cluster: where it is in use, and whether it is safe to revoke
-    /// (`engine/usage.rs`).
+    /// (`engine/usage.rs`). Empty, like every node's `usage`, while counting is off.
     pub usage: Vec<LoginUsage>,
+    /// Sessions are counted (`[usage] enabled`); false: nothing is known about them, by choice.
+    pub usage_enabled: bool,
 }
 
 /// The config as the engine applied it.
@@ -502,6 +504,7 @@ impl Snapshot {
             behind_schedule: None,
             history: History::default(),
             usage: Vec::new(),
+            usage_enabled: true,
         }
     }
 

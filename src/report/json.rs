@@ -27,7 +27,8 @@
 //!  "warning_details": [{"kind", "detail", "since", "interval_ms", "real_p50_ms", "real_max_ms",
 //!    "samples"}],
 //!  "usage": [{"login", "nodes", "nodes_in_use", "sessions", "nodes_unknown", "idle_since",
-//!    "shared_by_passwords", "via_pooler", "safe_to_revoke", "reasons": [...]}]}
+//!    "shared_by_passwords", "via_pooler", "safe_to_revoke", "reasons": [...]}],
+//!  "usage_enabled": true | false}
 //! ```
 //!
 //! Decisions: `warnings` lists the warning kind names (what scripts match on) and
@@ -78,6 +79,9 @@ pub struct CheckReport<'a> {
     pub warning_details: Vec<ClusterWarningJson>,
     /// Every login over the cluster: where it is in use, and whether it is safe to revoke.
     pub usage: &'a [LoginUsage],
+    /// Sessions are counted (`[usage] enabled`). `false`: every `usage` list is empty because
+    /// nothing was counted, not because no login has a session.
+    pub usage_enabled: bool,
 }
 
 /// One entry of the top-level `warning_details`.
@@ -278,6 +282,7 @@ pub fn check_report(snapshot: &Snapshot) -> CheckReport<'_> {
             .collect(),
         warning_details: snapshot.behind_schedule.iter().map(behind).collect(),
         usage: &snapshot.usage,
+        usage_enabled: snapshot.usage_enabled,
     }
 }
 
@@ -427,6 +432,20 @@ mod tests {
         let k = keys(v);
         for want in contract {
             assert!(k.contains(want), "missing {want:?} in {k:?}");
+        }
+    }
+
+    #[test]
+    fn session_counting_off_is_said_not_left_empty() {
+        let v = doc(&fixtures::all_ok());
+        assert_eq!(v["usage_enabled"], true);
+        let mut off = fixtures::all_ok();
+        off.usage_enabled = false;
+        let v = doc(&off);
+        assert_eq!(v["usage_enabled"], false);
+        assert_eq!(v["usage"], json!([]));
+        for node in v["islands"][0]["nodes"].as_array().unwrap() {
+            assert_eq!(node["usage"], json!([]));
         }
     }
 

@@ -25,6 +25,7 @@
 //! | `rotascope_probes_total` | counter | `mode` = chain, audit; `outcome` = ok or an error kind | 32 |
 //! | `rotascope_probe_duration_seconds` | histogram | `mode`, `outcome` | 16 per (mode, outcome) seen |
 //! | `rotascope_auth_failures_total` | counter | `mode`, `login` | 2 per login |
+//! | `rotascope_usage_enabled` | gauge 0/1 | | 1 |
 //! | `rotascope_login_sessions` | gauge | `island`, `node`, `login` | 1 per (node, login) with a known count |
 //! | `rotascope_login_safe_to_revoke` | gauge 0/1 | `login` | 1 per login |
 //! | `rotascope_feed_lagged_total` | counter | | 1 |
@@ -71,7 +72,9 @@
 //! - Sessions per login (`engine/usage.rs`) are one series per node and login of its candidates
 //!   (at most 32 logins a node: the probe asks about no more), absent while unknown (not
 //!   measured yet, node down); never per application name or client address, which are
-//!   unbounded: those are in `/snapshot`. Readiness is one series per login.
+//!   unbounded: those are in `/snapshot`. Readiness is one series per login. With
+//!   `[usage] enabled = false` neither family has a series and `rotascope_usage_enabled` is 0,
+//!   so a dashboard can tell "not counted" from "no data yet".
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
@@ -270,6 +273,11 @@ const AUTH_FAILURES: Family = Family::new(
     Kind::Counter,
     "Probes refused at authentication (auth_failed) by mode and login; chain = what apps meet.",
 );
+const USAGE_ENABLED: Family = Family::new(
+    "rotascope_usage_enabled",
+    Kind::Gauge,
+    "1: sessions per login are counted; 0: [usage] enabled = false, no rotascope_login_* series.",
+);
 const LOGIN_SESSIONS: Family = Family::new(
     "rotascope_login_sessions",
     Kind::Gauge,
@@ -321,7 +329,7 @@ const ROTATION_LAST_OUTAGES: Family = Family::new(
 
 /// Every family rotascope exports, in the order `/metrics` writes them. Tests hold the
 /// dashboard, the alert rules and the README to this list.
-pub const FAMILIES: [Family; 27] = [
+pub const FAMILIES: [Family; 28] = [
     BUILD_INFO,
     VERDICT,
     ISLANDS,
@@ -340,6 +348,7 @@ pub const FAMILIES: [Family; 27] = [
     PROBES,
     PROBE_DURATION,
     AUTH_FAILURES,
+    USAGE_ENABLED,
     LOGIN_SESSIONS,
     SAFE_TO_REVOKE,
     FEED_LAGGED,
@@ -650,6 +659,9 @@ impl View {
 
     /// Sessions per login and node, and each login's readiness to be revoked.
     fn encode_usage(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        family(e, &USAGE_ENABLED, |m| {
+            m.encode_gauge(&i64::from(self.snapshot.usage_enabled))
+        })?;
         family(e, &LOGIN_SESSIONS, |m| {
             self.nodes().try_for_each(|(no, n)| {
                 n.usage.iter().try_for_each(|u| match u.sessions() {

@@ -193,6 +193,7 @@ pub fn all_ok() -> Snapshot {
         behind_schedule: None,
         history: Default::default(),
         usage: Vec::new(),
+        usage_enabled: true,
     }
 }
 

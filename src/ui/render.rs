@@ -203,7 +203,14 @@ pub fn render_with(
         nodes::render(frame, areas.nodes, snapshot, view, table, now);
     }
     if areas.detail.height > 0 {
-        detail::render(frame, areas.detail, view, table.selected_node(), now);
+        detail::render(
+            frame,
+            areas.detail,
+            view,
+            table.selected_node(),
+            snapshot.usage_enabled,
+            now,
+        );
     }
     if areas.rotation.height > 0 {
         let selected = table.selected_node();

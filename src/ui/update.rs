@@ -230,7 +230,9 @@ fn scroll(view: &mut ViewState, snapshot: &Snapshot, step: Step) {
             }
         }
         Focus::Detail => {
-            let lines = view.selected_node(snapshot).map_or(0, detail::line_count);
+            let lines = view
+                .selected_node(snapshot)
+                .map_or(0, |n| detail::line_count(n, snapshot.usage_enabled));
             let at = target(view.detail_scroll as usize, lines, view.page, step);
             view.detail_scroll = u16::try_from(at).unwrap_or(u16::MAX);
         }

@@ -435,3 +435,25 @@ fn sessions_per_node_and_login_and_readiness_per_login() {
         ]
     );
 }
+
+#[test]
+fn session_counting_off_is_a_zero_not_a_gap() {
+    let on = prometheus(fixtures::rotation());
+    assert_eq!(
+        samples(&on, "rotascope_usage_enabled"),
+        ["rotascope_usage_enabled{shard=\"1/3\"} 1"]
+    );
+    let mut off = fixtures::rotation();
+    off.usage_enabled = false;
+    off.usage.clear();
+    for n in off.islands.iter_mut().flat_map(|i| i.nodes.iter_mut()) {
+        n.usage.clear();
+    }
+    let text = prometheus(off);
+    assert_eq!(
+        samples(&text, "rotascope_usage_enabled"),
+        ["rotascope_usage_enabled{shard=\"1/3\"} 0"]
+    );
+    assert!(samples(&text, "rotascope_login_sessions").is_empty());
+    assert!(samples(&text, "rotascope_login_safe_to_revoke").is_empty());
+}

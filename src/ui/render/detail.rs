@@ -36,9 +36,17 @@ const CHECKED: usize = 10;
 const AUDIT: usize = 10;
 
 /// Lines of content the pane has for `node` at its narrowest (an upper bound for scrolling).
-pub fn line_count(node: &NodeView) -> usize {
+pub fn line_count(node: &NodeView, counting: bool) -> usize {
     let utc = FixedOffset::east_opt(0).expect("zero offset");
-    lines(node, DateTime::<Utc>::UNIX_EPOCH, utc, Theme::PLAIN, 0).len()
+    lines(
+        node,
+        counting,
+        DateTime::<Utc>::UNIX_EPOCH,
+        utc,
+        Theme::PLAIN,
+        0,
+    )
+    .len()
 }
 
 /// Lines the pane would like for the current selection (title included).
@@ -47,6 +55,7 @@ pub fn height(snapshot: &Snapshot, selected: Option<&NodeView>, width: u16) -> u
         let utc = FixedOffset::east_opt(0).expect("zero offset");
         lines(
             n,
+            snapshot.usage_enabled,
             snapshot.generated_at,
             utc,
             Theme::PLAIN,
@@ -63,6 +72,7 @@ pub fn render(
     area: Rect,
     view: &ViewState,
     node: Option<&NodeView>,
+    counting: bool,
     now: DateTime<Utc>,
 ) {
     let t = view.theme;
@@ -83,7 +93,7 @@ pub fn render(
         );
         return;
     };
-    let lines = lines(node, now, view.tz, t, usize::from(inner.width));
+    let lines = lines(node, counting, now, view.tz, t, usize::from(inner.width));
     // Never scroll past the last page.
     let max = lines.len().saturating_sub(usize::from(inner.height));
     let scroll = usize::from(view.detail_scroll).min(max);
@@ -92,6 +102,7 @@ pub fn render(
 
 fn lines(
     n: &NodeView,
+    counting: bool,
     now: DateTime<Utc>,
     tz: FixedOffset,
     t: Theme,
@@ -104,7 +115,7 @@ fn lines(
         out.extend(candidate_lines(n, c, now, t, width, paths));
     }
     out.extend(chain_lines(n, now, tz, t, width));
-    out.extend(super::usage::lines(n, now, tz, t, width));
+    out.extend(super::usage::lines(n, counting, now, tz, t, width));
     out
 }
 
@@ -429,10 +440,10 @@ mod tests {
         let s = fixtures::rotation_in_progress();
         let n = &s.islands[0].nodes[0];
         let utc = FixedOffset::east_opt(0).unwrap();
-        let wide = lines(n, fixtures::now(), utc, Theme::PLAIN, 120).len();
-        let narrow = lines(n, fixtures::now(), utc, Theme::PLAIN, 80).len();
+        let wide = lines(n, true, fixtures::now(), utc, Theme::PLAIN, 120).len();
+        let narrow = lines(n, true, fixtures::now(), utc, Theme::PLAIN, 80).len();
         assert_eq!(narrow, wide + 1, "one failing candidate, one extra line");
-        assert_eq!(line_count(n), narrow);
+        assert_eq!(line_count(n, true), narrow);
     }
 }
 

@@ -8,6 +8,9 @@
 //!   app_b   none since 12:03:10 (4m05s) ✓ safe to revoke
 //!   app     1 session (one login, 2 passwords: the count belongs to the login)
 //! ```
+//!
+//! With `[usage] enabled = false` one line says sessions are not counted: not "unknown" (nothing
+//! will be measured) and not "none".
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::{Line, Span};
@@ -25,15 +28,22 @@ const LOGIN: usize = 16;
 /// The mark of a login safe to revoke.
 pub const SAFE: &str = "✓ safe to revoke";
 
+/// The line shown instead of the counts while counting is off.
+pub const NOT_COUNTED: &str = "sessions per login: not counted ([usage] enabled = false)";
+
 /// The pane's lines for `n`: a title, then one line per login of its candidates (none when the
-/// node has no candidate).
+/// node has no candidate); without `counting`, the one line that says so.
 pub fn lines(
     n: &NodeView,
+    counting: bool,
     now: DateTime<Utc>,
     tz: FixedOffset,
     t: Theme,
     width: usize,
 ) -> Vec<Line<'static>> {
+    if !counting {
+        return vec![Line::styled(NOT_COUNTED, t.dim())];
+    }
     if n.usage.is_empty() {
         return Vec::new();
     }
@@ -218,7 +228,7 @@ mod tests {
             .into_iter(),
         );
         node.usage[1].safe_to_revoke = true;
-        let got = text(&lines(&node, now, utc, Theme::PLAIN, 0));
+        let got = text(&lines(&node, true, now, utc, Theme::PLAIN, 0));
         let want = [
             "sessions per login (rotascope's own excluded)",
             "  app_a            3 sessions: billing 2, cron\\x1b[2J 1 · oldest 08:15:00 from \
@@ -229,6 +239,11 @@ mod tests {
         ];
         assert_eq!(got, want);
         node.usage.clear();
-        assert!(lines(&node, now, utc, Theme::PLAIN, 0).is_empty());
+        assert!(lines(&node, true, now, utc, Theme::PLAIN, 0).is_empty());
+        assert_eq!(
+            text(&lines(&node, false, now, utc, Theme::PLAIN, 0)),
+            [NOT_COUNTED],
+            "counting off: said, not left out"
+        );
     }
 }
