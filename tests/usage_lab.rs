@@ -23,9 +23,14 @@ const ALL: [&str; 3] = [PW_A, PW_B, PW_B_NEW];
 
 /// A compact config for `url`: app_a then app_b, fast probes, `[usage] quiet_for` short.
 fn config(url: &str, quiet_for: &str) -> String {
+    config_with(url, quiet_for, Settings::default())
+}
+
+/// [`config`] with these probe settings.
+fn config_with(url: &str, quiet_for: &str, settings: Settings) -> String {
     format!(
         "islands = [[\"{url}\"]]\n\n{}[usage]\nquiet_for = \"{quiet_for}\"\n\n{}{}",
-        Settings::default().toml(),
+        settings.toml(),
         secret("app_a", PW_A, "old"),
         secret("app_b", PW_B, "new"),
     )
@@ -143,6 +148,19 @@ async fn sessions_per_login_and_readiness_to_revoke() {
         out.contains("not safe to revoke") && out.contains("3 sessions"),
         "{out}"
     );
+    // In use now is a no at once, not after the watch's slack (here two 10-minute intervals).
+    let slow = ConfigFile::new(&config_with(
+        &url,
+        "1h",
+        Settings {
+            interval: "10m",
+            ..Settings::default()
+        },
+    ));
+    let answered = tokio::time::timeout(Duration::from_secs(120), ready(&slow, "app_b")).await;
+    let (code, out) = answered.expect("answered without waiting out the watch");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("1 session"), "{out}");
     for _ in 0..5 {
         let s = running.wait("a later snapshot", |_| true).await;
         assert_eq!(

@@ -8,8 +8,8 @@
 //! - 0 the moment the login is safe — at once when the `[state]` file (fresh: written by a
 //!   running rotascope within the last two minutes) already holds that much quiet time and the
 //!   first probes confirm it;
-//! - 1 as soon as it can no longer become safe within the watch (a session seen now needs a full
-//!   `quiet_for` from now), or when the watch ends.
+//! - 1 at once when a session of LOGIN is seen on any node (it is in use now), as soon as it can
+//!   no longer become safe within the watch, or when the watch ends.
 //!
 //! The `[state]` file is read, never written: a `serve` or `watch` beside it owns it.
 //!
@@ -100,7 +100,7 @@ pub(super) async fn ready_to_revoke(
             if l.safe_to_revoke {
                 break l.clone();
             }
-            if hopeless(l, &s, quiet_for, end) {
+            if hopeless(l, quiet_for, end) {
                 break l.clone();
             }
         }
@@ -158,23 +158,20 @@ pub(super) async fn ready_to_revoke(
     })
 }
 
-/// True when `l` cannot become safe before `end`: every node has been measured (so what is
-/// missing is time, not a probe), and its quiet time cannot reach `quiet_for` by then.
-fn hopeless(
-    l: &LoginUsage,
-    s: &crate::engine::Snapshot,
-    quiet_for: Duration,
-    end: chrono::DateTime<Utc>,
-) -> bool {
+/// True when the answer is no, known now: a session seen on any node (whatever the nodes not
+/// measured yet say: the login is in use now, and a full `quiet_for` from its end is needed;
+/// within the watch's slack of a few seconds it might just make it, but "in use now" is the
+/// answer a pipeline asking "can I revoke now?" needs at once), or every node measured (so what
+/// is missing is time, not a probe) and its quiet time cannot reach `quiet_for` before `end`.
+fn hopeless(l: &LoginUsage, quiet_for: Duration, end: chrono::DateTime<Utc>) -> bool {
+    if l.nodes_in_use > 0 {
+        return true;
+    }
     if l.nodes_unknown > 0 {
         return false;
     }
     let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::TimeDelta::MAX);
-    match l.idle_since {
-        Some(t) => t + quiet > end,
-        // Sessions now: the quiet time starts at the earliest with the next probe.
-        None => l.nodes_in_use > 0 && s.generated_at + quiet > end,
-    }
+    l.idle_since.is_some_and(|t| t + quiet > end)
 }
 
 /// Said on stderr once the first snapshot is in and the answer is not known yet.

@@ -441,11 +441,16 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
     for node in islands.iter().flat_map(|i| i.nodes.iter()) {
         // Valid candidates by login, counted once per node (a node may list thousands).
         let mut valid: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        // And untested ones: a replacement not tried yet is not a refused one.
+        let mut untested: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for c in &node.candidates {
-            if c.state == CandidateState::Valid {
-                *valid.entry(c.login.as_str()).or_default() += 1;
+            match c.state {
+                CandidateState::Valid => *valid.entry(c.login.as_str()).or_default() += 1,
+                CandidateState::Untested => *untested.entry(c.login.as_str()).or_default() += 1,
+                _ => {}
             }
         }
+        let all_untested: usize = untested.values().sum();
         let all_valid: usize = valid.values().sum();
         for u in &node.usage {
             let i = match index.get(u.login.as_str()) {
@@ -500,11 +505,17 @@ pub fn cluster(islands: &[IslandView], quiet_for: Duration, now: DateTime<Utc>) 
             let valid_same = u.passwords > 1 && valid_own > 0;
             if !valid_other && !valid_same {
                 let listed = node.candidates.len() > u.passwords || u.passwords > 1;
-                l.reasons.push(if listed {
-                    format!("{name}: no valid replacement")
-                } else {
-                    format!("{name}: no replacement listed")
-                });
+                let untested_own = untested.get(u.login.as_str()).copied().unwrap_or(0);
+                let untested_other = all_untested > untested_own;
+                let untested_same = u.passwords > 1 && untested_own > 0;
+                l.reasons
+                    .push(if listed && (untested_other || untested_same) {
+                        format!("{name}: replacement not tried yet")
+                    } else if listed {
+                        format!("{name}: no valid replacement")
+                    } else {
+                        format!("{name}: no replacement listed")
+                    });
             }
         }
     }
@@ -689,6 +700,15 @@ mod tests {
         assert_eq!(
             l.reasons,
             ["0/db-a: 3 sessions", "0/db-b: no valid replacement"]
+        );
+        // Not tried yet is said so, not taken for refused.
+        let mut untried = with_usage("db-b", idle, &["app_a", "app_b"]);
+        untried.candidates[1].state = CandidateState::Untested;
+        let nodes = island(vec![with_usage("db-a", busy, &["app_a", "app_b"]), untried]);
+        let l = &cluster(&nodes, quiet, at(6000))[0];
+        assert_eq!(
+            l.reasons,
+            ["0/db-a: 3 sessions", "0/db-b: replacement not tried yet"]
         );
 
         // A node not measured yet: unknown, never safe.
