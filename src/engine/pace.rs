@@ -18,8 +18,10 @@
 //!   the gap between the two keeps a borderline load from flapping);
 //! - the figures shown are the median and the longest real interval of the window.
 //!
-//! A reload that changes `probe.interval` starts the measurement over (and clears the warning:
-//! figures against the old interval say nothing about the new one).
+//! A reload (or `+`/`-`) that changes `probe.interval` starts the measurement over (and clears
+//! the warning: figures against the old interval say nothing about the new one), counting only
+//! chains whose previous chain ended after the change: one scheduled under a 1 s interval is not
+//! late for a new 250 ms one.
 //!
 //! **One pass** (`check`). There is no previous chain: every node's chain is due when the pass
 //! starts. The real interval is the length of the round, from the start of the pass to the start
@@ -63,6 +65,9 @@ pub(crate) struct PaceWatch {
     over_raise: usize,
     over_clear: usize,
     active: Option<BehindSchedule>,
+    /// When the interval last changed: a chain whose previous one ended before then was
+    /// scheduled under the old interval, and says nothing of the new one.
+    retuned: Option<Instant>,
     /// One pass: when it started, and the latest chain start so far.
     round: (Instant, Option<Instant>),
 }
@@ -76,6 +81,7 @@ impl PaceWatch {
             over_raise: 0,
             over_clear: 0,
             active: None,
+            retuned: None,
             round: (now, None),
         }
     }
@@ -83,6 +89,13 @@ impl PaceWatch {
     /// A chain probe that ran on schedule started at `started`, `real` after its node's previous
     /// chain ended; raises or clears the warning as the window now says.
     pub(crate) fn chain_started(&mut self, started: Instant, real: Duration, log: &mut Journal) {
+        let previous_end = started.checked_sub(real);
+        if self
+            .retuned
+            .is_some_and(|t| previous_end.is_none_or(|end| end < t))
+        {
+            return;
+        }
         let (raise, clear) = self.thresholds();
         self.over_raise += usize::from(real > raise);
         self.over_clear += usize::from(real > clear);
@@ -128,7 +141,8 @@ impl PaceWatch {
         }
     }
 
-    /// A reload set `interval`: a new one starts the measurement over.
+    /// A reload (or `+`/`-`) set `interval`: a new one starts the measurement over, with the
+    /// chains scheduled under the new interval.
     pub(crate) fn retune(&mut self, interval: Duration, log: &mut Journal) {
         if interval == self.interval {
             return;
@@ -136,6 +150,7 @@ impl PaceWatch {
         if self.active.is_some() {
             self.clear(log);
         }
+        self.retuned = Some(Instant::now());
         self.interval = interval;
         self.samples.clear();
         self.over_raise = 0;

@@ -149,6 +149,25 @@ async fn a_new_interval_starts_the_measurement_over() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_shorter_interval_is_not_taken_for_falling_behind() {
+    // 8 nodes keeping a 1 s interval with ease
+    let (fake, topo) = crowd(8, Duration::from_millis(10));
+    let mut h = Harness::start(&fake, topo, settings());
+    h.until_calls("n07", "new", 5).await;
+
+    // When `-` makes it four times shorter
+    h.send(Command::SetInterval(Duration::from_millis(250)))
+        .await;
+
+    // Then the chains that straddle the change (up to 1 s since the last one, against 250 ms)
+    // are no sign of falling behind: no warning, ever
+    h.until_calls("n07", "new", 40).await;
+    assert_eq!(pace_events(&mut h), []);
+    assert!(h.snapshots.borrow().behind_schedule.is_none());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn check_says_behind_schedule_when_one_round_takes_longer_than_the_interval() {
     let one = ProbeSettings {
         concurrency: 1,
