@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::PossibleValue;
+use clap::builder::{ArgPredicate, PossibleValue};
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::lab::driver::Scheme;
@@ -123,16 +123,24 @@ pub enum ConfigCommand {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ConfigCheckArgs {
     /// Output format (JSON: the contract documented in the README).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, default_value_t = Format::Table,
+          default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: Format,
+    /// Short for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// `rotascope check` options.
 #[derive(Clone, Debug, PartialEq, Eq, Args)]
 pub struct CheckArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, default_value_t = Format::Table,
+          default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: Format,
+    /// Short for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Probe only the islands of shard K of N (K from 0): see `serve --shard`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
@@ -214,8 +222,12 @@ pub struct ReportArgs {
     )]
     pub duration: Option<Duration>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text,
+          default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: ReportFormat,
+    /// Short for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Write the report to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -382,7 +394,8 @@ mod tests {
             assert_eq!(
                 cli.command,
                 Some(Command::Config(ConfigCommand::Check(ConfigCheckArgs {
-                    format: Format::Table
+                    format: Format::Table,
+                    json: false,
                 }))),
                 "{args:?}"
             );
@@ -401,10 +414,26 @@ mod tests {
         assert_eq!(
             cli.command,
             Some(Command::Config(ConfigCommand::Check(ConfigCheckArgs {
-                format: Format::Json
+                format: Format::Json,
+                json: false,
             })))
         );
         assert!(parse(&["config", "check", "--format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn json_is_short_for_format_json_and_not_both() {
+        let format = |args: &[&str]| match parse(args).unwrap().command {
+            Some(Command::Check(a)) => format!("{:?}", a.format),
+            Some(Command::Config(ConfigCommand::Check(a))) => format!("{:?}", a.format),
+            Some(Command::Report(a)) => format!("{:?}", a.format),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(format(&["check", "--json"]), "Json");
+        assert_eq!(format(&["config", "check", "--json"]), "Json");
+        assert_eq!(format(&["report", "r.ndjson", "--json"]), "Json");
+        assert_eq!(format(&["report", "r.ndjson"]), "Text");
+        assert!(parse(&["check", "--json", "--format", "table"]).is_err());
     }
 
     #[test]
@@ -414,6 +443,7 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Table,
+                json: false,
                 shard: None,
                 wide: false,
                 ready_to_revoke: None,
@@ -424,6 +454,7 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs {
                 format: Format::Json,
+                json: false,
                 shard: None,
                 wide: false,
                 ready_to_revoke: None,
