@@ -11,8 +11,9 @@
 //!    panel, drawn by default from 36 rows, has 74 credentials to fold; 12 at 10,000 nodes). Median and p95 of many
 //!    frames, and the first frame alone: it makes what the next frames of an unchanged node list
 //!    and history reuse (the shortened names, each credential's fold across the nodes), which a
-//!    live engine's snapshots keep until a node's state changes. Goals: ≤ 2 ms (1,000 nodes),
-//!    ≤ 10 ms (10,000).
+//!    live engine's snapshots keep until a node's state changes. Also the default view with the
+//!    event ring full of one reload that gave every node a new password (folded by the events
+//!    pane every frame). Goals: ≤ 2 ms (1,000 nodes), ≤ 10 ms (10,000).
 //! 2. **Idle CPU**: the real UI loop (`ui::run`) on 1,000 nodes with the day of rotations and a
 //!    snapshot that does not change, a 1 s tick, no input, for a few seconds of real time on a current-thread runtime;
 //!    the process's CPU time (getrusage) over wall time. Between engine updates the loop only
@@ -94,14 +95,56 @@ fn fleets(nodes: u32) -> (Snapshot, Snapshot) {
     (plain, deep)
 }
 
+/// `snapshot` with its event ring full of one reload that gave every node a new password: the
+/// events pane folds it, every frame.
+fn with_a_reload(snapshot: &Snapshot) -> Snapshot {
+    use rotascope::engine::event::{CandidateRef, Event, EventKind};
+    let mut s = snapshot.clone();
+    let cand = |password: &str| CandidateRef {
+        index: 0,
+        login: "app".into(),
+        label: Some("current".into()),
+        fingerprint: rotascope::secret::Password::new(password).fingerprint(),
+    };
+    let mut at = fixtures::now();
+    let keys: Vec<_> = s.nodes().map(|n| n.key.clone()).collect();
+    s.events.clear();
+    for key in keys {
+        for kind in [
+            EventKind::CandidateRemoved {
+                island: key.island,
+                node: key.name.to_string(),
+                candidate: cand(&format!("old-{key}")),
+            },
+            EventKind::CandidateAdded {
+                island: key.island,
+                node: key.name.to_string(),
+                candidate: cand(&format!("new-{key}")),
+            },
+        ] {
+            if s.events.len() < rotascope::engine::EVENT_RING {
+                s.events.push_back(Event { at, kind });
+                at += chrono::Duration::microseconds(3);
+            }
+        }
+    }
+    s
+}
+
 fn frame_cost(nodes: u32, rounds: usize) {
     let (plain, deep) = fleets(nodes);
+    let reload = with_a_reload(&plain);
     let deep_label = format!("{} rotations", rotations(nodes));
     let cases = [
         (&plain, Sort::Health, "no history"),
         (&plain, Sort::Name, "no history"),
         (&deep, Sort::Health, deep_label.as_str()),
         (&deep, Sort::Name, deep_label.as_str()),
+        (
+            &reload,
+            Sort::Health,
+            "a reload of every password in the events",
+        ),
     ];
     for (snapshot, sort, history) in cases {
         let (first, median, p95) = frames(snapshot, sort, rounds);

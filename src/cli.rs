@@ -101,11 +101,11 @@ pub enum Command {
     /// started is removed on exit (q, Ctrl-C, SIGTERM). With --dir, rotascope.toml and
     /// secrets.json (with --pooler: rotascope.toml alone, passwords inline) stay in DIR
     /// afterwards; without it, the whole temp dir goes.
-    #[command(
-        after_help = "With --no-tui, these commands are read on stdin, one per line:\n  \
-                            rotate | stop I.N | start I.N | toggle I.N | promote I.N | failover I | status | help\n\
-                            (I.N = island.index: `stop 0.0` stops island 0's first node, its master)."
-    )]
+    #[command(after_help = format!(
+        "With --no-tui, these are read on stdin, one per line (`stop 0.0` stops island 0's \
+         first node, its master):\n  {}",
+        crate::lab::driver::HELP
+    ))]
     Lab(LabArgs),
 }
 
@@ -126,6 +126,7 @@ pub struct ConfigCheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Table,
           default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: Format,
+    // Clap sets `format` from it: code reads `format`, never this.
     /// Short for `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
@@ -138,6 +139,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Table,
           default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: Format,
+    // Clap sets `format` from it: code reads `format`, never this.
     /// Short for `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
@@ -225,6 +227,7 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Text,
           default_value_if("json", ArgPredicate::IsPresent, "json"))]
     pub format: ReportFormat,
+    // Clap sets `format` from it: code reads `format`, never this.
     /// Short for `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,

@@ -82,6 +82,7 @@ async fn run_lab(args: &LabArgs, shutdown: CancellationToken) -> Result<Exit, Fa
     );
     // Once the dashboard's engine runs, the lab's notes become its `lab_action` events: queued
     // without a bound (a lab makes a few a minute) so none is lost to a busy engine, in order.
+    // Notes made before the engine starts are shown when it does, stamped then.
     let (note_tx, note_rx) = mpsc::unbounded_channel::<String>();
     let notes: Notes = if args.no_tui {
         Box::new(print_note)

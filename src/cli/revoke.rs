@@ -160,9 +160,10 @@ pub(super) async fn ready_to_revoke(
 
 /// True when the answer is no, known now: a session seen on any node (whatever the nodes not
 /// measured yet say: the login is in use now, and a full `quiet_for` from its end is needed;
-/// within the watch's slack of a few seconds it might just make it, but "in use now" is the
-/// answer a pipeline asking "can I revoke now?" needs at once), or every node measured (so what
-/// is missing is time, not a probe) and its quiet time cannot reach `quiet_for` before `end`.
+/// within the watch's slack (two probe intervals and a probe timeout) it might just make it, but
+/// "in use now" is the answer a pipeline asking "can I revoke now?" needs at once), or every
+/// node measured (so what is missing is time, not a probe) and its quiet time cannot reach
+/// `quiet_for` before `end`.
 fn hopeless(l: &LoginUsage, quiet_for: Duration, end: chrono::DateTime<Utc>) -> bool {
     if l.nodes_in_use > 0 {
         return true;
@@ -222,4 +223,36 @@ fn verdict_text(l: &LoginUsage, quiet_for: Duration) -> String {
         );
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hopeless_is_a_session_anywhere_or_time_running_out() {
+        let t = |s: i64| chrono::DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let quiet = Duration::from_secs(600);
+        let end = t(604);
+        let login = |in_use, unknown, idle: Option<i64>| LoginUsage {
+            login: "app".into(),
+            nodes: 3,
+            nodes_in_use: in_use,
+            sessions: u32::try_from(in_use).unwrap(),
+            nodes_unknown: unknown,
+            idle_since: idle.map(t),
+            shared_by_passwords: false,
+            via_pooler: false,
+            safe_to_revoke: false,
+            reasons: Vec::new(),
+        };
+        // In use on one node, the others not measured yet: no, at once.
+        assert!(hopeless(&login(1, 2, None), quiet, end));
+        // Nothing seen yet: wait for the probes.
+        assert!(!hopeless(&login(0, 3, None), quiet, end));
+        // Idle since the start: it can still make it by the end.
+        assert!(!hopeless(&login(0, 0, Some(0)), quiet, end));
+        // Idle only since 10 s in: 10 min from then is past the end.
+        assert!(hopeless(&login(0, 0, Some(10)), quiet, end));
+    }
 }

@@ -143,14 +143,14 @@ impl PaceWatch {
 
     /// A reload (or `+`/`-`) set `interval`: a new one starts the measurement over, with the
     /// chains scheduled under the new interval.
-    pub(crate) fn retune(&mut self, interval: Duration, log: &mut Journal) {
+    pub(crate) fn retune(&mut self, interval: Duration, now: Instant, log: &mut Journal) {
         if interval == self.interval {
             return;
         }
         if self.active.is_some() {
             self.clear(log);
         }
-        self.retuned = Some(Instant::now());
+        self.retuned = Some(now);
         self.interval = interval;
         self.samples.clear();
         self.over_raise = 0;

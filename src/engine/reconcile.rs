@@ -165,7 +165,7 @@ impl<P: Prober> Core<P> {
             // Jobs in flight finish under the old permits; new jobs use the new ones.
             self.permits = Arc::new(Semaphore::new(new.concurrency.max(1)));
         }
-        self.pace.retune(new.interval, &mut self.log);
+        self.pace.retune(new.interval, now, &mut self.log);
         let nodes = self.islands.iter_mut().flat_map(|i| i.nodes.iter_mut());
         for st in nodes {
             if new.interval < old.interval {

@@ -315,7 +315,7 @@ impl Driver {
             // What a careless rotation tool does; the lab does it too, and says so.
             self.note(&format!(
                 "rotation {no}: island {} still waits for an earlier new password (no master to \
-                 set it on): its nodes may be left with no password the secrets list, an outage \
+                 set it on): its nodes may be left with no password that the secrets list, an outage \
                  a rotation pipeline avoids by waiting for `rotascope check --ready-to-revoke`",
                 perform::list(&islands)
             ));

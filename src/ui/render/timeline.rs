@@ -27,7 +27,7 @@ enum Item<'a> {
     Event(&'a Event),
     /// `secrets: app_b 840b4720 → 6ec50bea on 4 nodes`: a reload's `candidate_removed` and
     /// `candidate_added` events of one login (and label), or its `candidate_relabeled` events of
-    /// one credential (`app_a 840b4720 current → previous`).
+    /// one credential (`app_a 840b4720 relabeled current → previous`).
     Secrets {
         at: chrono::DateTime<chrono::Utc>,
         change: String,
@@ -100,15 +100,22 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
         } => relabeling(candidate, from_label.as_deref()),
         _ => String::new(),
     };
-    let mut groups: Vec<String> = Vec::new();
-    for e in &run {
+    // Buckets in first-seen order: one pass, however many nodes a reload touched.
+    let mut order: Vec<String> = Vec::new();
+    let mut buckets: std::collections::HashMap<String, Vec<&'a Event>> =
+        std::collections::HashMap::new();
+    for e in run {
         let g = group(e);
-        if !groups.contains(&g) {
-            groups.push(g);
+        match buckets.entry(g) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut().push(e),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                order.push(v.key().clone());
+                v.insert(vec![e]);
+            }
         }
     }
-    for g in groups {
-        let events: Vec<&Event> = run.iter().copied().filter(|e| group(e) == g).collect();
+    for g in order {
+        let events = buckets.remove(&g).unwrap_or_default();
         let mut nodes: Vec<(IslandNo, &str)> =
             events.iter().filter_map(|e| node_of(&e.kind)).collect();
         nodes.sort_unstable();
@@ -118,15 +125,15 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
             continue;
         }
         let (mut removed, mut added) = (Vec::new(), Vec::new());
+        let mut seen = std::collections::HashSet::new();
         for e in &events {
-            let (list, c) = match &e.kind {
-                EventKind::CandidateAdded { candidate, .. } => (&mut added, candidate),
-                EventKind::CandidateRemoved { candidate, .. } => (&mut removed, candidate),
+            let (list, c, gone) = match &e.kind {
+                EventKind::CandidateAdded { candidate, .. } => (&mut added, candidate, false),
+                EventKind::CandidateRemoved { candidate, .. } => (&mut removed, candidate, true),
                 _ => continue,
             };
-            let fp = c.fingerprint.to_string();
-            if !list.contains(&fp) {
-                list.push(fp);
+            if seen.insert((gone, c.fingerprint)) {
+                list.push(c.fingerprint.to_string());
             }
         }
         let change = match (removed.is_empty(), added.is_empty()) {
@@ -144,11 +151,11 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
     }
 }
 
-/// `app_a 840b4720 current → previous`: a credential's new label.
+/// `app_a 840b4720 relabeled current → previous`: a credential's new label.
 fn relabeling(candidate: &CandidateRef, from: Option<&str>) -> String {
     let label = |l: Option<&str>| l.unwrap_or("no label").to_owned();
     format!(
-        "{} {} {} → {}",
+        "{} {} relabeled {} → {}",
         candidate.login,
         candidate.fingerprint,
         label(from),
@@ -300,7 +307,7 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
         } => (
             "~",
             format!(
-                "{} #{} {} relabeled",
+                "{} #{} {}",
                 node(*island, n),
                 candidate.index,
                 relabeling(candidate, from_label.as_deref())
@@ -581,14 +588,14 @@ mod tests {
         }
         let fp = a.fingerprint;
         let screen = drawn(&s, &view());
-        let line = format!("± secrets: app_a {fp} current → previous on 4 nodes");
+        let line = format!("± secrets: app_a {fp} relabeled current → previous on 4 nodes");
         assert!(screen.contains(&line), "{screen}");
 
         // One node only: its own line.
         let mut v = view();
         v.filter = "db-b1".into();
         let screen = drawn(&s, &v);
-        let line = format!("~ 1/db-b1 #0 app_a {fp} current → previous relabeled");
+        let line = format!("~ 1/db-b1 #0 app_a {fp} relabeled current → previous");
         assert!(screen.contains(&line), "{screen}");
     }
 
