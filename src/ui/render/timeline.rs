@@ -11,6 +11,7 @@ use super::pane;
 use crate::engine::episodes::Trigger;
 use crate::engine::event::{CandidateRef, Event, EventKind};
 use crate::engine::snapshot::{span_text, Health, Snapshot};
+use crate::secret::Fingerprint;
 use crate::text::{plural, sanitize};
 use crate::topology::IslandNo;
 use crate::ui::theme::{self, Theme};
@@ -85,34 +86,82 @@ fn items<'a>(snapshot: &'a Snapshot, view: &ViewState) -> Vec<Item<'a>> {
     out
 }
 
+/// What a folded line is about: a login with its label (added, removed), or one credential's
+/// relabeling. Borrowed, so grouping a reload of every node allocates nothing per event.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Group<'a> {
+    Login(&'a str, Option<&'a str>),
+    /// By credential and labels, not by the candidate's place in each node.
+    Relabel(Relabeling<'a>),
+}
+
+/// A credential's new label: login, fingerprint, label before, label after.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Relabeling<'a>(&'a str, Fingerprint, Option<&'a str>, Option<&'a str>);
+
+impl Relabeling<'_> {
+    fn of<'a>(candidate: &'a CandidateRef, from: &'a Option<String>) -> Relabeling<'a> {
+        Relabeling(
+            &candidate.login,
+            candidate.fingerprint,
+            from.as_deref(),
+            candidate.label.as_deref(),
+        )
+    }
+
+    /// `app_a 840b4720 relabeled current → previous`.
+    fn text(self) -> String {
+        let label = |l: Option<&str>| l.unwrap_or("no label").to_owned();
+        format!(
+            "{} {} relabeled {} → {}",
+            self.0,
+            self.1,
+            label(self.2),
+            label(self.3)
+        )
+    }
+}
+
+impl Group<'_> {
+    fn of(e: &Event) -> Option<Group<'_>> {
+        match &e.kind {
+            EventKind::CandidateAdded { candidate, .. }
+            | EventKind::CandidateRemoved { candidate, .. } => {
+                Some(Group::Login(&candidate.login, candidate.label.as_deref()))
+            }
+            EventKind::CandidateRelabeled {
+                candidate,
+                from_label,
+                ..
+            } => Some(Group::Relabel(Relabeling::of(candidate, from_label))),
+            _ => None,
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Group::Login(login, label) => login_label(login, label),
+            Group::Relabel(r) => r.text(),
+        }
+    }
+}
+
 /// Folds one reload's secret events: a login touched on two nodes or more becomes one line, and
 /// so does a credential relabeled on two nodes or more.
 fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
-    // What a line is about: a login with its label (added, removed), or one credential's
-    // relabeling.
-    let group = |e: &Event| match &e.kind {
-        EventKind::CandidateAdded { candidate, .. }
-        | EventKind::CandidateRemoved { candidate, .. } => candidate_login(candidate),
-        EventKind::CandidateRelabeled {
-            candidate,
-            from_label,
-            ..
-        } => relabeling(candidate, from_label.as_deref()),
-        _ => String::new(),
-    };
     // Buckets in first-seen order: one pass, however many nodes a reload touched.
-    let mut order: Vec<String> = Vec::new();
-    let mut buckets: std::collections::HashMap<String, Vec<&'a Event>> =
+    let mut order: Vec<Group<'a>> = Vec::new();
+    let mut buckets: std::collections::HashMap<Group<'a>, Vec<&'a Event>> =
         std::collections::HashMap::new();
     for e in run {
-        let g = group(e);
-        match buckets.entry(g) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut().push(e),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                order.push(v.key().clone());
-                v.insert(vec![e]);
-            }
-        }
+        let Some(g) = Group::of(e) else { continue };
+        buckets
+            .entry(g)
+            .or_insert_with(|| {
+                order.push(g);
+                Vec::new()
+            })
+            .push(e);
     }
     for g in order {
         let events = buckets.remove(&g).unwrap_or_default();
@@ -133,13 +182,14 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
                 _ => continue,
             };
             if seen.insert((gone, c.fingerprint)) {
-                list.push(c.fingerprint.to_string());
+                list.push(c.fingerprint);
             }
         }
+        let g = g.text();
         let change = match (removed.is_empty(), added.is_empty()) {
-            (false, false) => format!("{g} {} → {}", removed.join(" "), added.join(" ")),
-            (true, false) => format!("{g} {} added", added.join(" ")),
-            (false, true) => format!("{g} {} left", removed.join(" ")),
+            (false, false) => format!("{g} {} → {}", fingerprints(&removed), fingerprints(&added)),
+            (true, false) => format!("{g} {} added", fingerprints(&added)),
+            (false, true) => format!("{g} {} left", fingerprints(&removed)),
             // Relabelings only: the group says it all.
             (true, true) => g,
         };
@@ -151,16 +201,15 @@ fn fold<'a>(out: &mut Vec<Item<'a>>, run: Vec<&'a Event>) {
     }
 }
 
-/// `app_a 840b4720 relabeled current → previous`: a credential's new label.
-fn relabeling(candidate: &CandidateRef, from: Option<&str>) -> String {
-    let label = |l: Option<&str>| l.unwrap_or("no label").to_owned();
-    format!(
-        "{} {} relabeled {} → {}",
-        candidate.login,
-        candidate.fingerprint,
-        label(from),
-        label(candidate.label.as_deref())
-    )
+/// `840b4720 6ec50bea`, or the first three and `+N` (one password per node: a line cannot
+/// show a thousand).
+fn fingerprints(list: &[Fingerprint]) -> String {
+    const SHOWN: usize = 3;
+    let mut text: Vec<String> = list.iter().take(SHOWN).map(ToString::to_string).collect();
+    if list.len() > SHOWN {
+        text.push(format!("+{}", list.len() - SHOWN));
+    }
+    text.join(" ")
 }
 
 /// Draws the pane.
@@ -310,7 +359,7 @@ pub fn describe(kind: &EventKind) -> (&'static str, String) {
                 "{} #{} {}",
                 node(*island, n),
                 candidate.index,
-                relabeling(candidate, from_label.as_deref())
+                Relabeling::of(candidate, from_label).text()
             ),
         ),
         EventKind::WinnerChanged {
@@ -596,6 +645,30 @@ mod tests {
         v.filter = "db-b1".into();
         let screen = drawn(&s, &v);
         let line = format!("~ 1/db-b1 #0 app_a {fp} relabeled current → previous");
+        assert!(screen.contains(&line), "{screen}");
+    }
+
+    #[test]
+    fn a_password_per_node_shows_three_fingerprints_and_how_many_more() {
+        let mut s = crate::ui::fixtures::all_ok();
+        let mut at = crate::ui::fixtures::now() - chrono::Duration::seconds(5);
+        let keys: Vec<_> = s.nodes().map(|n| n.key.clone()).collect();
+        let mut fps = Vec::new();
+        for key in &keys {
+            let c = cand("app_b", &format!("new-{key}"));
+            fps.push(c.fingerprint.to_string());
+            s.events.push_back(Event {
+                at,
+                kind: EventKind::CandidateAdded {
+                    island: key.island,
+                    node: key.name.to_string(),
+                    candidate: c,
+                },
+            });
+            at += chrono::Duration::microseconds(3);
+        }
+        let screen = drawn(&s, &view());
+        let line = format!("app_b {} {} {} +1 added on 4 nodes", fps[0], fps[1], fps[2]);
         assert!(screen.contains(&line), "{screen}");
     }
 
