@@ -13,7 +13,9 @@ use rotascope::engine::usage::NodeLoginUsage;
 use rotascope::engine::Snapshot;
 use rotascope::engine::{EventKind, Feed};
 use rotascope::lab::ServerOptions;
-use support::{assert_no_secret, lab_server, node, secret, ConfigFile, Running, Settings};
+use support::{
+    assert_no_secret, lab_server, node, secret, ConfigFile, LabServer, Running, Settings,
+};
 use tokio_postgres::Client;
 
 const PW_A: &str = "usage-app-a-Qe7r2t";
@@ -34,6 +36,15 @@ fn config_with(url: &str, quiet_for: &str, settings: Settings) -> String {
         secret("app_a", PW_A, "old"),
         secret("app_b", PW_B, "new"),
     )
+}
+
+/// A lab server with the logins app_a and app_b, and its connection string.
+async fn with_both_logins(options: ServerOptions) -> (LabServer, String) {
+    let pg = lab_server(options).await;
+    pg.create_role("app_a", PW_A).await.expect("app_a");
+    pg.create_role("app_b", PW_B).await.expect("app_b");
+    let url = pg.conn_string("postgres");
+    (pg, url)
 }
 
 /// A client session as `login`, calling itself `app` (dropped: closed).
@@ -100,10 +111,7 @@ async fn server_shows_none(pg: &rotascope::lab::Server, login: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_per_login_and_readiness_to_revoke() {
-    let pg = lab_server(ServerOptions::default()).await;
-    pg.create_role("app_a", PW_A).await.expect("app_a");
-    pg.create_role("app_b", PW_B).await.expect("app_b");
-    let url = pg.conn_string("postgres");
+    let (pg, url) = with_both_logins(ServerOptions::default()).await;
     let file = ConfigFile::new(&config(&url, "2s"));
     let name = url.as_str();
 
@@ -244,10 +252,7 @@ async fn sessions_per_login_and_readiness_to_revoke() {
 async fn a_fresh_state_file_carries_the_quiet_time_on() {
     use rotascope::engine::persist::StateFile;
     use rotascope::engine::usage::SavedQuiet;
-    let pg = lab_server(ServerOptions::default()).await;
-    pg.create_role("app_a", PW_A).await.expect("app_a");
-    pg.create_role("app_b", PW_B).await.expect("app_b");
-    let url = pg.conn_string("postgres");
+    let (_pg, url) = with_both_logins(ServerOptions::default()).await;
     let file = ConfigFile::new(&format!(
         "{}[state]\nfile = \"state.json\"\n",
         config(&url, "10m")
@@ -278,10 +283,7 @@ async fn ctrl_c_ends_the_readiness_watch_with_a_note() {
     use std::process::Stdio;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-    let pg = lab_server(ServerOptions::default()).await;
-    pg.create_role("app_a", PW_A).await.expect("app_a");
-    pg.create_role("app_b", PW_B).await.expect("app_b");
-    let url = pg.conn_string("postgres");
+    let (_pg, url) = with_both_logins(ServerOptions::default()).await;
     let file = ConfigFile::new(&config(&url, "1h"));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rotascope"))
         .args(["--config", file.path().to_str().expect("utf-8 path")])
@@ -356,10 +358,8 @@ fn server_log(pg: &rotascope::lab::Server, from: usize) -> String {
 async fn counting_off_reads_no_activity_and_reload_switches_it() {
     const ACTIVITY: &str = "pg_stat_get_activity";
     const PROBE: &str = "pg_is_in_recovery()";
-    let pg = lab_server(ServerOptions::default().setting("log_statement", "'all'")).await;
-    pg.create_role("app_a", PW_A).await.expect("app_a");
-    pg.create_role("app_b", PW_B).await.expect("app_b");
-    let url = pg.conn_string("postgres");
+    let (pg, url) =
+        with_both_logins(ServerOptions::default().setting("log_statement", "'all'")).await;
     let name = url.as_str();
     let a1 = session(&pg, "app_a", PW_A, "billing").await;
     let file = ConfigFile::new(&config_counting(&url, "1s", false));

@@ -137,8 +137,8 @@ mod tests {
         fixtures::line_types(w.output())
     }
 
-    #[tokio::test]
-    async fn prints_queued_items_then_stops_on_shutdown() {
+    /// The fixture feed, queued, then a stop at `at` seconds: what the stream printed.
+    async fn stopped(at: i64, beat: Option<Beat>) -> NdjsonWriter<Vec<u8>> {
         let (tx, mut rx) = broadcast::channel(16);
         for f in fixtures::feed() {
             tx.send(f).unwrap();
@@ -146,33 +146,28 @@ mod tests {
         let shutdown = CancellationToken::new();
         shutdown.cancel();
         let mut w = NdjsonWriter::new(Vec::new(), true, None);
-        let clock = ManualClock::new(fixtures::at(0));
-        let end = stream(&mut rx, &mut w, &clock, &shutdown, None)
+        let clock = ManualClock::new(fixtures::at(at));
+        let end = stream(&mut rx, &mut w, &clock, &shutdown, beat)
             .await
             .unwrap();
         assert_eq!(end, StreamEnd::Shutdown);
+        w
+    }
+
+    #[tokio::test]
+    async fn prints_queued_items_then_stops_on_shutdown() {
+        let w = stopped(0, None).await;
         assert_eq!(types(&w), fixtures::FEED_TYPES);
     }
 
     #[tokio::test]
     async fn a_stop_ends_with_a_heartbeat_at_the_time_of_the_stop() {
-        let (tx, mut rx) = broadcast::channel(16);
-        for f in fixtures::feed() {
-            tx.send(f).unwrap();
-        }
-        let shutdown = CancellationToken::new();
-        shutdown.cancel();
-        let mut w = NdjsonWriter::new(Vec::new(), true, None);
-        let clock = ManualClock::new(fixtures::at(7));
         let (_, snapshots) = watch::channel(Arc::new(crate::ui::fixtures::all_ok()));
         let beat = Beat {
             every: Duration::from_secs(10),
             snapshots,
         };
-        let end = stream(&mut rx, &mut w, &clock, &shutdown, Some(beat))
-            .await
-            .unwrap();
-        assert_eq!(end, StreamEnd::Shutdown);
+        let w = stopped(7, Some(beat)).await;
         let mut expected: Vec<&str> = fixtures::FEED_TYPES.to_vec();
         expected.push("heartbeat");
         assert_eq!(types(&w), expected);
